@@ -1,0 +1,58 @@
+include tools.mk
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := $(CURDIR)/.tools/bin
+OPA := $(TOOLS)/opa
+CONFTEST := $(TOOLS)/conftest
+export SOC2OPA_OPA := $(OPA)
+export PATH := $(TOOLS):$(PATH)
+
+.PHONY: setup demo test lint rego-check build check-generated bench clean
+
+setup: $(BIN)/soc2opa $(OPA) $(CONFTEST)
+
+$(BIN)/soc2opa: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(OPA): tools.mk
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) go install github.com/open-policy-agent/opa@$(OPA_VERSION)
+	$(OPA) version | grep -q 'Version: $(OPA_VERSION:v%=%)' && touch $@
+
+$(CONFTEST): tools.mk
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) go install github.com/open-policy-agent/conftest@$(CONFTEST_VERSION)
+	touch $@
+
+demo: setup
+	$(BIN)/soc2opa eval examples/demo/plan.json --fail-on critical
+
+build: setup
+	$(BIN)/soc2opa build
+
+check-generated: setup
+	$(BIN)/soc2opa build --check
+
+rego-check: setup
+	$(OPA) fmt --fail --list rego
+	$(OPA) check --strict rego
+	$(BIN)/python scripts/rego_coverage.py --min 90
+
+lint: setup
+	$(BIN)/ruff check soc2opa generator tests scripts
+	$(BIN)/ruff format --check soc2opa generator tests scripts
+	$(BIN)/mypy soc2opa generator
+
+test: setup check-generated rego-check lint
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,296 @@
+"""Writes rego/, docs/controls.md and bundles/soc2opa.tar.gz from the catalog, or checks them."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from generator.compiler import CheckCompiler, rego_literal
+from generator.examples import example_plan, example_target
+from soc2opa.catalog import Control, load_catalog
+from soc2opa.criteria import CRITERIA, criterion_sort_key
+from soc2opa.errors import CatalogError, EngineError
+
+GENERATED_DIRS = ("rego/controls",)
+BUNDLE = "bundles/soc2opa.tar.gz"
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class BuildResult:
+    """What a build wrote, or in check mode, what is stale."""
+
+    revision: str
+    controls: int
+    stale: list[str] = field(default_factory=list)
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def revision(root: Path) -> str:
+    """A hash of the catalog, the generator and the hand-written Rego it builds on."""
+    digest = hashlib.sha256()
+    files = [
+        *root.glob("controls/**/*.yaml"),
+        *root.glob("controls/RETIRED"),
+        *root.glob("generator/**/*.py"),
+        *root.glob("generator/templates/*"),
+        *root.glob("rego/lib/*.rego"),
+        root / "rego/main.rego",
+    ]
+    for path in sorted(p for p in files if p.is_file() and "_test" not in p.name):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+class _BlockDumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str_presenter)
+
+
+def _metadata(control: Control) -> str:
+    d = control.data
+    custom: dict[str, Any] = {
+        "id": d["id"],
+        "service": d["service"],
+        "severity": d["severity"],
+        "criteria": d["criteria"],
+        "resource_types": d["resource_types"],
+    }
+    if "category" in d:
+        custom["category"] = d["category"]
+    custom["remediation"] = d["remediation"]
+    if d.get("crosswalk"):
+        custom["crosswalk"] = d["crosswalk"]
+    custom["source"] = control.path.as_posix()
+    annotation = {
+        "title": d["title"],
+        "description": " ".join(d["description"].split()),
+        "scope": "package",
+        "custom": custom,
+    }
+    text = yaml.dump(
+        annotation, Dumper=_BlockDumper, sort_keys=False, width=10_000, allow_unicode=True
+    )
+    return "# METADATA\n" + "".join(f"# {line}".rstrip() + "\n" for line in text.splitlines())
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60]
+
+
+def _assertions(target: str, example: dict[str, Any]) -> list[str]:
+    t = rego_literal(target)
+    expect = example["expect"]
+    if expect == "pass":
+        lines = [f"{t} in d.pass"]
+    elif expect == "not_judged":
+        lines = [f"not {t} in d.pass", f"not d.fail[{t}]", f"not d.unknown[{t}]"]
+    else:
+        lines = [f"d.{expect}[{t}]"]
+        if "message_contains" in example:
+            lines.append(f"contains(d.{expect}[{t}], {rego_literal(example['message_contains'])})")
+        if "message_excludes" in example:
+            lines.append(
+                f"not contains(d.{expect}[{t}], {rego_literal(example['message_excludes'])})"
+            )
+    return lines
+
+
+def render_control(control: Control, root: Path) -> dict[str, str]:
+    """The generated Rego policy and test for one control, keyed by path relative to root."""
+    d = control.data
+    compiler = CheckCompiler(d["id"])
+    try:
+        when = compiler.compile(d["when"], d["resource_types"]) if "when" in d else None
+        top = compiler.compile(d["check"], d["resource_types"])
+    except ValueError as exc:
+        raise CatalogError(f"{control.path}: check: {exc}") from exc
+    out = compiler.out
+    source = control.path.relative_to(root).as_posix()
+    env = _env()
+    policy = env.get_template("control.rego.j2").render(
+        source=source,
+        metadata=_metadata(Control(path=control.path.relative_to(root), data=d)),
+        id=d["id"],
+        uses_refs=out.uses_refs,
+        uses_tri=out.uses_tri,
+        resource_types="{" + ", ".join(rego_literal(t) for t in d["resource_types"]) + "}",
+        when=when,
+        root=top,
+        functions=out.functions,
+        custom_rego=out.custom_rego,
+    )
+    tests = []
+    for i, ex in enumerate(d["examples"]):
+        tests.append(
+            {
+                "name": ex["name"],
+                "expect": ex["expect"],
+                "slug": f"{i:02d}_{ex['expect']}_{_slug(ex['name'])}",
+                "input": json.dumps(example_plan(control, ex), sort_keys=True),
+                "assertions": _assertions(example_target(control, ex), ex),
+            }
+        )
+    test = env.get_template("control_test.rego.j2").render(source=source, id=d["id"], tests=tests)
+    base = f"rego/controls/{d['service']}/{d['id']}"
+    return {f"{base}.rego": policy, f"{base}_test.rego": test}
+
+
+def _docs(controls: list[Control], root: Path) -> str:
+    by_crit: dict[str, list[str]] = {}
+    for c in controls:
+        for crit in c.data["criteria"]:
+            by_crit.setdefault(crit, []).append(f"`{c.id}`")
+    rows = [
+        {
+            "id": c.id,
+            "source": c.path.relative_to(root).as_posix(),
+            "title": c.data["title"],
+            "criteria": c.data["criteria"],
+            "severity": c.data["severity"],
+            "resource_types": c.data["resource_types"],
+        }
+        for c in controls
+    ]
+    return (
+        _env()
+        .get_template("controls.md.j2")
+        .render(
+            controls=rows,
+            by_criterion=sorted(by_crit.items(), key=lambda kv: criterion_sort_key(kv[0])),
+            criteria_names=CRITERIA,
+        )
+    )
+
+
+def _opa(opa: Path, *args: str, cwd: Path | None = None) -> str:
+    proc = subprocess.run([str(opa), *args], capture_output=True, text=True, cwd=cwd)
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise EngineError(f"opa {args[0]} failed: {' | '.join(detail[:6])}")
+    return proc.stdout
+
+
+def _format_all(files: dict[str, str], opa: Path) -> dict[str, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        for rel, text in files.items():
+            path = Path(tmp, rel)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        rego = [rel for rel in files if rel.endswith(".rego")]
+        if rego:
+            _opa(opa, "fmt", "-w", *rego, cwd=Path(tmp))
+        return {rel: Path(tmp, rel).read_text() for rel in files}
+
+
+def _bundle_members(data: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {
+            m.name.lstrip("/"): tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.isfile()
+        }
+
+
+def _build_bundle(root: Path, opa: Path, files: dict[str, str], out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        staging = Path(tmp, "rego")
+        for src in root.glob("rego/**/*"):
+            rel = src.relative_to(root).as_posix()
+            if src.is_file() and not rel.startswith(GENERATED_DIRS):
+                dest = Path(tmp, rel)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(src.read_bytes())
+        for rel, text in files.items():
+            if rel.startswith("rego/"):
+                dest = Path(tmp, rel)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(text)
+        # Built from inside the staging folder so member paths do not carry the temp path.
+        _opa(opa, "build", "-b", ".", "--ignore", "*_test.rego", "-o", str(out.resolve()), cwd=staging)
+
+
+def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
+    """Generate everything from controls/; in check mode report stale files and write nothing."""
+    controls = load_catalog(root / "controls")
+    rev = revision(root)
+    files: dict[str, str] = {}
+    for control in controls:
+        files.update(render_control(control, root))
+    files["rego/build.rego"] = (
+        "# DO NOT EDIT: generated by soc2opa build from controls/ and generator/\n"
+        "# METADATA\n# title: Build facts\n"
+        "# description: The revision of the catalog and generator this bundle was built from.\n"
+        "# scope: package\n"
+        f"package soc2opa.build\n\nrevision := {rego_literal(rev)}\n"
+    )
+    files = _format_all(files, opa)
+    files["rego/.manifest"] = (
+        json.dumps(
+            {
+                "revision": rev,
+                "roots": ["soc2opa"],
+                "rego_version": 1,
+                "metadata": {"name": "soc2opa", "controls": len(controls)},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    files["docs/controls.md"] = _docs(controls, root)
+    result = BuildResult(revision=rev, controls=len(controls))
+    existing = {
+        p.relative_to(root).as_posix() for d in GENERATED_DIRS for p in root.glob(f"{d}/**/*.rego")
+    }
+    if check:
+        for rel, text in sorted(files.items()):
+            path = root / rel
+            if not path.is_file() or path.read_text() != text:
+                result.stale.append(rel)
+        result.stale += sorted(existing - set(files))
+        with tempfile.TemporaryDirectory() as tmp:
+            fresh = Path(tmp, "bundle.tar.gz")
+            _build_bundle(root, opa, files, fresh)
+            bundle = root / BUNDLE
+            if not bundle.is_file() or _bundle_members(bundle.read_bytes()) != _bundle_members(
+                fresh.read_bytes()
+            ):
+                result.stale.append(BUNDLE)
+        return result
+    for rel in sorted(existing - set(files)):
+        (root / rel).unlink()
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+    (root / BUNDLE).parent.mkdir(parents=True, exist_ok=True)
+    _build_bundle(root, opa, files, root / BUNDLE)
+    return result

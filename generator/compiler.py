@@ -1,0 +1,335 @@
+"""Compiles a control's check expression into Rego v1 functions.
+
+Every node N of the check tree becomes two functions over the same parameters (the subject
+resource and, inside item scopes, the element indices):
+
+- ``_sN(...)`` returns "pass", "fail" or "unknown";
+- ``_wN(..., want)`` returns the reasons, as strings, why the node's outcome is ``want``.
+
+Reasons are only computed for resources that do not pass, so the per-resource cost of a
+passing resource is one call chain of ``_s`` functions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from soc2opa.catalog import BOUND_OPS
+
+_SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]+|\*)\]")
+
+Segment = str | int
+
+
+def parse_path(path: str) -> list[Segment]:
+    """Split a path such as ``rule[*].apply[0].sse_algorithm`` into segments ("*" for [*])."""
+    segments: list[Segment] = []
+    for part in path.split("."):
+        for m in _SEGMENT.finditer(part):
+            if m.group(1) is not None:
+                segments.append(m.group(1))
+            else:
+                idx = m.group(2)
+                segments.append("*" if idx == "*" else int(idx))
+    return segments
+
+
+def format_path(segments: list[Segment]) -> str:
+    """The inverse of parse_path."""
+    out = ""
+    for seg in segments:
+        if isinstance(seg, int) or seg == "*":
+            out += f"[{seg}]"
+        else:
+            out += ("." if out else "") + seg
+    return out
+
+
+def rego_literal(value: Any) -> str:
+    """A JSON value written as a Rego term."""
+    return json.dumps(value, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a node is evaluated: the subject variable, index variables and base path."""
+
+    types: tuple[str, ...]
+    indices: tuple[str, ...] = ()
+    base: tuple[str, ...] = ()
+    label: str = ""
+
+    @property
+    def params(self) -> str:
+        return ", ".join(("r", *self.indices))
+
+    def path(self, segments: list[Segment]) -> str:
+        terms = [*self.base, *(rego_literal(s) for s in segments)]
+        return "[" + ", ".join(terms) + "]"
+
+    def label_text(self, segments: list[Segment]) -> str:
+        """The human-readable path; inside item scopes it has a %d per element index."""
+        tail = format_path(segments)
+        if self.label and tail and not tail.startswith("["):
+            return f"{self.label}.{tail}"
+        return self.label + tail
+
+    def label_expr(self, segments: list[Segment]) -> str:
+        """A Rego expression for the human-readable path, with element indices filled in."""
+        text = self.label_text(segments)
+        if not self.indices:
+            return rego_literal(text)
+        return f"sprintf({rego_literal(text)}, [{', '.join(self.indices)}])"
+
+
+@dataclass
+class CompiledCheck:
+    """The Rego text for one control's check, plus facts the templates need."""
+
+    functions: list[str] = field(default_factory=list)
+    custom_rego: str = ""
+    uses_refs: bool = False
+    uses_tri: bool = False
+
+
+class CheckCompiler:
+    """Turns the YAML check tree of one control into Rego function definitions."""
+
+    def __init__(self, control_id: str) -> None:
+        self.control_id = control_id
+        self.out = CompiledCheck()
+        self._next = 0
+
+    def compile(self, node: dict[str, Any], types: list[str]) -> int:
+        """Compile a node at resource scope; return its node number."""
+        return self._node(node, Scope(types=tuple(types)))
+
+    def _emit(self, text: str) -> None:
+        self.out.functions.append(text.strip() + "\n")
+
+    def _number(self) -> int:
+        n = self._next
+        self._next += 1
+        return n
+
+    def _node(self, node: dict[str, Any], scope: Scope) -> int:
+        if "attr" in node:
+            segments = parse_path(node["attr"])
+            if "*" in segments:
+                return self._node(_desugar_wildcard(node, segments), scope)
+            return self._value(node, segments, scope)
+        if "all" in node or "any" in node:
+            return self._combine(node, scope)
+        if "all_items" in node or "any_items" in node:
+            return self._items(node, scope)
+        if "referenced_by" in node or "refers_to" in node:
+            return self._relation(node, scope)
+        return self._rego(node, scope)
+
+    def _value(self, node: dict[str, Any], segments: list[Segment], scope: Scope) -> int:
+        n = self._number()
+        path = scope.path(segments)
+        default = rego_literal(node.get("default"))
+        label = rego_literal(node["label"]) if "label" in node else scope.label_expr(segments)
+        cond = _condition(node)
+        expect = rego_literal(node.get("expect") or _expectation(node))
+        p = scope.params
+        self._emit(f"""
+_s{n}({p}) := "unknown" if {{
+	plan.unknown_at(r, {path})
+}} else := "pass" if {{
+	v := plan.value_or(r, {path}, {default})
+	{cond}
+}} else := "fail"
+""")
+        self._emit(f"""
+_w{n}({p}, want) := [plan.describe(r, {path}, {label}, {expect}, {default})] if {{
+	_s{n}({p}) == want
+}} else := []
+""")
+        return n
+
+    def _combine(self, node: dict[str, Any], scope: Scope) -> int:
+        key = "all" if "all" in node else "any"
+        children = [self._node(child, scope) for child in node[key]]
+        n = self._number()
+        p = scope.params
+        self.out.uses_tri = True
+        statuses = ", ".join(f"_s{c}({p})" for c in children)
+        whys = ", ".join(f"_w{c}({p}, want)" for c in children)
+        self._emit(f"_s{n}({p}) := tri.{key}_of([{statuses}])")
+        self._emit(f"""
+_w{n}({p}, want) := [] if {{
+	_s{n}({p}) != want
+}} else := [m | some l in [{whys}]; some m in l]
+""")
+        return n
+
+    def _items(self, node: dict[str, Any], scope: Scope) -> int:
+        key = "all_items" if "all_items" in node else "any_items"
+        segments = parse_path(node[key])
+        if "*" in segments:
+            raise ValueError(f"{self.control_id}: {key} takes a plain path, without [*]")
+        var = f"i{len(scope.indices) + 1}"
+        list_path = scope.path(segments)
+        label = scope.label_expr(segments)
+        inner = Scope(
+            types=scope.types,
+            indices=(*scope.indices, var),
+            base=(*scope.base, *(rego_literal(s) for s in segments), var),
+            label=scope.label_text(segments) + "[%d]",
+        )
+        child = self._node(node["check"], inner)
+        n = self._number()
+        p = scope.params
+        empty = node.get("if_empty", "pass" if key == "all_items" else "fail")
+        combine = "all_of" if key == "all_items" else "any_of"
+        self.out.uses_tri = True
+        self._emit(f"""
+_s{n}({p}) := "unknown" if {{
+	plan.unknown_at(r, {list_path})
+}} else := "{empty}" if {{
+	count(plan.list_at(r, {list_path})) == 0
+}} else := tri.{combine}([_s{child}({p}, {var}) | some {var}, _ in plan.list_at(r, {list_path})])
+""")
+        self._emit(f"""
+_w{n}({p}, want) := [] if {{
+	_s{n}({p}) != want
+}} else := [sprintf("%s is known only after apply", [{label}])] if {{
+	plan.unknown_at(r, {list_path})
+}} else := [sprintf("%s is empty", [{label}])] if {{
+	count(plan.list_at(r, {list_path})) == 0
+}} else := [m | some {var}, _ in plan.list_at(r, {list_path}); some m in _w{child}({p}, {var}, want)]
+""")
+        return n
+
+    def _relation(self, node: dict[str, Any], scope: Scope) -> int:
+        if scope.indices:
+            raise ValueError(f"{self.control_id}: a relation cannot sit inside an item scope")
+        key = "referenced_by" if "referenced_by" in node else "refers_to"
+        rel = node[key]
+        types = [rel["type"]] if isinstance(rel["type"], str) else list(rel["type"])
+        via = parse_path(rel["via"])
+        child = self._node(node["check"], Scope(types=tuple(types)))
+        n = self._number()
+        self.out.uses_refs = True
+        self.out.uses_tri = True
+        type_set = "{" + ", ".join(rego_literal(t) for t in types) + "}"
+        subject_types = "{" + ", ".join(rego_literal(t) for t in scope.types) + "}"
+        via_path = Scope(types=()).path(via)
+        if key == "referenced_by":
+            self._emit(f"_ids{n} := refs.identity_index({subject_types})")
+            self._emit(f"""
+_rel{n} := plan.group({{[t.address, i] |
+	some ty in {type_set}
+	some i in object.get(plan.by_type, ty, [])
+	some t in refs.targets(plan.resources[i], {via_path}, {subject_types}, _ids{n})
+}})
+""")
+            self._emit(
+                f"_related{n}(r) := [plan.resources[i] | "
+                f"some i in object.get(_rel{n}, r.address, [])]"
+            )
+            none = f"no {' or '.join(types)} in this plan refers to this resource through {rel['via']}"
+        else:
+            self._emit(f"_ids{n} := refs.identity_index({type_set})")
+            self._emit(f"_related{n}(r) := refs.targets(r, {via_path}, {type_set}, _ids{n})")
+            none = f"{rel['via']} does not point at a {' or '.join(types)} in this plan"
+        none = node.get("none_message", none)
+        if_none = node.get("if_none", "fail")
+        self._emit(f"""
+_s{n}(r) := "{if_none}" if {{
+	count(_related{n}(r)) == 0
+}} else := tri.any_of([_s{child}(x) | some x in _related{n}(r)])
+""")
+        self._emit(f"""
+_w{n}(r, want) := [] if {{
+	_s{n}(r) != want
+}} else := [{rego_literal(none)}] if {{
+	count(_related{n}(r)) == 0
+}} else := [sprintf("%s: %s", [x.address, m]) | some x in _related{n}(r); some m in _w{child}(x, want)]
+""")
+        return n
+
+    def _rego(self, node: dict[str, Any], scope: Scope) -> int:
+        if scope.indices:
+            raise ValueError(f"{self.control_id}: rego: only at resource scope")
+        if self.out.custom_rego:
+            raise ValueError(f"{self.control_id}: only one rego: escape hatch per control")
+        for name in ("custom_status(r)", "custom_reason(r)"):
+            if name not in node["rego"]:
+                raise ValueError(f"{self.control_id}: rego: must define {name}")
+        self.out.custom_rego = node["rego"].strip() + "\n"
+        n = self._number()
+        self._emit(f"_s{n}(r) := custom_status(r)")
+        self._emit(f"""
+_w{n}(r, want) := [custom_reason(r)] if {{
+	_s{n}(r) == want
+}} else := []
+""")
+        return n
+
+
+def _desugar_wildcard(node: dict[str, Any], segments: list[Segment]) -> dict[str, Any]:
+    star = segments.index("*")
+    inner = {k: v for k, v in node.items() if k != "attr"}
+    inner["attr"] = format_path(segments[star + 1 :])
+    if "*" not in segments[star + 1 :]:
+        inner.pop("each", None)
+    key = "any_items" if node.get("each") == "any" else "all_items"
+    return {key: format_path(segments[:star]), "check": inner}
+
+
+def _condition(node: dict[str, Any]) -> str:
+    if "equals" in node:
+        return f"v == {rego_literal(node['equals'])}"
+    if "not_equals" in node:
+        return f"v != {rego_literal(node['not_equals'])}"
+    if "one_of" in node:
+        return f"v in {{{', '.join(rego_literal(x) for x in node['one_of'])}}}"
+    if "none_of" in node:
+        return f"not v in {{{', '.join(rego_literal(x) for x in node['none_of'])}}}"
+    if "exists" in node:
+        return "plan.present(v)"
+    if "absent" in node:
+        return "not plan.present(v)"
+    if "truthy" in node:
+        return "plan.truthy(v)"
+    if "falsy" in node:
+        return "not plan.truthy(v)"
+    if "matches" in node:
+        return f"plan.matches(`{node['matches']}`, v)"
+    if "not_matches" in node:
+        return f"not plan.matches(`{node['not_matches']}`, v)"
+    ops = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
+    parts = ["n := plan.number_of(v)"]
+    parts += [f"n {ops[k]} {node[k]}" for k in BOUND_OPS if k in node]
+    return "\n\t".join(parts)
+
+
+def _expectation(node: dict[str, Any]) -> str:
+    if "equals" in node:
+        return json.dumps(node["equals"])
+    if "not_equals" in node:
+        return f"anything but {json.dumps(node['not_equals'])}"
+    if "one_of" in node:
+        return "one of " + ", ".join(json.dumps(x) for x in node["one_of"])
+    if "none_of" in node:
+        return "none of " + ", ".join(json.dumps(x) for x in node["none_of"])
+    if "exists" in node:
+        return "a value"
+    if "absent" in node:
+        return "no value"
+    if "truthy" in node:
+        return "true"
+    if "falsy" in node:
+        return "false or unset"
+    if "matches" in node:
+        return f"a match for /{node['matches']}/"
+    if "not_matches" in node:
+        return f"no match for /{node['not_matches']}/"
+    words = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
+    return " and ".join(f"{words[k]} {node[k]}" for k in BOUND_OPS if k in node)

@@ -1,0 +1,226 @@
+# METADATA
+# title: Terraform plan navigation
+# description: >-
+#   Normalises `terraform show -json` plan output (format 0.1 to 1.x) into one list of
+#   judged resources, indexed by type once per evaluation, with helpers for values that
+#   are unknown until apply, values marked sensitive, and the plan's configuration
+#   references used to join resources.
+# scope: package
+package soc2opa.lib.plan
+
+# Resources are resource_changes entries as they are (no copy per resource), or, for plans
+# without resource_changes, planned_values resources put into the same shape.
+resources := _from_changes if {
+	count(_changes) > 0
+} else := _from_planned_values
+
+# METADATA
+# description: Which part of the plan the resources were read from.
+source := "resource_changes" if {
+	count(_changes) > 0
+} else := "planned_values"
+
+_changes := input.resource_changes if is_array(input.resource_changes)
+
+else := []
+
+# Deleted and forgotten resources are gone after apply; a replacement is still judged.
+_judged_actions(actions) if "create" in actions
+
+_judged_actions(actions) if {
+	not "delete" in actions
+	not "forget" in actions
+}
+
+_from_changes := [rc |
+	some rc in _changes
+	rc.mode == "managed"
+	_judged_actions(rc.change.actions)
+]
+
+# planned_values nests child modules; Rego has no recursion, so the depth is unrolled.
+_pv_root := [input.planned_values.root_module] if is_object(input.planned_values.root_module)
+
+else := []
+
+_pv_l1 := [c | some m in _pv_root; some c in object.get(m, "child_modules", [])]
+
+_pv_l2 := [c | some m in _pv_l1; some c in object.get(m, "child_modules", [])]
+
+_pv_l3 := [c | some m in _pv_l2; some c in object.get(m, "child_modules", [])]
+
+_pv_l4 := [c | some m in _pv_l3; some c in object.get(m, "child_modules", [])]
+
+_pv_l5 := [c | some m in _pv_l4; some c in object.get(m, "child_modules", [])]
+
+_pv_l6 := [c | some m in _pv_l5; some c in object.get(m, "child_modules", [])]
+
+_pv_l7 := [c | some m in _pv_l6; some c in object.get(m, "child_modules", [])]
+
+_pv_modules := array.concat(
+	array.concat(array.concat(_pv_root, _pv_l1), array.concat(_pv_l2, _pv_l3)),
+	array.concat(array.concat(_pv_l4, _pv_l5), array.concat(_pv_l6, _pv_l7)),
+)
+
+_from_planned_values := [_as_change(m, r) |
+	some m in _pv_modules
+	some r in object.get(m, "resources", [])
+	r.mode == "managed"
+]
+
+_as_change(m, r) := {
+	"address": r.address,
+	"module_address": object.get(m, "address", ""),
+	"mode": r.mode,
+	"type": r.type,
+	"name": r.name,
+	"index": object.get(r, "index", null),
+	"change": {
+		"actions": ["create"],
+		"after": object.get(r, "values", {}),
+		"after_unknown": {},
+		"after_sensitive": object.get(r, "sensitive_values", {}),
+	},
+}
+
+# METADATA
+# description: The module instance address of a resource, "" in the root module.
+module_of(r) := object.get(r, "module_address", "")
+
+# METADATA
+# description: >-
+#   Groups [key, value] pairs into {key: [values]}. Sorting first keeps it linear after the
+#   sort; a multi-value rule or a comprehension per key is quadratic on large plans.
+group(pairs) := {sorted[s][0]: [p[1] | some p in array.slice(sorted, s, _group_end(starts, j, count(sorted)))] |
+	some j, s in starts
+} if {
+	sorted := sort(pairs)
+	starts := [k | some k, p in sorted; _group_start(sorted, k, p)]
+}
+
+_group_start(sorted, k, p) if {
+	k == 0
+	count(sorted) > 0
+	p
+}
+
+_group_start(sorted, k, p) if {
+	k > 0
+	sorted[k - 1][0] != p[0]
+}
+
+_group_end(starts, j, n) := starts[j + 1] if j + 1 < count(starts)
+
+else := n
+
+# METADATA
+# description: Indices into resources by resource type, built once per evaluation.
+by_type := group([[r.type, i] | some i, r in resources])
+
+# METADATA
+# description: Index into resources by address.
+by_address := {r.address: i | some i, r in resources}
+
+# METADATA
+# description: The judged resources of the given types.
+of_types(types) := [resources[i] | some t in types; some i in object.get(by_type, t, [])]
+
+# --- values ---------------------------------------------------------------
+
+# METADATA
+# description: True when the value at path, or any value that contains it, is unknown until apply.
+unknown_at(r, path) if r.change.after_unknown[path[0]] == true
+
+# Most attributes have no nested unknown marks, so the walk down the path is rarely needed.
+unknown_at(r, path) if {
+	not is_boolean(r.change.after_unknown[path[0]])
+	some n in numbers.range(2, count(path))
+	object.get(r.change.after_unknown, array.slice(path, 0, n), false) == true
+}
+
+# Without resource_changes there is no after_unknown: Terraform omits unknown keys instead.
+unknown_at(r, path) if {
+	source == "planned_values"
+	some n in numbers.range(1, count(path))
+	parent := object.get(r.change.after, array.slice(path, 0, n - 1), null)
+	is_object(parent)
+	not path[n - 1] in object.keys(parent)
+}
+
+# METADATA
+# description: True when the plan marks the value at path, or a value containing it, sensitive.
+sensitive_at(r, path) if {
+	some n in numbers.range(1, count(path))
+	object.get(r.change.after_sensitive, array.slice(path, 0, n), false) == true
+}
+
+# METADATA
+# description: The value at path, or default when it is absent or null.
+value_or(r, path, default_value) := v if {
+	v := object.get(r.change.after, path, null)
+	v != null
+} else := default_value
+
+# METADATA
+# description: The list at path, or an empty list when absent (omitted blocks are empty lists).
+list_at(r, path) := v if {
+	v := object.get(r.change.after, path, [])
+	is_array(v)
+} else := []
+
+# METADATA
+# description: A short rendering of the value at path that never reveals a sensitive value.
+show(r, path, default_value) := "(sensitive)" if {
+	sensitive_at(r, path)
+} else := "unset" if {
+	object.get(r.change.after, path, null) == null
+	default_value == null
+} else := sprintf("unset, so %s by default", [json.marshal(default_value)]) if {
+	object.get(r.change.after, path, null) == null
+} else := s if {
+	v := value_or(r, path, default_value)
+	not is_object(v)
+	not is_array(v)
+	s := json.marshal(v)
+	count(s) <= 80
+} else := sprintf("a %s", [type_name(value_or(r, path, default_value))])
+
+# METADATA
+# description: Why a value check did not pass, without revealing sensitive values.
+describe(r, path, label, expectation, default_value) := sprintf("%s is known only after apply", [label]) if {
+	unknown_at(r, path)
+} else := sprintf("%s is %s; expected %s", [label, show(r, path, default_value), expectation])
+
+# METADATA
+# description: True for boolean true and for the string "true" some providers use for booleans.
+truthy(v) if v == true
+
+truthy(v) if {
+	is_string(v)
+	lower(v) == "true"
+}
+
+# METADATA
+# description: True for a value that is set (not null, nor an empty string, list or object).
+present(v) if {
+	v != null
+	v != ""
+	v != []
+	v != {}
+}
+
+# METADATA
+# description: The number v, also when a provider writes it as a string.
+number_of(v) := v if is_number(v)
+
+else := to_number(v) if {
+	is_string(v)
+	regex.match(`^-?[0-9]+(\.[0-9]+)?$`, v)
+}
+
+# METADATA
+# description: True when v is a string that matches the regular expression.
+matches(pattern, v) if {
+	is_string(v)
+	regex.match(pattern, v)
+}

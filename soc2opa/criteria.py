@@ -1,0 +1,75 @@
+"""The 2017 AICPA Trust Services Criteria ids (revised points of focus, 2022) and short names."""
+
+from __future__ import annotations
+
+CRITERIA: dict[str, str] = {
+    "CC1.1": "Commitment to integrity and ethical values",
+    "CC1.2": "Board independence and oversight",
+    "CC1.3": "Structures, reporting lines and authority",
+    "CC1.4": "Commitment to competence",
+    "CC1.5": "Accountability for internal control",
+    "CC2.1": "Quality information for internal control",
+    "CC2.2": "Internal communication",
+    "CC2.3": "External communication",
+    "CC3.1": "Objectives that allow risk identification",
+    "CC3.2": "Risk identification and analysis",
+    "CC3.3": "Fraud risk",
+    "CC3.4": "Changes that affect internal control",
+    "CC4.1": "Ongoing and separate evaluations",
+    "CC4.2": "Communicating deficiencies",
+    "CC5.1": "Control activities that mitigate risk",
+    "CC5.2": "General controls over technology",
+    "CC5.3": "Policies and procedures",
+    "CC6.1": "Logical access security and encryption of data",
+    "CC6.2": "User registration and authorisation",
+    "CC6.3": "Role-based access and least privilege",
+    "CC6.4": "Physical access",
+    "CC6.5": "Disposal of assets and data",
+    "CC6.6": "Protection against threats from outside the system boundary",
+    "CC6.7": "Protection of data in transmission and movement",
+    "CC6.8": "Prevention of unauthorised or malicious software",
+    "CC7.1": "Detection of configuration changes and vulnerabilities",
+    "CC7.2": "Monitoring of system components for anomalies",
+    "CC7.3": "Evaluation of security events",
+    "CC7.4": "Incident response",
+    "CC7.5": "Recovery from incidents",
+    "CC8.1": "Change management",
+    "CC9.1": "Risk mitigation for business disruption",
+    "CC9.2": "Vendor and business partner risk",
+    "A1.1": "Capacity management",
+    "A1.2": "Environmental protections, backup and recovery infrastructure",
+    "A1.3": "Recovery plan testing",
+    "C1.1": "Identification and protection of confidential information",
+    "C1.2": "Disposal of confidential information",
+    "PI1.1": "Processing objectives and specifications",
+    "PI1.2": "Completeness and accuracy of inputs",
+    "PI1.3": "Completeness and accuracy of processing",
+    "PI1.4": "Completeness and accuracy of outputs",
+    "PI1.5": "Storage of inputs and outputs",
+    "P1.1": "Privacy notice",
+    "P2.1": "Choice and consent",
+    "P3.1": "Collection consistent with objectives",
+    "P3.2": "Explicit consent for collection",
+    "P4.1": "Use of personal information",
+    "P4.2": "Retention of personal information",
+    "P4.3": "Disposal of personal information",
+    "P5.1": "Access to personal information",
+    "P5.2": "Correction of personal information",
+    "P6.1": "Disclosure to third parties",
+    "P6.2": "Records of disclosures",
+    "P6.3": "Records of unauthorised disclosures",
+    "P6.4": "Third-party commitments",
+    "P6.5": "Third-party notification of unauthorised disclosures",
+    "P6.6": "Notification of breaches",
+    "P6.7": "Accounting of personal information held",
+    "P7.1": "Quality of personal information",
+    "P8.1": "Privacy inquiries, complaints and disputes",
+}
+
+
+def criterion_sort_key(criterion: str) -> tuple[int, int, int]:
+    """Order criteria as the TSC document does: CC1-CC9, then A, C, PI, P."""
+    family_order = {"CC": 0, "A": 1, "C": 2, "PI": 3, "P": 4}
+    family = criterion.rstrip("0123456789.")
+    major, _, minor = criterion[len(family) :].partition(".")
+    return (family_order.get(family, 9), int(major or 0), int(minor or 0))

@@ -1,0 +1,3 @@
+# Pinned tool versions: the one place they are set.
+OPA_VERSION := v1.22.2
+CONFTEST_VERSION := v0.71.1
