@@ -144,6 +144,7 @@ def render_control(control: Control, root: Path) -> dict[str, str]:
         resource_types="{" + ", ".join(rego_literal(t) for t in d["resource_types"]) + "}",
         when=when,
         root=top,
+        aggregate=d.get("aggregate", "each"),
         functions=out.functions,
         custom_rego=out.custom_rego,
     )

@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "7888679faf5104fb"
+revision := "fb29f98a3ceb78d2"

@@ -1,0 +1,119 @@
+"""Evaluating a plan with OPA: a local opa process, or a remote OPA server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from soc2opa.errors import EngineError, InputError
+from soc2opa.planfile import PlanFile, explain_parse_failure
+
+QUERY = "data.soc2opa.main.report"
+_INPUT_ERROR_MARKERS = ("input", "invalid character", "unexpected end of JSON", "yaml:")
+
+
+class Engine(Protocol):
+    """Something that turns a plan into the raw report of data.soc2opa.main.report."""
+
+    name: str
+
+    def evaluate(self, plan: PlanFile) -> dict[str, Any]:
+        """Evaluate the bundle's report for the plan."""
+        ...
+
+
+def _check_report(value: Any, origin: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not {"controls", "problems", "plan"} <= value.keys():
+        raise EngineError(
+            f"{origin} returned no soc2opa report; is the soc2opa bundle loaded (root soc2opa)?"
+        )
+    return value
+
+
+class LocalEngine:
+    """Runs `opa eval` once per plan; OPA reads the plan file itself."""
+
+    name = "opa-local"
+
+    def __init__(self, opa: Path, bundle: Path, timeout: float = 600.0) -> None:
+        self.opa = opa
+        self.bundle = bundle
+        self.timeout = timeout
+
+    def evaluate(self, plan: PlanFile) -> dict[str, Any]:
+        """Run opa eval over the bundle with the plan as input."""
+        if not self.bundle.exists():
+            raise EngineError(f"{self.bundle}: bundle not found")
+        cmd = [
+            str(self.opa), "eval", "--format", "json", "--bundle", str(self.bundle),
+            "--input", str(plan.path), QUERY,
+        ]  # fmt: skip
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            raise EngineError(f"opa eval timed out after {self.timeout:g}s on {plan.name}")
+        except OSError as exc:
+            raise EngineError(f"cannot run {self.opa}: {exc.strerror}")
+        stderr = proc.stderr.decode("utf-8", errors="replace")
+        if proc.returncode != 0:
+            first = next((ln for ln in stderr.splitlines() if ln.strip()), "no message")
+            if any(m in stderr for m in _INPUT_ERROR_MARKERS) and "bundle" not in first:
+                raise explain_parse_failure(plan)
+            raise EngineError(f"opa eval failed (exit {proc.returncode}): {first[:300]}")
+        try:
+            out = json.loads(proc.stdout)
+            value = out["result"][0]["expressions"][0]["value"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise EngineError(f"opa eval returned output soc2opa cannot read for {plan.name}")
+        return _check_report(value, "opa eval")
+
+
+class RemoteEngine:
+    """Queries an OPA server that already serves the soc2opa bundle, with opa-python-client."""
+
+    name = "opa-remote"
+
+    def __init__(self, url: str, timeout: float = 120.0, token: str | None = None) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise EngineError(f"--opa-url: {url!r} is not an http(s) URL")
+        self.url = url
+        self.host = parsed.hostname
+        self.port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        self.ssl = parsed.scheme == "https"
+        self.timeout = timeout
+        self.token = token
+
+    def evaluate(self, plan: PlanFile) -> dict[str, Any]:
+        """POST the plan as input to /v1/data/soc2opa/main/report."""
+        import requests
+        from opa_client import create_opa_client
+
+        try:
+            document = json.loads(plan.path.read_bytes().decode("utf-8-sig"))
+        except (ValueError, UnicodeDecodeError):
+            raise explain_parse_failure(plan)
+        if not isinstance(document, dict):
+            raise InputError(f"{plan.name}: not a plan: expected a JSON object")
+        client = create_opa_client(
+            host=self.host, port=self.port, ssl=self.ssl, timeout=self.timeout,
+            token=self.token, retries=0,
+        )  # fmt: skip
+        try:
+            answer = client.query_rule(
+                input_data=document, package_path="soc2opa/main", rule_name="report"
+            )
+        except requests.HTTPError as exc:
+            raise EngineError(f"OPA server {self.url} answered {exc.response.status_code}")
+        except requests.RequestException as exc:
+            raise EngineError(f"cannot reach OPA server {self.url}: {type(exc).__name__}")
+        finally:
+            client.close_connection()
+        if "result" not in answer:
+            raise EngineError(
+                f"OPA server {self.url} has no data.soc2opa.main.report; load the soc2opa bundle"
+            )
+        return _check_report(answer["result"], f"OPA server {self.url}")

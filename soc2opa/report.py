@@ -1,0 +1,221 @@
+"""Findings: OPA's raw decisions turned into results per (control, resource) and summaries."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from soc2opa import __version__
+from soc2opa.address import parse_address
+from soc2opa.criteria import CRITERIA, criterion_sort_key
+from soc2opa.errors import UsageError
+
+SEVERITIES = ("low", "medium", "high", "critical")
+STATUSES = ("fail", "unknown", "pass")
+
+
+@dataclass(frozen=True)
+class Control:
+    """A control as the bundle describes it, with its outcome on this plan."""
+
+    id: str
+    title: str
+    description: str
+    service: str
+    category: str
+    severity: str
+    criteria: tuple[str, ...]
+    resource_types: tuple[str, ...]
+    remediation: str
+    remediation_terraform: str
+    crosswalk: dict[str, list[str]]
+    counts: dict[str, int]
+
+    @property
+    def status(self) -> str:
+        """fail, unknown, pass, or not_applicable when no resource in the plan was judged."""
+        for status in STATUSES:
+            if self.counts[status]:
+                return status
+        return "not_applicable"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one control on one resource."""
+
+    control: Control
+    address: str
+    status: str
+    message: str | None
+
+    @property
+    def module_address(self) -> str:
+        """The module path of the resource, "" in the root module."""
+        try:
+            return parse_address(self.address).module
+        except ValueError:
+            return ""
+
+    @property
+    def resource_type(self) -> str:
+        """The Terraform resource type."""
+        try:
+            return parse_address(self.address).type
+        except ValueError:
+            return ""
+
+
+@dataclass
+class Report:
+    """Everything one evaluation of one plan found, ready for any output format."""
+
+    plan_name: str
+    plan: dict[str, Any]
+    bundle_revision: str
+    bundle_source: str
+    engine: str
+    fail_on: str
+    strict: bool
+    selected_controls: tuple[str, ...]
+    selected_criteria: tuple[str, ...]
+    controls: list[Control]
+    results: list[Result]
+    generated_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
+    )
+    tool_version: str = __version__
+
+    def counts(self) -> dict[str, int]:
+        """Results by status."""
+        out = dict.fromkeys(STATUSES, 0)
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+    def control_counts(self) -> dict[str, int]:
+        """Controls by overall status."""
+        out = dict.fromkeys((*STATUSES, "not_applicable"), 0)
+        for c in self.controls:
+            out[c.status] += 1
+        return out
+
+    def by_criterion(self) -> dict[str, dict[str, Any]]:
+        """Result counts and controls per SOC 2 criterion, in TSC order."""
+        out: dict[str, dict[str, Any]] = {}
+        for c in self.controls:
+            for crit in c.criteria:
+                entry = out.setdefault(
+                    crit,
+                    {"name": CRITERIA.get(crit, ""), **dict.fromkeys(STATUSES, 0), "controls": []},
+                )
+                entry["controls"].append(c.id)
+                for status in STATUSES:
+                    entry[status] += c.counts[status]
+        return dict(sorted(out.items(), key=lambda kv: criterion_sort_key(kv[0])))
+
+    def failing(self) -> list[Result]:
+        """Results that fail the run: fail (and unknown with --strict) at or above --fail-on."""
+        floor = SEVERITIES.index(self.fail_on)
+        bad = {"fail", "unknown"} if self.strict else {"fail"}
+        return [
+            r
+            for r in self.results
+            if r.status in bad and SEVERITIES.index(r.control.severity) >= floor
+        ]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when any result fails the run, else 0."""
+        return 1 if self.failing() else 0
+
+    def warnings(self) -> list[str]:
+        """Things a reader should not miss: an empty plan, nothing judged."""
+        out = []
+        if self.plan.get("resources_judged", 0) == 0:
+            out.append("the plan holds no managed resource to judge (after deletions)")
+        elif not self.results:
+            out.append("no resource in this plan is covered by the selected controls")
+        return out
+
+
+def _control(raw: dict[str, Any]) -> Control:
+    meta = raw["meta"]
+    custom = meta.get("custom", {})
+    remediation = custom.get("remediation", {})
+    return Control(
+        id=custom["id"],
+        title=meta.get("title", custom["id"]),
+        description=meta.get("description", ""),
+        service=custom.get("service", ""),
+        category=custom.get("category", ""),
+        severity=custom.get("severity", "medium"),
+        criteria=tuple(custom.get("criteria", [])),
+        resource_types=tuple(custom.get("resource_types", [])),
+        remediation=remediation.get("text", ""),
+        remediation_terraform=remediation.get("terraform", ""),
+        crosswalk=custom.get("crosswalk", {}),
+        counts={
+            "pass": len(raw.get("pass", [])),
+            "fail": len(raw.get("fail", {})),
+            "unknown": len(raw.get("unknown", {})),
+        },
+    )
+
+
+def _select(
+    controls: dict[str, Control], ids: tuple[str, ...], criteria: tuple[str, ...]
+) -> set[str]:
+    for cid in ids:
+        if cid not in controls:
+            close = difflib.get_close_matches(cid, list(controls), n=1)
+            hint = f"; did you mean {close[0]}?" if close else "; see `soc2opa controls`"
+            raise UsageError(f"--control: no control {cid!r} in this bundle{hint}")
+    for crit in criteria:
+        if crit not in CRITERIA:
+            raise UsageError(f"--criterion: {crit!r} is not a Trust Services Criteria id (e.g. CC6.1)")
+    chosen = set(ids) if ids else set(controls)
+    if criteria:
+        chosen = {cid for cid in chosen if set(controls[cid].criteria) & set(criteria)}
+    return chosen
+
+
+def build_report(
+    raw: dict[str, Any],
+    *,
+    plan_name: str,
+    bundle_source: str,
+    engine: str,
+    fail_on: str = "low",
+    strict: bool = False,
+    controls: tuple[str, ...] = (),
+    criteria: tuple[str, ...] = (),
+) -> Report:
+    """Turn data.soc2opa.main.report into a Report, keeping only the selected controls."""
+    all_controls = {cid: _control(dec) for cid, dec in raw["controls"].items()}
+    chosen = _select(all_controls, controls, criteria)
+    kept = sorted((all_controls[c] for c in chosen), key=lambda c: c.id)
+    results = []
+    for control in kept:
+        decision = raw["controls"][control.id]
+        for address in decision.get("pass", []):
+            results.append(Result(control, address, "pass", None))
+        for status in ("fail", "unknown"):
+            for address, message in decision.get(status, {}).items():
+                results.append(Result(control, address, status, message))
+    results.sort(key=lambda r: (r.control.id, r.address))
+    return Report(
+        plan_name=plan_name,
+        plan=raw["plan"],
+        bundle_revision=str(raw.get("bundle_revision", "")),
+        bundle_source=bundle_source,
+        engine=engine,
+        fail_on=fail_on,
+        strict=strict,
+        selected_controls=controls,
+        selected_criteria=criteria,
+        controls=kept,
+        results=results,
+    )

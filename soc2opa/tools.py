@@ -1,0 +1,45 @@
+"""Locating the opa binary and the default policy bundle."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from soc2opa.errors import EngineError
+
+OPA_VERSION = "v1.22.2"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_REPO_DIR = _PACKAGE_DIR.parent
+
+
+def find_opa(explicit: str | None = None) -> Path:
+    """The opa binary: --opa-path, then $SOC2OPA_OPA, then .tools/bin, then PATH."""
+    for candidate, origin in ((explicit, "--opa-path"), (os.environ.get("SOC2OPA_OPA"), "SOC2OPA_OPA")):
+        if candidate:
+            path = Path(candidate)
+            if path.is_file() and os.access(path, os.X_OK):
+                return path
+            raise EngineError(f"{origin}: {candidate} is not an executable opa binary")
+    for base in (Path.cwd(), _REPO_DIR):
+        local = base / ".tools" / "bin" / "opa"
+        if local.is_file() and os.access(local, os.X_OK):
+            return local
+    found = shutil.which("opa")
+    if found:
+        return Path(found)
+    raise EngineError(
+        "opa not found: run `make setup`, or `go install "
+        f"github.com/open-policy-agent/opa@{OPA_VERSION}`, or pass --opa-path"
+    )
+
+
+def default_bundle() -> Path:
+    """The bundle shipped with soc2opa: $SOC2OPA_BUNDLE, the wheel's copy, or the checkout's."""
+    env = os.environ.get("SOC2OPA_BUNDLE")
+    if env:
+        return Path(env)
+    for path in (_PACKAGE_DIR / "_bundle" / "soc2opa.tar.gz", _REPO_DIR / "bundles" / "soc2opa.tar.gz"):
+        if path.is_file():
+            return path
+    raise EngineError("no policy bundle found: run `soc2opa build` or pass --bundle")
