@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "fb29f98a3ceb78d2"
+revision := "88b05da463800e24"

@@ -158,10 +158,23 @@ _pick(src, path, scope, t, name, key) := [i |
 } else := _block(scope, t, name)
 
 _by_reference(src, path, types) := {i |
-	some [scope, ref] in resolved(src, path)
+	found := resolved(src, path)
+	some [scope, ref] in found
 	[_, _, t, name, key] := _classify(scope, ref)
 	t in types
+	not _indexed_elsewhere(found, scope, t, name, key)
 	some i in _pick(src, path, scope, t, name, key)
+}
+
+# Terraform lists the bare block (aws_s3_bucket.b) beside an indexed reference to it
+# (aws_s3_bucket.b[0]); the indexed one is what the expression uses.
+_indexed_elsewhere(found, scope, t, name, "") if {
+	some [s2, ref2] in found
+	s2 == scope
+	c := _classify(s2, ref2)
+	c[2] == t
+	c[3] == name
+	c[4] != ""
 }
 
 # Known identifying values of a resource that other resources use to point at it.

@@ -1,0 +1,97 @@
+package soc2opa.lib.plan_test
+
+import data.soc2opa.lib.plan
+
+_rc(address, type, actions, after, unknown) := {
+	"address": address,
+	"mode": "managed",
+	"type": type,
+	"name": "x",
+	"change": {"actions": actions, "after": after, "after_unknown": unknown, "after_sensitive": {"password": true}},
+}
+
+_plan := {"format_version": "1.2", "resource_changes": [
+	_rc("aws_s3_bucket.a", "aws_s3_bucket", ["create"], {"bucket": "a"}, {}),
+	_rc("aws_s3_bucket.gone", "aws_s3_bucket", ["delete"], null, {}),
+	_rc("aws_s3_bucket.replaced", "aws_s3_bucket", ["delete", "create"], {}, {}),
+	_rc("aws_s3_bucket.forgotten", "aws_s3_bucket", ["forget"], null, {}),
+	_rc("aws_db_instance.db", "aws_db_instance", ["no-op"], {"password": "hunter2", "storage_encrypted": false, "rule": [{"a": 1}]}, {"rule": [{"b": true}]}),
+	{"address": "data.aws_caller_identity.me", "mode": "data", "type": "aws_caller_identity", "name": "me", "change": {"actions": ["read"], "after": {}}},
+]}
+
+test_judged_resources_exclude_deleted_forgotten_and_data if {
+	addrs := {r.address | some r in plan.resources} with input as _plan
+	addrs == {"aws_s3_bucket.a", "aws_s3_bucket.replaced", "aws_db_instance.db"}
+}
+
+test_by_type_groups_indices if {
+	idx := plan.by_type with input as _plan
+	count(idx.aws_s3_bucket) == 2
+	count(idx.aws_db_instance) == 1
+	not idx.aws_caller_identity
+}
+
+test_of_types if {
+	rs := plan.of_types({"aws_db_instance"}) with input as _plan
+	[r.address | some r in rs] == ["aws_db_instance.db"]
+}
+
+test_group_is_linear_grouping if {
+	plan.group([["b", 1], ["a", 2], ["b", 3]]) == {"a": [2], "b": [1, 3]}
+	plan.group([]) == {}
+}
+
+test_unknown_nested_and_top_level if {
+	r := plan.by_address["aws_db_instance.db"] with input as _plan
+	db := plan.resources[r] with input as _plan
+	plan.unknown_at(db, ["rule", 0, "b"])
+	not plan.unknown_at(db, ["rule", 0, "a"])
+	not plan.unknown_at(db, ["storage_encrypted"])
+}
+
+test_show_never_reveals_sensitive if {
+	db := plan.resources[plan.by_address["aws_db_instance.db"]] with input as _plan
+	plan.show(db, ["password"], null) == "(sensitive)"
+	plan.describe(db, ["password"], "password", "x", null) == "password is (sensitive); expected x"
+	plan.show(db, ["storage_encrypted"], null) == "false"
+	plan.show(db, ["missing"], null) == "unset"
+	plan.show(db, ["missing"], false) == "unset, so false by default"
+	plan.show(db, ["rule"], null) == "a array"
+}
+
+test_values_and_helpers if {
+	plan.truthy(true)
+	plan.truthy("True")
+	not plan.truthy("false")
+	plan.present("x")
+	not plan.present("")
+	not plan.present([])
+	plan.number_of("35") == 35
+	plan.number_of(7) == 7
+	plan.matches(`^a`, "abc")
+	not plan.matches(`^a`, 1)
+}
+
+_pv_plan := {"format_version": "0.1", "planned_values": {"root_module": {
+	"resources": [{"address": "aws_ebs_volume.root", "mode": "managed", "type": "aws_ebs_volume", "name": "root", "values": {"size": 1}}],
+	"child_modules": [{"address": "module.a", "child_modules": [{"address": "module.a.module.b", "resources": [{
+		"address": "module.a.module.b.aws_ebs_volume.deep", "mode": "managed", "type": "aws_ebs_volume", "name": "deep",
+		"values": {"encrypted": false, "secret": "s"}, "sensitive_values": {"secret": true},
+	}]}]}],
+}}}
+
+test_planned_values_only_plans_read_nested_modules if {
+	plan.source == "planned_values" with input as _pv_plan
+	addrs := [r.address | some r in plan.resources] with input as _pv_plan
+	addrs == ["aws_ebs_volume.root", "module.a.module.b.aws_ebs_volume.deep"]
+	deep := plan.resources[1] with input as _pv_plan
+	deep.module_address == "module.a.module.b"
+	plan.show(deep, ["secret"], null) == "(sensitive)"
+}
+
+test_planned_values_absent_key_is_unknown if {
+	root := plan.resources[0] with input as _pv_plan
+	plan.unknown_at(root, ["encrypted"]) with input as _pv_plan
+	deep := plan.resources[1] with input as _pv_plan
+	not plan.unknown_at(deep, ["encrypted"]) with input as _pv_plan
+}

@@ -1,0 +1,40 @@
+package soc2opa.main_test
+
+import data.soc2opa.main
+
+test_a_plan_has_no_problems if {
+	r := main.report with input as {"format_version": "1.2", "terraform_version": "1.9.5", "resource_changes": []}
+	r.problems == set()
+	r.plan.format_version == "1.2"
+	r.plan.resources_judged == 0
+	is_string(r.bundle_revision)
+	count(r.controls) > 0
+}
+
+test_state_files_are_refused if {
+	main.problems == {"this is a Terraform state file, not a plan; run terraform show -json on a saved plan (terraform plan -out tfplan)"} with input as {"version": 4, "serial": 3, "lineage": "abc", "resources": []}
+	some p in main.problems with input as {"format_version": "1.0", "values": {"root_module": {}}}
+	contains(p, "state file")
+}
+
+test_unknown_major_format_version_is_refused if {
+	some p in main.problems with input as {"format_version": "2.0", "resource_changes": []}
+	startswith(p, "unsupported plan format_version 2.0")
+	main.controls == {} with input as {"format_version": "2.0", "resource_changes": []}
+}
+
+test_missing_format_version_and_sections if {
+	some p in main.problems with input as {"resource_changes": []}
+	startswith(p, "format_version is missing")
+	some q in main.problems with input as {"format_version": "1.1"}
+	q == "the plan has neither resource_changes nor planned_values"
+	some s in main.problems with input as [1, 2]
+	startswith(s, "the JSON value is not an object")
+}
+
+test_catalog_lists_every_control if {
+	every id, m in main.catalog {
+		m.custom.id == id
+		count(m.custom.criteria) > 0
+	}
+}
