@@ -86,9 +86,10 @@ def explain_parse_failure(plan: PlanFile) -> InputError:
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
-            return InputError(f"{plan.name}: truncated JSON: the file ends at line {exc.lineno}")
+        if exc.pos >= len(text.rstrip()) or not text.rstrip().endswith("}"):
+            last = text.rstrip().count("\n") + 1
+            return InputError(f"{plan.name}: truncated JSON: the file stops at line {last}")
         return InputError(
-            f"{plan.name}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            f"{plan.name}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         )
     return InputError(f"{plan.name}: OPA could not read this file as JSON")
