@@ -235,7 +235,17 @@ def _build_bundle(root: Path, opa: Path, files: dict[str, str], out: Path) -> No
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_text(text)
         # Built from inside the staging folder so member paths do not carry the temp path.
-        _opa(opa, "build", "-b", ".", "--ignore", "*_test.rego", "-o", str(out.resolve()), cwd=staging)
+        _opa(
+            opa,
+            "build",
+            "-b",
+            ".",
+            "--ignore",
+            "*_test.rego",
+            "-o",
+            str(out.resolve()),
+            cwd=staging,
+        )
 
 
 def build(root: Path, opa: Path, check: bool = False) -> BuildResult:

@@ -64,9 +64,11 @@ class Scope:
 
     @property
     def params(self) -> str:
+        """The Rego parameter list: the subject and element indices."""
         return ", ".join(("r", *self.indices))
 
     def path(self, segments: list[Segment]) -> str:
+        """A Rego array term for the path below this scope's base."""
         terms = [*self.base, *(rego_literal(s) for s in segments)]
         return "[" + ", ".join(terms) + "]"
 
@@ -233,7 +235,9 @@ _rel{n} := plan.group({{[t.address, i] |
                 f"_related{n}(r) := [plan.resources[i] | "
                 f"some i in object.get(_rel{n}, r.address, [])]"
             )
-            none = f"no {' or '.join(types)} in this plan refers to this resource through {rel['via']}"
+            none = (
+                f"no {' or '.join(types)} in this plan refers to this resource through {rel['via']}"
+            )
         else:
             self._emit(f"_ids{n} := refs.identity_index({type_set})")
             self._emit(f"_related{n}(r) := refs.targets(r, {via_path}, {type_set}, _ids{n})")

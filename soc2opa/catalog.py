@@ -146,7 +146,9 @@ def validate_control(data: Any, path: Path, seen: dict[str, Path], retired: set[
         if ("values" in ex) == ("resources" in ex):
             fail(f"examples[{i}]: give either values (one resource) or resources")
         if "resources" in ex:
-            targets = [r["address"] for r in ex["resources"] if _address_type(r["address"]) in types]
+            targets = [
+                r["address"] for r in ex["resources"] if _address_type(r["address"]) in types
+            ]
             if "target" not in ex and len(targets) != 1:
                 fail(f"examples[{i}].target: name the judged resource among {targets}")
     return Control(path=path, data=data)
@@ -181,7 +183,9 @@ def load_catalog(root: Path) -> list[Control]:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark else ""
-            raise CatalogError(f"{path}: {where}invalid YAML: {getattr(exc, 'problem', exc)}")
+            raise CatalogError(
+                f"{path}: {where}invalid YAML: {getattr(exc, 'problem', exc)}"
+            ) from None
         control = validate_control(data, path, seen, retired)
         seen[control.id] = path
         controls.append(control)

@@ -26,17 +26,49 @@ def cli() -> None:
 
 @cli.command("eval")
 @click.argument("plan", type=click.Path(path_type=Path))
-@click.option("--bundle", type=click.Path(path_type=Path), help="Policy bundle (default: the built-in one).")
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
-@click.option("--fail-on", type=click.Choice(SEVERITIES), default="low", show_default=True,
-              help="Lowest severity of a failing result that makes the exit code 1.")
+@click.option(
+    "--bundle", type=click.Path(path_type=Path), help="Policy bundle (default: the built-in one)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    default="low",
+    show_default=True,
+    help="Lowest severity of a failing result that makes the exit code 1.",
+)
 @click.option("--strict", is_flag=True, help="Results unknown until apply also fail the run.")
-@click.option("--control", "controls", multiple=True, metavar="ID", help="Only this control (repeatable).")
-@click.option("--criterion", "criteria", multiple=True, metavar="ID", help="Only controls mapped to this SOC 2 criterion, e.g. CC6.1 (repeatable).")
-@click.option("--opa-url", metavar="URL", help="Query this OPA server (which serves the soc2opa bundle) instead of a local opa.")
-@click.option("--opa-path", metavar="PATH", help="The opa binary to run (default: $SOC2OPA_OPA, .tools/bin, PATH).")
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here instead of stdout.")
-@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds OPA may take.")
+@click.option(
+    "--control", "controls", multiple=True, metavar="ID", help="Only this control (repeatable)."
+)
+@click.option(
+    "--criterion",
+    "criteria",
+    multiple=True,
+    metavar="ID",
+    help="Only controls mapped to this SOC 2 criterion, e.g. CC6.1 (repeatable).",
+)
+@click.option(
+    "--opa-url",
+    metavar="URL",
+    help="Query this OPA server (which serves the soc2opa bundle) instead of a local opa.",
+)
+@click.option(
+    "--opa-path",
+    metavar="PATH",
+    help="The opa binary to run (default: $SOC2OPA_OPA, .tools/bin, PATH).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Write the report here instead of stdout.",
+)
+@click.option(
+    "--timeout", type=float, default=600.0, show_default=True, help="Seconds OPA may take."
+)
 def eval_command(
     plan: Path, bundle: Path | None, fmt: str, fail_on: str, strict: bool,
     controls: tuple[str, ...], criteria: tuple[str, ...], opa_url: str | None,
@@ -46,7 +78,9 @@ def eval_command(
     engine: Engine
     if opa_url:
         if bundle:
-            raise UsageError("--bundle and --opa-url exclude each other (the server has its bundle)")
+            raise UsageError(
+                "--bundle and --opa-url exclude each other (the server has its bundle)"
+            )
         engine = RemoteEngine(opa_url, timeout=timeout, token=os.environ.get("SOC2OPA_OPA_TOKEN"))
         source = opa_url
     else:
@@ -72,8 +106,12 @@ def eval_command(
 
 
 @cli.command("build")
-@click.option("--check", is_flag=True, help="Fail if rego/, docs/controls.md or the bundle are stale.")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True)
+@click.option(
+    "--check", is_flag=True, help="Fail if rego/, docs/controls.md or the bundle are stale."
+)
+@click.option(
+    "--root", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True
+)
 @click.option("--opa-path", metavar="PATH", help="The opa binary to run.")
 def build_command(check: bool, root: Path, opa_path: str | None) -> None:
     """Compile controls/*.yaml into rego/ and bundles/soc2opa.tar.gz (from a source checkout)."""
@@ -87,16 +125,27 @@ def build_command(check: bool, root: Path, opa_path: str | None) -> None:
     result = build(Path("."), find_opa(opa_path), check=check)
     if check:
         if result.stale:
-            click.echo("stale generated files (run `soc2opa build`): " + ", ".join(result.stale), err=True)
+            click.echo(
+                "stale generated files (run `soc2opa build`): " + ", ".join(result.stale), err=True
+            )
             sys.exit(1)
-        click.echo(f"generated files are current: {result.controls} controls, revision {result.revision}")
+        click.echo(
+            f"generated files are current: {result.controls} controls, revision {result.revision}"
+        )
         return
-    click.echo(f"built {result.controls} controls, revision {result.revision}: rego/, docs/controls.md, bundles/soc2opa.tar.gz")
+    click.echo(
+        f"built {result.controls} controls, revision {result.revision}: "
+        "rego/, docs/controls.md, bundles/soc2opa.tar.gz"
+    )
 
 
 @cli.command("controls")
-@click.option("--bundle", type=click.Path(path_type=Path), help="Policy bundle (default: the built-in one).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--bundle", type=click.Path(path_type=Path), help="Policy bundle (default: the built-in one)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.option("--opa-path", metavar="PATH", help="The opa binary to run.")
 def controls_command(bundle: Path | None, fmt: str, opa_path: str | None) -> None:
     """List the controls the bundle carries."""
@@ -104,19 +153,22 @@ def controls_command(bundle: Path | None, fmt: str, opa_path: str | None) -> Non
 
     bundle_path = bundle or default_bundle()
     proc = subprocess.run(
-        [str(find_opa(opa_path)), "eval", "-f", "json", "-b", str(bundle_path), "data.soc2opa.main.catalog"],
+        [str(find_opa(opa_path)), "eval", "-f", "json", "-b", str(bundle_path),
+         "data.soc2opa.main.catalog"],
         capture_output=True, text=True,
     )  # fmt: skip
     try:
         catalog = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
     except (ValueError, KeyError, IndexError):
-        raise EngineError(f"{bundle_path}: cannot read the catalog from this bundle")
+        raise EngineError(f"{bundle_path}: cannot read the catalog from this bundle") from None
     if fmt == "json":
         click.echo(json.dumps(catalog, indent=2, sort_keys=True))
         return
     for cid, meta in sorted(catalog.items()):
         custom = meta.get("custom", {})
-        click.echo(f"{cid:<45} {custom.get('severity', ''):<8} {','.join(custom.get('criteria', [])):<22} {meta.get('title', '')}")
+        criteria = ",".join(custom.get("criteria", []))
+        severity = custom.get("severity", "")
+        click.echo(f"{cid:<45} {severity:<8} {criteria:<22} {meta.get('title', '')}")
 
 
 def main() -> None:
@@ -135,7 +187,10 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("SOC2OPA_DEBUG"):
             raise
-        click.echo(f"soc2opa: internal error: {type(exc).__name__} (set SOC2OPA_DEBUG=1 for details)", err=True)
+        click.echo(
+            f"soc2opa: internal error: {type(exc).__name__} (set SOC2OPA_DEBUG=1 for details)",
+            err=True,
+        )
         sys.exit(2)
     sys.exit(0)
 

@@ -54,9 +54,11 @@ class LocalEngine:
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            raise EngineError(f"opa eval timed out after {self.timeout:g}s on {plan.name}")
+            raise EngineError(
+                f"opa eval timed out after {self.timeout:g}s on {plan.name}"
+            ) from None
         except OSError as exc:
-            raise EngineError(f"cannot run {self.opa}: {exc.strerror}")
+            raise EngineError(f"cannot run {self.opa}: {exc.strerror}") from None
         stderr = proc.stderr.decode("utf-8", errors="replace")
         if proc.returncode != 0:
             first = next((ln for ln in stderr.splitlines() if ln.strip()), "no message")
@@ -67,7 +69,9 @@ class LocalEngine:
             out = json.loads(proc.stdout)
             value = out["result"][0]["expressions"][0]["value"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise EngineError(f"opa eval returned output soc2opa cannot read for {plan.name}")
+            raise EngineError(
+                f"opa eval returned output soc2opa cannot read for {plan.name}"
+            ) from None
         return _check_report(value, "opa eval")
 
 
@@ -95,7 +99,7 @@ class RemoteEngine:
         try:
             document = json.loads(plan.path.read_bytes().decode("utf-8-sig"))
         except (ValueError, UnicodeDecodeError):
-            raise explain_parse_failure(plan)
+            raise explain_parse_failure(plan) from None
         if not isinstance(document, dict):
             raise InputError(f"{plan.name}: not a plan: expected a JSON object")
         client = create_opa_client(
@@ -107,9 +111,10 @@ class RemoteEngine:
                 input_data=document, package_path="soc2opa/main", rule_name="report"
             )
         except requests.HTTPError as exc:
-            raise EngineError(f"OPA server {self.url} answered {exc.response.status_code}")
+            status = exc.response.status_code if exc.response is not None else "an error"
+            raise EngineError(f"OPA server {self.url} answered {status}") from None
         except requests.RequestException as exc:
-            raise EngineError(f"cannot reach OPA server {self.url}: {type(exc).__name__}")
+            raise EngineError(f"cannot reach OPA server {self.url}: {type(exc).__name__}") from None
         finally:
             client.close_connection()
         if "result" not in answer:

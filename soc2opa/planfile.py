@@ -28,7 +28,9 @@ def _decode_utf16(raw: bytes, name: str) -> bytes:
     try:
         return raw.decode("utf-16").encode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not valid UTF-16 text ({exc.reason} at byte {exc.start})")
+        raise InputError(
+            f"{name}: not valid UTF-16 text ({exc.reason} at byte {exc.start})"
+        ) from None
 
 
 def _sniff(raw: bytes, name: str) -> bytes | None:
@@ -51,7 +53,9 @@ def _sniff(raw: bytes, name: str) -> bytes | None:
             "run `terraform show -json tfplan > plan.json`"
         )
     if head.startswith(b"["):
-        raise InputError(f"{name}: not a plan: a JSON array, expected the object terraform show -json writes")
+        raise InputError(
+            f"{name}: not a plan: a JSON array, expected the object terraform show -json writes"
+        )
     if not head.startswith(b"{"):
         raise InputError(f"{name}: not JSON: expected the output of `terraform show -json`")
     return None
@@ -68,7 +72,7 @@ def open_plan(path: Path) -> Iterator[PlanFile]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{name}: cannot read: {exc.strerror}")
+        raise InputError(f"{name}: cannot read: {exc.strerror}") from None
     converted = _sniff(raw, name)
     if converted is None and path.suffix.lower() == ".json":
         yield PlanFile(name=name, path=path)

@@ -175,7 +175,9 @@ def _select(
             raise UsageError(f"--control: no control {cid!r} in this bundle{hint}")
     for crit in criteria:
         if crit not in CRITERIA:
-            raise UsageError(f"--criterion: {crit!r} is not a Trust Services Criteria id (e.g. CC6.1)")
+            raise UsageError(
+                f"--criterion: {crit!r} is not a Trust Services Criteria id (e.g. CC6.1)"
+            )
     chosen = set(ids) if ids else set(controls)
     if criteria:
         chosen = {cid for cid in chosen if set(controls[cid].criteria) & set(criteria)}

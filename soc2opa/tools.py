@@ -15,7 +15,10 @@ _REPO_DIR = _PACKAGE_DIR.parent
 
 def find_opa(explicit: str | None = None) -> Path:
     """The opa binary: --opa-path, then $SOC2OPA_OPA, then .tools/bin, then PATH."""
-    for candidate, origin in ((explicit, "--opa-path"), (os.environ.get("SOC2OPA_OPA"), "SOC2OPA_OPA")):
+    for candidate, origin in (
+        (explicit, "--opa-path"),
+        (os.environ.get("SOC2OPA_OPA"), "SOC2OPA_OPA"),
+    ):
         if candidate:
             path = Path(candidate)
             if path.is_file() and os.access(path, os.X_OK):
@@ -39,7 +42,10 @@ def default_bundle() -> Path:
     env = os.environ.get("SOC2OPA_BUNDLE")
     if env:
         return Path(env)
-    for path in (_PACKAGE_DIR / "_bundle" / "soc2opa.tar.gz", _REPO_DIR / "bundles" / "soc2opa.tar.gz"):
+    for path in (
+        _PACKAGE_DIR / "_bundle" / "soc2opa.tar.gz",
+        _REPO_DIR / "bundles" / "soc2opa.tar.gz",
+    ):
         if path.is_file():
             return path
     raise EngineError("no policy bundle found: run `soc2opa build` or pass --bundle")

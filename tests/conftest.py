@@ -44,11 +44,18 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 def run(opa: Path) -> Run:
     """Run the installed soc2opa command as a user would."""
 
-    def _run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    def _run(
+        *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, "SOC2OPA_OPA": str(opa), **(env or {})}
         full_env.pop("SOC2OPA_DEBUG", None)
         return subprocess.run(
-            [str(SOC2OPA), *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300
+            [str(SOC2OPA), *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd,
+            timeout=300,
         )
 
     return _run
@@ -77,13 +84,25 @@ def outcome(report: dict[str, Any], control: str, address: str) -> str | None:
 
 def write_plan(path: Path, resource_changes: list[dict[str, Any]], **extra: Any) -> Path:
     """Write a minimal plan in format 1.2."""
-    doc = {"format_version": "1.2", "terraform_version": "1.9.5", "resource_changes": resource_changes, **extra}
+    doc = {
+        "format_version": "1.2",
+        "terraform_version": "1.9.5",
+        "resource_changes": resource_changes,
+        **extra,
+    }
     path.write_text(json.dumps(doc))
     return path
 
 
-def change(address: str, rtype: str, after: dict[str, Any], *, unknown: dict[str, Any] | None = None,
-           sensitive: dict[str, Any] | None = None, actions: tuple[str, ...] = ("create",)) -> dict[str, Any]:
+def change(
+    address: str,
+    rtype: str,
+    after: dict[str, Any],
+    *,
+    unknown: dict[str, Any] | None = None,
+    sensitive: dict[str, Any] | None = None,
+    actions: tuple[str, ...] = ("create",),
+) -> dict[str, Any]:
     """One resource_changes entry in the root module."""
     return {
         "address": address, "mode": "managed", "type": rtype, "name": address.split(".")[-1],

@@ -14,7 +14,9 @@ from soc2opa.criteria import CRITERIA
 from soc2opa.errors import CatalogError
 from tests.conftest import ROOT
 
-VALID: dict[str, Any] = yaml.safe_load((ROOT / "controls/rds/rds_instance_storage_encrypted.yaml").read_text())
+VALID: dict[str, Any] = yaml.safe_load(
+    (ROOT / "controls/rds/rds_instance_storage_encrypted.yaml").read_text()
+)
 
 
 def test_real_catalog_is_valid() -> None:
@@ -45,18 +47,51 @@ def _mutated(change) -> dict[str, Any]:
 CASES = {
     "missing title": (lambda d: d.pop("title"), "(top level): 'title' is a required property"),
     "bad severity": (lambda d: d.update(severity="severe"), "severity: 'severe' is not one of"),
-    "unknown criterion": (lambda d: d.update(criteria=["CC6.1", "CC10.1"]), "criteria[1]: 'CC10.1' is not a 2017 Trust Services Criteria id"),
+    "unknown criterion": (
+        lambda d: d.update(criteria=["CC6.1", "CC10.1"]),
+        "criteria[1]: 'CC10.1' is not a 2017 Trust Services Criteria id",
+    ),
     "bad resource type": (lambda d: d.update(resource_types=["s3_bucket"]), "resource_types.0:"),
-    "unknown field": (lambda d: d.update(colour="red"), "Additional properties are not allowed ('colour'"),
-    "no operator": (lambda d: d["check"].pop("truthy"), "check: an attr check needs exactly one of"),
-    "two operators": (lambda d: d["check"].update(equals=True), "check: an attr check needs exactly one of"),
-    "bad regex": (lambda d: d.update(check={"attr": "engine", "matches": "(unclosed"}), "check.matches: invalid regular expression"),
+    "unknown field": (
+        lambda d: d.update(colour="red"),
+        "Additional properties are not allowed ('colour'",
+    ),
+    "no operator": (
+        lambda d: d["check"].pop("truthy"),
+        "check: an attr check needs exactly one of",
+    ),
+    "two operators": (
+        lambda d: d["check"].update(equals=True),
+        "check: an attr check needs exactly one of",
+    ),
+    "bad regex": (
+        lambda d: d.update(check={"attr": "engine", "matches": "(unclosed"}),
+        "check.matches: invalid regular expression",
+    ),
     "bad path": (lambda d: d["check"].update(attr="a..b"), "check.attr:"),
-    "no fail example": (lambda d: d.update(examples=[e for e in d["examples"] if e["expect"] != "fail"]), "needs at least one example with expect: fail"),
-    "computed needs unknown": (lambda d: (d["check"].update(computed=True), d.update(examples=[e for e in d["examples"] if e["expect"] != "unknown"])), "needs an expect: unknown example"),
-    "example without resource": (lambda d: d["examples"][0].pop("values"), "examples[0]: give either values (one resource) or resources"),
-    "operator outside attr": (lambda d: d.update(check={"all": [d["check"]], "equals": 1}), "check: equals belongs with attr"),
-    "items without check": (lambda d: d.update(check={"all_items": "rule"}), "check: needs a check for the items"),
+    "no fail example": (
+        lambda d: d.update(examples=[e for e in d["examples"] if e["expect"] != "fail"]),
+        "needs at least one example with expect: fail",
+    ),
+    "computed needs unknown": (
+        lambda d: (
+            d["check"].update(computed=True),
+            d.update(examples=[e for e in d["examples"] if e["expect"] != "unknown"]),
+        ),
+        "needs an expect: unknown example",
+    ),
+    "example without resource": (
+        lambda d: d["examples"][0].pop("values"),
+        "examples[0]: give either values (one resource) or resources",
+    ),
+    "operator outside attr": (
+        lambda d: d.update(check={"all": [d["check"]], "equals": 1}),
+        "check: equals belongs with attr",
+    ),
+    "items without check": (
+        lambda d: d.update(check={"all_items": "rule"}),
+        "check: needs a check for the items",
+    ),
 }
 
 

@@ -74,7 +74,9 @@ def _comparable(report: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("plan", PLANS)
-def test_local_and_remote_engines_agree(run: Run, shared_plans: Path, opa_server: str, plan: str) -> None:
+def test_local_and_remote_engines_agree(
+    run: Run, shared_plans: Path, opa_server: str, plan: str
+) -> None:
     local = run("eval", str(shared_plans / plan), "--format", "json")
     remote = run("eval", str(shared_plans / plan), "--format", "json", "--opa-url", opa_server)
     assert local.returncode == remote.returncode, (local.stderr, remote.stderr)
@@ -86,7 +88,9 @@ def test_local_and_remote_engines_agree(run: Run, shared_plans: Path, opa_server
     assert lrep["results"], "the plan should give at least one result"
 
 
-def test_remote_bad_input_is_refused_the_same_way(run: Run, tmp_path: Path, opa_server: str) -> None:
+def test_remote_bad_input_is_refused_the_same_way(
+    run: Run, tmp_path: Path, opa_server: str
+) -> None:
     path = tmp_path / "state.json"
     path.write_text(json.dumps({"version": 4, "serial": 1, "lineage": "l", "resources": []}))
     proc = run("eval", str(path), "--opa-url", opa_server)
@@ -102,7 +106,9 @@ def test_remote_without_bundle(run: Run, shared_plans: Path, empty_opa_server: s
 
 
 def test_remote_unreachable(run: Run, shared_plans: Path) -> None:
-    proc = run("eval", str(shared_plans / PLANS[0]), "--opa-url", f"http://127.0.0.1:{_free_port()}")
+    proc = run(
+        "eval", str(shared_plans / PLANS[0]), "--opa-url", f"http://127.0.0.1:{_free_port()}"
+    )
     assert proc.returncode == 2
     assert "cannot reach OPA server" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -118,14 +124,19 @@ def _fake_opa(tmp_path: Path, body: str) -> Path:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("echo 'panic: runtime error' >&2; exit 3", "opa eval failed (exit 3): panic: runtime error"),
+        (
+            "echo 'panic: runtime error' >&2; exit 3",
+            "opa eval failed (exit 3): panic: runtime error",
+        ),
         ("echo 'this is not json'", "output soc2opa cannot read"),
         ('echo \'{"result": [{"expressions": [{"value": {"nope": 1}}]}]}\'', "no soc2opa report"),
         ("sleep 30", "timed out after 1s"),
     ],
     ids=["crash", "garbage", "wrong-shape", "timeout"],
 )
-def test_engine_failures(run: Run, shared_plans: Path, tmp_path: Path, body: str, expected: str) -> None:
+def test_engine_failures(
+    run: Run, shared_plans: Path, tmp_path: Path, body: str, expected: str
+) -> None:
     fake = _fake_opa(tmp_path, body)
     proc = run("eval", str(shared_plans / PLANS[0]), "--opa-path", str(fake), "--timeout", "1")
     assert proc.returncode == 2

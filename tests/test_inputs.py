@@ -14,7 +14,11 @@ GOOD_PLAN = {
     "format_version": "1.2",
     "terraform_version": "1.9.5",
     "resource_changes": [
-        change("aws_db_instance.db", "aws_db_instance", {"storage_encrypted": False, "engine": "postgres"})
+        change(
+            "aws_db_instance.db",
+            "aws_db_instance",
+            {"storage_encrypted": False, "engine": "postgres"},
+        )
     ],
 }
 
@@ -32,19 +36,41 @@ def _assert_one_line_error(proc, path: Path, *fragments: str) -> None:
 
 
 BAD_INPUTS = {
-    "raw_state": (json.dumps({"version": 4, "terraform_version": "1.9.5", "serial": 3, "lineage": "x", "resources": []}), "state file"),
-    "shown_state": (json.dumps({"format_version": "1.0", "terraform_version": "1.9.5", "values": {"root_module": {}}}), "state file"),
+    "raw_state": (
+        json.dumps(
+            {
+                "version": 4,
+                "terraform_version": "1.9.5",
+                "serial": 3,
+                "lineage": "x",
+                "resources": [],
+            }
+        ),
+        "state file",
+    ),
+    "shown_state": (
+        json.dumps(
+            {"format_version": "1.0", "terraform_version": "1.9.5", "values": {"root_module": {}}}
+        ),
+        "state file",
+    ),
     "hcl": ('resource "aws_s3_bucket" "b" {\n  bucket = "x"\n}\n', "Terraform source (HCL)"),
-    "hcl_comment": ('# main.tf\nterraform {\n}\n', "Terraform source (HCL)"),
+    "hcl_comment": ("# main.tf\nterraform {\n}\n", "Terraform source (HCL)"),
     "not_json": ("this is not json at all", "not JSON"),
     "empty": ("", "empty"),
     "whitespace": ("  \n\n ", "empty"),
     "truncated": (json.dumps(GOOD_PLAN)[:150], "truncated JSON"),
     "broken": ('{"format_version": "1.2", "resource_changes": [}', "not valid JSON"),
     "array": ("[1, 2, 3]", "JSON array"),
-    "future_version": (json.dumps({**GOOD_PLAN, "format_version": "2.0"}), "unsupported plan format_version 2.0"),
+    "future_version": (
+        json.dumps({**GOOD_PLAN, "format_version": "2.0"}),
+        "unsupported plan format_version 2.0",
+    ),
     "no_version": (json.dumps({"resource_changes": []}), "format_version is missing"),
-    "no_sections": (json.dumps({"format_version": "1.2"}), "neither resource_changes nor planned_values"),
+    "no_sections": (
+        json.dumps({"format_version": "1.2"}),
+        "neither resource_changes nor planned_values",
+    ),
 }
 
 
@@ -70,7 +96,9 @@ def test_missing_file_and_directory(run: Run, tmp_path: Path) -> None:
 
 def test_secret_in_a_truncated_file_is_not_echoed(run: Run, tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
-    path.write_text('{"format_version": "1.2", "resource_changes": [{"password": "hunter2-very-secret"')
+    path.write_text(
+        '{"format_version": "1.2", "resource_changes": [{"password": "hunter2-very-secret"'
+    )
     proc = run("eval", str(path))
     _assert_one_line_error(proc, path, "truncated")
     assert "hunter2" not in proc.stderr
@@ -86,7 +114,9 @@ def test_secret_in_a_truncated_file_is_not_echoed(run: Run, tmp_path: Path) -> N
         ("plan.txt", lambda t: t.encode()),
     ],
 )
-def test_encodings_and_shapes_give_the_same_verdict(run: Run, tmp_path: Path, name: str, encode) -> None:
+def test_encodings_and_shapes_give_the_same_verdict(
+    run: Run, tmp_path: Path, name: str, encode
+) -> None:
     path = tmp_path / name
     path.write_bytes(encode(json.dumps(GOOD_PLAN)))
     proc = run("eval", str(path), "--format", "json")
@@ -108,7 +138,9 @@ def test_planned_values_only_plan(run: Run, tmp_path: Path) -> None:
     proc = run("eval", str(path), "--format", "json")
     report = json.loads(proc.stdout)
     assert report["plan"]["read_from"] == "planned_values"
-    result = next(r for r in report["results"] if r["control_id"] == "rds_instance_storage_encrypted")
+    result = next(
+        r for r in report["results"] if r["control_id"] == "rds_instance_storage_encrypted"
+    )
     assert result["resource_address"] == "module.db.aws_db_instance.main"
     assert result["module_address"] == "module.db"
     assert result["status"] == "fail"

@@ -18,9 +18,7 @@ def _primary(control: Control) -> str:
 
 
 def _wrap(text: str, indent: str, rest: str | None = None) -> list[str]:
-    return textwrap.wrap(
-        text, width=100, initial_indent=indent, subsequent_indent=rest or indent
-    )
+    return textwrap.wrap(text, width=100, initial_indent=indent, subsequent_indent=rest or indent)
 
 
 class TextFormat(Format):
@@ -37,13 +35,17 @@ class TextFormat(Format):
         for status, title in (("fail", "FAILED"), ("unknown", "UNKNOWN UNTIL APPLY")):
             controls = [c for c in report.controls if c.counts[status]]
             if controls:
-                lines += ["", click.style(title, bold=True, fg="red" if status == "fail" else "yellow")]
+                lines += [
+                    "",
+                    click.style(title, bold=True, fg="red" if status == "fail" else "yellow"),
+                ]
                 lines += self._grouped(controls, by_control, status)
-        passed = [c for c in report.controls if c.status == "pass"]
+        passed = [c for c in report.controls if c.counts["pass"]]
         if passed:
             lines += ["", click.style("PASSED", bold=True, fg="green")]
             for c in passed:
-                lines.append(f"  PASS {c.id} ({c.counts['pass']} resources)")
+                judged = sum(c.counts.values())
+                lines.append(f"  PASS {c.id}: {c.counts['pass']} of {judged} resources")
         idle = [c.id for c in report.controls if c.status == "not_applicable"]
         if idle:
             lines += ["", f"NOT APPLICABLE (nothing to judge in this plan): {len(idle)} controls"]
@@ -80,7 +82,9 @@ class TextFormat(Format):
                         lines += _wrap(f"{r.address}: {r.message}", "      - ", "        ")
                 lines += _wrap(f"fix: {c.remediation}", "      ")
                 if status == "fail" and c.remediation_terraform:
-                    lines += ["        " + ln for ln in c.remediation_terraform.rstrip().splitlines()]
+                    lines += [
+                        "        " + ln for ln in c.remediation_terraform.rstrip().splitlines()
+                    ]
         return lines
 
     def _criteria(self, report: Report) -> list[str]:
@@ -102,7 +106,8 @@ class TextFormat(Format):
             else f"exit 0: nothing failing at or above {report.fail_on}"
         )
         return (
-            f"Summary: {counts['fail']} failed, {counts['unknown']} unknown, {counts['pass']} passed "
+            f"Summary: {counts['fail']} failed, {counts['unknown']} unknown, "
+            f"{counts['pass']} passed "
             f"across {len(report.controls) - ctl['not_applicable']} controls "
             f"({ctl['not_applicable']} not applicable); {verdict}."
         )
