@@ -223,12 +223,12 @@ _w{n}({p}, want) := [] if {{
         subject_types = "{" + ", ".join(rego_literal(t) for t in scope.types) + "}"
         via_path = Scope(types=()).path(via)
         if key == "referenced_by":
-            self._emit(f"_ids{n} := refs.identity_index({subject_types})")
+            self._emit_targets(n, via_path, subject_types)
             self._emit(f"""
 _rel{n} := plan.group({{[t.address, i] |
 	some ty in {type_set}
 	some i in object.get(plan.by_type, ty, [])
-	some t in refs.targets(plan.resources[i], {via_path}, {subject_types}, _ids{n})
+	some t in _targets{n}(plan.resources[i])
 }})
 """)
             self._emit(
@@ -239,8 +239,8 @@ _rel{n} := plan.group({{[t.address, i] |
                 f"no {' or '.join(types)} in this plan refers to this resource through {rel['via']}"
             )
         else:
-            self._emit(f"_ids{n} := refs.identity_index({type_set})")
-            self._emit(f"_related{n}(r) := refs.targets(r, {via_path}, {type_set}, _ids{n})")
+            self._emit_targets(n, via_path, type_set)
+            self._emit(f"_related{n}(r) := _targets{n}(r)")
             none = f"{rel['via']} does not point at a {' or '.join(types)} in this plan"
         none = node.get("none_message", none)
         if_none = node.get("if_none", "fail")
@@ -257,6 +257,15 @@ _w{n}(r, want) := [] if {{
 }} else := [sprintf("%s: %s", [x.address, m]) | some x in _related{n}(r); some m in _w{child}(x, want)]
 """)
         return n
+
+    def _emit_targets(self, n: int, via_path: str, types: str) -> None:
+        # The identity index is only built when some source has a known value to join by.
+        self._emit(f"_ids{n} := refs.identity_index({types})")
+        self._emit(f"""
+_targets{n}(src) := refs.targets(src, {via_path}, {types}, _ids{n}) if {{
+	refs.value_known(src, {via_path})
+}} else := refs.referenced(src, {via_path}, {types})
+""")
 
     def _rego(self, node: dict[str, Any], scope: Scope) -> int:
         if scope.indices:

@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "88b05da463800e24"
+revision := "ef68c49abb5d60e3"

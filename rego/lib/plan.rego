@@ -81,6 +81,7 @@ _as_change(m, r) := {
 		"after_unknown": {},
 		"after_sensitive": object.get(r, "sensitive_values", {}),
 	},
+	"soc2opa_planned_values_only": true,
 }
 
 # METADATA
@@ -113,9 +114,16 @@ _group_end(starts, j, n) := starts[j + 1] if j + 1 < count(starts)
 
 else := n
 
+_types := {r.type | some r in resources}
+
 # METADATA
-# description: Indices into resources by resource type, built once per evaluation.
-by_type := group([[r.type, i] | some i, r in resources])
+# description: >-
+#   Indices into resources by resource type, built once per evaluation. Written so that OPA's
+#   comprehension indexing applies (the inner comprehension is assigned in a rule body).
+by_type[t] := ids if {
+	some t in _types
+	ids := [i | some i, r in resources; r.type == t]
+}
 
 # METADATA
 # description: Index into resources by address.
@@ -128,19 +136,26 @@ of_types(types) := [resources[i] | some t in types; some i in object.get(by_type
 # --- values ---------------------------------------------------------------
 
 # METADATA
+# description: The planned values of a resource; {} when a plan leaves them null.
+after(r) := r.change.after if is_object(r.change.after)
+
+else := {}
+
+# METADATA
 # description: True when the value at path, or any value that contains it, is unknown until apply.
 unknown_at(r, path) if r.change.after_unknown[path[0]] == true
 
 # Most attributes have no nested unknown marks, so the walk down the path is rarely needed.
 unknown_at(r, path) if {
-	not is_boolean(r.change.after_unknown[path[0]])
+	u := r.change.after_unknown[path[0]]
+	not is_boolean(u)
 	some n in numbers.range(2, count(path))
 	object.get(r.change.after_unknown, array.slice(path, 0, n), false) == true
 }
 
 # Without resource_changes there is no after_unknown: Terraform omits unknown keys instead.
 unknown_at(r, path) if {
-	source == "planned_values"
+	r.soc2opa_planned_values_only
 	some n in numbers.range(1, count(path))
 	parent := object.get(r.change.after, array.slice(path, 0, n - 1), null)
 	is_object(parent)
@@ -157,14 +172,14 @@ sensitive_at(r, path) if {
 # METADATA
 # description: The value at path, or default when it is absent or null.
 value_or(r, path, default_value) := v if {
-	v := object.get(r.change.after, path, null)
+	v := object.get(after(r), path, null)
 	v != null
 } else := default_value
 
 # METADATA
 # description: The list at path, or an empty list when absent (omitted blocks are empty lists).
 list_at(r, path) := v if {
-	v := object.get(r.change.after, path, [])
+	v := object.get(after(r), path, [])
 	is_array(v)
 } else := []
 
@@ -173,10 +188,10 @@ list_at(r, path) := v if {
 show(r, path, default_value) := "(sensitive)" if {
 	sensitive_at(r, path)
 } else := "unset" if {
-	object.get(r.change.after, path, null) == null
+	object.get(after(r), path, null) == null
 	default_value == null
 } else := sprintf("unset, so %s by default", [json.marshal(default_value)]) if {
-	object.get(r.change.after, path, null) == null
+	object.get(after(r), path, null) == null
 } else := s if {
 	v := value_or(r, path, default_value)
 	not is_object(v)
@@ -190,6 +205,10 @@ show(r, path, default_value) := "(sensitive)" if {
 describe(r, path, label, expectation, default_value) := sprintf("%s is known only after apply", [label]) if {
 	unknown_at(r, path)
 } else := sprintf("%s is %s; expected %s", [label, show(r, path, default_value), expectation])
+
+# METADATA
+# description: Reasons joined for a message, each once, in the order first given.
+reasons(ms) := concat("; ", [m | some i, m in ms; not m in array.slice(ms, 0, i)])
 
 # METADATA
 # description: True for boolean true and for the string "true" some providers use for booleans.

@@ -95,3 +95,17 @@ test_planned_values_absent_key_is_unknown if {
 	deep := plan.resources[1] with input as _pv_plan
 	not plan.unknown_at(deep, ["encrypted"]) with input as _pv_plan
 }
+
+test_reasons_keep_first_occurrence_once if {
+	plan.reasons(["a", "b", "a", "c", "b"]) == "a; b; c"
+	plan.reasons([]) == ""
+}
+
+test_null_after_on_create_reads_as_unset if {
+	r := {"address": "aws_x.y", "change": {"actions": ["create"], "after": null, "after_unknown": {"logging": true}}}
+	plan.after(r) == {}
+	plan.value_or(r, ["viewer"], "TLSv1") == "TLSv1"
+	plan.show(r, ["viewer"], "TLSv1") == `unset, so "TLSv1" by default`
+	plan.list_at(r, ["rule"]) == []
+	plan.unknown_at(r, ["logging", 0, "bucket"])
+}

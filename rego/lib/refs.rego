@@ -39,7 +39,11 @@ _own_name(mod) := n if {
 	n := names[count(names) - 1]
 }
 
-_module_keys contains strip_keys(plan.module_of(r)) if some r in plan.resources
+_modules := {plan.module_of(r) | some r in plan.resources}
+
+_stripped := {m: strip_keys(m) | some m in _modules}
+
+_module_keys := {k | some k in _stripped}
 
 # Every resource block of the configuration, by module (without keys) and relative address.
 _cfg_resources[k] := {c.address: c |
@@ -52,7 +56,7 @@ _cfg_resources[k] := {c.address: c |
 # METADATA
 # description: The configuration expressions of a resource's block, or {} when the plan has none.
 expressions(r) := e if {
-	e := _cfg_resources[strip_keys(plan.module_of(r))][sprintf("%s.%s", [r.type, r.name])].expressions
+	e := _cfg_resources[_stripped[plan.module_of(r)]][sprintf("%s.%s", [r.type, r.name])].expressions
 } else := {}
 
 _reserved := {"var", "local", "module", "data", "each", "count", "path", "terraform", "self"}
@@ -98,12 +102,23 @@ _output_hops(pending) := [[[_join(scope[0], sprintf("module.%s", [child])), true
 
 # METADATA
 # description: The resource references an attribute's expression leads to, following up to three module hops.
-resolved(r, path) := array.concat(array.concat(_terminals(p0), _terminals(p1)), array.concat(_terminals(p2), _terminals(p3))) if {
-	refs := object.get(expressions(r), array.concat(path, ["references"]), [])
-	p0 := [[[plan.module_of(r), false], ref] | some ref in refs]
+resolved(r, path) := _terminals(p0) if {
+	p0 := _start(r, path)
+	not _hops(p0)
+} else := array.concat(array.concat(_terminals(p0), _terminals(p1)), array.concat(_terminals(p2), _terminals(p3))) if {
+	p0 := _start(r, path)
 	p1 := _step(p0)
 	p2 := _step(p1)
 	p3 := _step(p2)
+}
+
+_start(r, path) := [[[plan.module_of(r), false], ref] |
+	some ref in object.get(expressions(r), array.concat(path, ["references"]), [])
+]
+
+_hops(pending) if {
+	some [_, ref] in pending
+	regex.match(`^(var|module)\.`, ref)
 }
 
 _aligned(r, path) if {
@@ -207,3 +222,15 @@ _by_value(src, path, types, ids) := {i |
 #   configuration references or, for resources that already exist, by known value (ids is
 #   the identity_index of those types).
 targets(src, path, types, ids) := [plan.resources[i] | some i in (_by_reference(src, path, types) | _by_value(src, path, types, ids))]
+
+# METADATA
+# description: Like targets, through configuration references only.
+referenced(src, path, types) := [plan.resources[i] | some i in _by_reference(src, path, types)]
+
+# METADATA
+# description: True when src's attribute at path is a known, non-empty string to join by value.
+value_known(src, path) if {
+	v := object.get(src.change.after, path, null)
+	is_string(v)
+	v != ""
+}

@@ -49,17 +49,19 @@ resource_types := {"aws_db_instance"}
 decision := {
 	"meta": meta,
 	"pass": [a | some a, s in _status; s == "pass"],
-	"fail": {r.address: _why(r, "fail") | some r in _judged; _status[r.address] == "fail"},
-	"unknown": {r.address: _why(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
+	"fail": {r.address: _reason(r, "fail") | some r in _judged; _status[r.address] == "fail"},
+	"unknown": {r.address: _reason(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
 }
 
 _judged := plan.of_types(resource_types)
 
 _outcome(r) := _s0(r)
 
-_why(r, want) := concat("; ", _w0(r, want))
+_why(r, want) := plan.reasons(_w0(r, want))
 
 _status := {r.address: _outcome(r) | some r in _judged}
+
+_reason(r, want) := _why(r, want)
 
 _s0(r) := "unknown" if {
 	plan.unknown_at(r, ["storage_encrypted"])

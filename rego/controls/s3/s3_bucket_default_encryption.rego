@@ -55,17 +55,19 @@ resource_types := {"aws_s3_bucket"}
 decision := {
 	"meta": meta,
 	"pass": [a | some a, s in _status; s == "pass"],
-	"fail": {r.address: _why(r, "fail") | some r in _judged; _status[r.address] == "fail"},
-	"unknown": {r.address: _why(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
+	"fail": {r.address: _reason(r, "fail") | some r in _judged; _status[r.address] == "fail"},
+	"unknown": {r.address: _reason(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
 }
 
 _judged := plan.of_types(resource_types)
 
 _outcome(r) := _s6(r)
 
-_why(r, want) := concat("; ", _w6(r, want))
+_why(r, want) := plan.reasons(_w6(r, want))
 
 _status := {r.address: _outcome(r) | some r in _judged}
+
+_reason(r, want) := _why(r, want)
 
 _s0(r, i1, i2) := "unknown" if {
 	plan.unknown_at(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"])
@@ -133,10 +135,14 @@ _w4(r, want) := [] if {
 
 _ids5 := refs.identity_index({"aws_s3_bucket"})
 
+_targets5(src) := refs.targets(src, ["bucket"], {"aws_s3_bucket"}, _ids5) if {
+	refs.value_known(src, ["bucket"])
+} else := refs.referenced(src, ["bucket"], {"aws_s3_bucket"})
+
 _rel5 := plan.group({[t.address, i] |
 	some ty in {"aws_s3_bucket_server_side_encryption_configuration"}
 	some i in object.get(plan.by_type, ty, [])
-	some t in refs.targets(plan.resources[i], ["bucket"], {"aws_s3_bucket"}, _ids5)
+	some t in _targets5(plan.resources[i])
 })
 
 _related5(r) := [plan.resources[i] | some i in object.get(_rel5, r.address, [])]

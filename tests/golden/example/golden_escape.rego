@@ -37,20 +37,23 @@ resource_types := {"aws_example_trail"}
 decision := {
 	"meta": meta,
 	"pass": [a | some a, s in _status; s == "pass"],
-	"fail": {r.address: _why(r, "fail") | some r in _judged; _status[r.address] == "fail"},
-	"unknown": {r.address: _why(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
+	"fail": {r.address: _reason(r, "fail") | some r in _judged; _status[r.address] == "fail"},
+	"unknown": {r.address: _reason(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
 }
 
 _judged := plan.of_types(resource_types)
 
 _outcome(r) := _s0(r)
 
-_why(r, want) := concat("; ", _w0(r, want))
+_why(r, want) := plan.reasons(_w0(r, want))
 
 # Account-level control: the plan passes when any judged resource passes.
 _best := tri.any_of([_outcome(r) | some r in _judged])
 
 _status := {r.address: _best | some r in _judged}
+
+# Each resource explains its own outcome, which may differ from the plan-wide one.
+_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
 
 _s0(r) := custom_status(r)
 

@@ -37,8 +37,8 @@ resource_types := {"aws_example_widget"}
 decision := {
 	"meta": meta,
 	"pass": [a | some a, s in _status; s == "pass"],
-	"fail": {r.address: _why(r, "fail") | some r in _judged; _status[r.address] == "fail"},
-	"unknown": {r.address: _why(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
+	"fail": {r.address: _reason(r, "fail") | some r in _judged; _status[r.address] == "fail"},
+	"unknown": {r.address: _reason(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
 }
 
 _judged := [r | some r in plan.of_types(resource_types); _s0(r) != "fail"]
@@ -47,9 +47,11 @@ _outcome(r) := "unknown" if {
 	_s0(r) == "unknown"
 } else := _s22(r)
 
-_why(r, want) := concat("; ", array.concat(_w0(r, want), _w22(r, want)))
+_why(r, want) := plan.reasons(array.concat(_w0(r, want), _w22(r, want)))
 
 _status := {r.address: _outcome(r) | some r in _judged}
+
+_reason(r, want) := _why(r, want)
 
 _s0(r) := "unknown" if {
 	plan.unknown_at(r, ["enabled"])
@@ -255,10 +257,14 @@ _w17(r, want) := [plan.describe(r, ["key_id"], "key_id", "a value", null)] if {
 
 _ids18 := refs.identity_index({"aws_example_widget"})
 
+_targets18(src) := refs.targets(src, ["widget"], {"aws_example_widget"}, _ids18) if {
+	refs.value_known(src, ["widget"])
+} else := refs.referenced(src, ["widget"], {"aws_example_widget"})
+
 _rel18 := plan.group({[t.address, i] |
 	some ty in {"aws_example_key_binding"}
 	some i in object.get(plan.by_type, ty, [])
-	some t in refs.targets(plan.resources[i], ["widget"], {"aws_example_widget"}, _ids18)
+	some t in _targets18(plan.resources[i])
 })
 
 _related18(r) := [plan.resources[i] | some i in object.get(_rel18, r.address, [])]
@@ -286,7 +292,11 @@ _w19(r, want) := [plan.describe(r, ["rotation"], "rotation", "true", null)] if {
 
 _ids20 := refs.identity_index({"aws_example_key"})
 
-_related20(r) := refs.targets(r, ["settings", 0, "key_ref"], {"aws_example_key"}, _ids20)
+_targets20(src) := refs.targets(src, ["settings", 0, "key_ref"], {"aws_example_key"}, _ids20) if {
+	refs.value_known(src, ["settings", 0, "key_ref"])
+} else := refs.referenced(src, ["settings", 0, "key_ref"], {"aws_example_key"})
+
+_related20(r) := _targets20(r)
 
 _s20(r) := "fail" if {
 	count(_related20(r)) == 0
