@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "ef68c49abb5d60e3"
+revision := "ebfde254d0656fd3"
