@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "ebfde254d0656fd3"
+revision := "50b1282038f2073c"

@@ -53,3 +53,36 @@ test_07_not_judged_a_deleted_bucket_is_not_judged if {
 	not d.fail["aws_s3_bucket.old"]
 	not d.unknown["aws_s3_bucket.old"]
 }
+
+# inline block with an algorithm that is not an encryption: fail
+test_08_fail_inline_block_with_an_algorithm_that_is_not_an_encryption if {
+	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_s3_bucket"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.example", "change": {"actions": ["create"], "after": {"server_side_encryption_configuration": [{"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "NONE"}]}]}]}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}], "terraform_version": "1.9.5"}
+	d.fail["aws_s3_bucket.example"]
+	contains(d.fail["aws_s3_bucket.example"], "inline server_side_encryption_configuration is \"NONE\"")
+}
+
+# inline block without rules: fail
+test_09_fail_inline_block_without_rules if {
+	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_s3_bucket"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.example", "change": {"actions": ["create"], "after": {"server_side_encryption_configuration": [{"rule": []}]}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}], "terraform_version": "1.9.5"}
+	d.fail["aws_s3_bucket.example"]
+	contains(d.fail["aws_s3_bucket.example"], "server_side_encryption_configuration[0].rule is empty")
+}
+
+# inline block known only after apply: unknown
+test_10_unknown_inline_block_known_only_after_apply if {
+	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_s3_bucket"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.example", "change": {"actions": ["create"], "after": {"bucket": "acme-data"}, "after_sensitive": {}, "after_unknown": {"server_side_encryption_configuration": true}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}], "terraform_version": "1.9.5"}
+	d.unknown["aws_s3_bucket.example"]
+}
+
+# separate resource with no rules: fail
+test_11_fail_separate_resource_with_no_rules if {
+	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.data", "expressions": {}, "mode": "managed", "name": "data", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.data", "expressions": {"bucket": {"references": ["aws_s3_bucket.data.id", "aws_s3_bucket.data"]}}, "mode": "managed", "name": "data", "type": "aws_s3_bucket_server_side_encryption_configuration"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.data", "change": {"actions": ["create"], "after": {"bucket": "acme-data"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "data", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.data", "change": {"actions": ["create"], "after": {"rule": []}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "data", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket_server_side_encryption_configuration"}], "terraform_version": "1.9.5"}
+	d.fail["aws_s3_bucket.data"]
+	contains(d.fail["aws_s3_bucket.data"], "aws_s3_bucket_server_side_encryption_configuration.data: rule is empty")
+}
+
+# separate resource whose rules are known only after apply: unknown
+test_12_unknown_separate_resource_whose_rules_are_known_only_after_apply if {
+	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.data", "expressions": {}, "mode": "managed", "name": "data", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.data", "expressions": {"bucket": {"references": ["aws_s3_bucket.data.id", "aws_s3_bucket.data"]}}, "mode": "managed", "name": "data", "type": "aws_s3_bucket_server_side_encryption_configuration"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.data", "change": {"actions": ["create"], "after": {"bucket": "acme-data"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "data", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.data", "change": {"actions": ["create"], "after": {}, "after_sensitive": {}, "after_unknown": {"rule": true}, "before": null}, "mode": "managed", "name": "data", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket_server_side_encryption_configuration"}], "terraform_version": "1.9.5"}
+	d.unknown["aws_s3_bucket.data"]
+}
