@@ -23,6 +23,9 @@ _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]+|\*)\]")
 
 Segment = str | int
 
+# How a value that is unknown only because the configuration leaves it to the provider reads.
+_NOT_SET = "not set in the configuration (the provider computes it at apply)"
+
 
 def parse_path(path: str) -> list[Segment]:
     """Split a path such as ``rule[*].apply[0].sse_algorithm`` into segments ("*" for [*])."""
@@ -139,15 +142,25 @@ class CheckCompiler:
         cond = _condition(node)
         expect = rego_literal(node.get("expect") or _expectation(node))
         p = scope.params
+        if_unknown = node.get("if_unknown", "unknown")
         self._emit(f"""
-_s{n}({p}) := "unknown" if {{
+_s{n}({p}) := "{if_unknown}" if {{
 	plan.unknown_at(r, {path})
 }} else := "pass" if {{
 	v := plan.value_or(r, {path}, {default})
 	{cond}
 }} else := "fail"
 """)
-        self._emit(f"""
+        if if_unknown == "fail":
+            self._emit(f"""
+_w{n}({p}, want) := [] if {{
+	_s{n}({p}) != want
+}} else := [sprintf(`%s is {_NOT_SET}`, [{label}])] if {{
+	plan.unknown_at(r, {path})
+}} else := [plan.describe(r, {path}, {label}, {expect}, {default})]
+""")
+        else:
+            self._emit(f"""
 _w{n}({p}, want) := [plan.describe(r, {path}, {label}, {expect}, {default})] if {{
 	_s{n}({p}) == want
 }} else := []
@@ -190,8 +203,9 @@ _w{n}({p}, want) := [] if {{
         empty = node.get("if_empty", "pass" if key == "all_items" else "fail")
         combine = "all_of" if key == "all_items" else "any_of"
         self.out.uses_tri = True
+        if_unknown = node.get("if_unknown", "unknown")
         self._emit(f"""
-_s{n}({p}) := "unknown" if {{
+_s{n}({p}) := "{if_unknown}" if {{
 	plan.unknown_at(r, {list_path})
 }} else := "{empty}" if {{
 	count(plan.list_at(r, {list_path})) == 0
@@ -200,7 +214,7 @@ _s{n}({p}) := "unknown" if {{
         self._emit(f"""
 _w{n}({p}, want) := [] if {{
 	_s{n}({p}) != want
-}} else := [sprintf("%s is known only after apply", [{label}])] if {{
+}} else := [sprintf(`%s is {_NOT_SET if if_unknown == "fail" else "known only after apply"}`, [{label}])] if {{
 	plan.unknown_at(r, {list_path})
 }} else := [sprintf("%s is empty", [{label}])] if {{
 	count(plan.list_at(r, {list_path})) == 0
@@ -293,7 +307,10 @@ def _desugar_wildcard(node: dict[str, Any], segments: list[Segment]) -> dict[str
     if "*" not in segments[star + 1 :]:
         inner.pop("each", None)
     key = "any_items" if node.get("each") == "any" else "all_items"
-    return {key: format_path(segments[:star]), "check": inner}
+    items = {key: format_path(segments[:star]), "check": inner}
+    if "if_unknown" in node:
+        items["if_unknown"] = node["if_unknown"]
+    return items
 
 
 def _condition(node: dict[str, Any]) -> str:

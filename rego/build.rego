@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "50b1282038f2073c"
+revision := "952a160ecd173025"

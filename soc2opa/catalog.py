@@ -90,6 +90,8 @@ def _check_node(node: dict[str, Any], where: str, fail: Any) -> bool:
                     fail(f"{where}.{key}: a backtick cannot appear in a pattern")
     else:
         stray = [k for k in (*VALUE_OPS, *BOUND_OPS, "default", "each") if k in node]
+        if "if_unknown" in node and not any(k in node for k in ("all_items", "any_items")):
+            stray.append("if_unknown")
         if stray:
             fail(f"{where}: {stray[0]} belongs with attr")
     for key in ("all", "any"):

@@ -84,7 +84,7 @@ _s1(r) := "unknown" if {
 
 _w1(r, want) := [] if {
 	_s1(r) != want
-} else := [sprintf("%s is known only after apply", ["configuration"])] if {
+} else := [sprintf(`%s is known only after apply`, ["configuration"])] if {
 	plan.unknown_at(r, ["configuration"])
 } else := [sprintf("%s is empty", ["configuration"])] if {
 	count(plan.list_at(r, ["configuration"])) == 0

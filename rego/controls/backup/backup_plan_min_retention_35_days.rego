@@ -109,7 +109,7 @@ _s3(r, i1) := "unknown" if {
 
 _w3(r, i1, want) := [] if {
 	_s3(r, i1) != want
-} else := [sprintf("%s is known only after apply", [sprintf("rule[%d].lifecycle", [i1])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("rule[%d].lifecycle", [i1])])] if {
 	plan.unknown_at(r, ["rule", i1, "lifecycle"])
 } else := [sprintf("%s is empty", [sprintf("rule[%d].lifecycle", [i1])])] if {
 	count(plan.list_at(r, ["rule", i1, "lifecycle"])) == 0
@@ -152,7 +152,7 @@ _s7(r, i1, i2) := "unknown" if {
 
 _w7(r, i1, i2, want) := [] if {
 	_s7(r, i1, i2) != want
-} else := [sprintf("%s is known only after apply", [sprintf("rule[%d].copy_action[%d].lifecycle", [i1, i2])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("rule[%d].copy_action[%d].lifecycle", [i1, i2])])] if {
 	plan.unknown_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])
 } else := [sprintf("%s is empty", [sprintf("rule[%d].copy_action[%d].lifecycle", [i1, i2])])] if {
 	count(plan.list_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])) == 0
@@ -166,7 +166,7 @@ _s8(r, i1) := "unknown" if {
 
 _w8(r, i1, want) := [] if {
 	_s8(r, i1) != want
-} else := [sprintf("%s is known only after apply", [sprintf("rule[%d].copy_action", [i1])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("rule[%d].copy_action", [i1])])] if {
 	plan.unknown_at(r, ["rule", i1, "copy_action"])
 } else := [sprintf("%s is empty", [sprintf("rule[%d].copy_action", [i1])])] if {
 	count(plan.list_at(r, ["rule", i1, "copy_action"])) == 0
@@ -186,7 +186,7 @@ _s10(r) := "unknown" if {
 
 _w10(r, want) := [] if {
 	_s10(r) != want
-} else := [sprintf("%s is known only after apply", ["rule"])] if {
+} else := [sprintf(`%s is known only after apply`, ["rule"])] if {
 	plan.unknown_at(r, ["rule"])
 } else := [sprintf("%s is empty", ["rule"])] if {
 	count(plan.list_at(r, ["rule"])) == 0

@@ -89,7 +89,7 @@ _s2(r) := "unknown" if {
 
 _w2(r, want) := [] if {
 	_s2(r) != want
-} else := [sprintf("%s is known only after apply", ["ordered_cache_behavior"])] if {
+} else := [sprintf(`%s is known only after apply`, ["ordered_cache_behavior"])] if {
 	plan.unknown_at(r, ["ordered_cache_behavior"])
 } else := [sprintf("%s is empty", ["ordered_cache_behavior"])] if {
 	count(plan.list_at(r, ["ordered_cache_behavior"])) == 0

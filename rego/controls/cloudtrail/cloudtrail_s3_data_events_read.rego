@@ -126,7 +126,7 @@ _s2(r, i1) := "unknown" if {
 
 _w2(r, i1, want) := [] if {
 	_s2(r, i1) != want
-} else := [sprintf("%s is known only after apply", [sprintf("event_selector[%d].data_resource", [i1])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("event_selector[%d].data_resource", [i1])])] if {
 	plan.unknown_at(r, ["event_selector", i1, "data_resource"])
 } else := [sprintf("%s is empty", [sprintf("event_selector[%d].data_resource", [i1])])] if {
 	count(plan.list_at(r, ["event_selector", i1, "data_resource"])) == 0
@@ -157,7 +157,7 @@ _s5(r) := "unknown" if {
 
 _w5(r, want) := [] if {
 	_s5(r) != want
-} else := [sprintf("%s is known only after apply", ["event_selector"])] if {
+} else := [sprintf(`%s is known only after apply`, ["event_selector"])] if {
 	plan.unknown_at(r, ["event_selector"])
 } else := [sprintf("%s is empty", ["event_selector"])] if {
 	count(plan.list_at(r, ["event_selector"])) == 0
@@ -193,7 +193,7 @@ _s8(r, i1, i2) := "unknown" if {
 
 _w8(r, i1, i2, want) := [] if {
 	_s8(r, i1, i2) != want
-} else := [sprintf("%s is known only after apply", [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
 	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])
 } else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
 	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])) == 0
@@ -213,7 +213,7 @@ _s10(r, i1) := "unknown" if {
 
 _w10(r, i1, want) := [] if {
 	_s10(r, i1) != want
-} else := [sprintf("%s is known only after apply", [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
 	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector"])
 } else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
 	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])) == 0
@@ -249,7 +249,7 @@ _s13(r, i1, i2) := "unknown" if {
 
 _w13(r, i1, i2, want) := [] if {
 	_s13(r, i1, i2) != want
-} else := [sprintf("%s is known only after apply", [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
 	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])
 } else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
 	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])) == 0
@@ -269,7 +269,7 @@ _s15(r, i1) := "unknown" if {
 
 _w15(r, i1, want) := [] if {
 	_s15(r, i1) != want
-} else := [sprintf("%s is known only after apply", [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
 	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector"])
 } else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
 	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])) == 0
@@ -305,7 +305,7 @@ _s18(r, i1, i2) := "unknown" if {
 
 _w18(r, i1, i2, want) := [] if {
 	_s18(r, i1, i2) != want
-} else := [sprintf("%s is known only after apply", [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
 	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])
 } else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
 	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])) == 0
@@ -325,7 +325,7 @@ _s20(r, i1) := "unknown" if {
 
 _w20(r, i1, want) := [] if {
 	_s20(r, i1) != want
-} else := [sprintf("%s is known only after apply", [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
 	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector"])
 } else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
 	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])) == 0
@@ -345,7 +345,7 @@ _s22(r) := "unknown" if {
 
 _w22(r, want) := [] if {
 	_s22(r) != want
-} else := [sprintf("%s is known only after apply", ["advanced_event_selector"])] if {
+} else := [sprintf(`%s is known only after apply`, ["advanced_event_selector"])] if {
 	plan.unknown_at(r, ["advanced_event_selector"])
 } else := [sprintf("%s is empty", ["advanced_event_selector"])] if {
 	count(plan.list_at(r, ["advanced_event_selector"])) == 0

@@ -100,7 +100,7 @@ _s1(r) := "unknown" if {
 
 _w1(r, want) := [] if {
 	_s1(r) != want
-} else := [sprintf("%s is known only after apply", ["root_block_device"])] if {
+} else := [sprintf(`%s is known only after apply`, ["root_block_device"])] if {
 	plan.unknown_at(r, ["root_block_device"])
 } else := [sprintf("%s is empty", ["root_block_device"])] if {
 	count(plan.list_at(r, ["root_block_device"])) == 0
@@ -125,7 +125,7 @@ _s3(r) := "unknown" if {
 
 _w3(r, want) := [] if {
 	_s3(r) != want
-} else := [sprintf("%s is known only after apply", ["ebs_block_device"])] if {
+} else := [sprintf(`%s is known only after apply`, ["ebs_block_device"])] if {
 	plan.unknown_at(r, ["ebs_block_device"])
 } else := [sprintf("%s is empty", ["ebs_block_device"])] if {
 	count(plan.list_at(r, ["ebs_block_device"])) == 0

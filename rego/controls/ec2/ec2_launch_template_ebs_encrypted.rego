@@ -98,7 +98,7 @@ _s1(r, i1) := "unknown" if {
 
 _w1(r, i1, want) := [] if {
 	_s1(r, i1) != want
-} else := [sprintf("%s is known only after apply", [sprintf("block_device_mappings[%d].ebs", [i1])])] if {
+} else := [sprintf(`%s is known only after apply`, [sprintf("block_device_mappings[%d].ebs", [i1])])] if {
 	plan.unknown_at(r, ["block_device_mappings", i1, "ebs"])
 } else := [sprintf("%s is empty", [sprintf("block_device_mappings[%d].ebs", [i1])])] if {
 	count(plan.list_at(r, ["block_device_mappings", i1, "ebs"])) == 0
@@ -112,7 +112,7 @@ _s2(r) := "unknown" if {
 
 _w2(r, want) := [] if {
 	_s2(r) != want
-} else := [sprintf("%s is known only after apply", ["block_device_mappings"])] if {
+} else := [sprintf(`%s is known only after apply`, ["block_device_mappings"])] if {
 	plan.unknown_at(r, ["block_device_mappings"])
 } else := [sprintf("%s is empty", ["block_device_mappings"])] if {
 	count(plan.list_at(r, ["block_device_mappings"])) == 0

@@ -92,7 +92,7 @@ _s1(r) := "unknown" if {
 
 _w1(r, want) := [] if {
 	_s1(r) != want
-} else := [sprintf("%s is known only after apply", ["listener"])] if {
+} else := [sprintf(`%s is known only after apply`, ["listener"])] if {
 	plan.unknown_at(r, ["listener"])
 } else := [sprintf("%s is empty", ["listener"])] if {
 	count(plan.list_at(r, ["listener"])) == 0

@@ -169,7 +169,7 @@ _s6(r) := "unknown" if {
 
 _w6(r, want) := [] if {
 	_s6(r) != want
-} else := [sprintf("%s is known only after apply", ["default_action"])] if {
+} else := [sprintf(`%s is known only after apply`, ["default_action"])] if {
 	plan.unknown_at(r, ["default_action"])
 } else := [sprintf("%s is empty", ["default_action"])] if {
 	count(plan.list_at(r, ["default_action"])) == 0

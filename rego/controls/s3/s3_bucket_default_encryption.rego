@@ -2,7 +2,7 @@
 
 # METADATA
 # title: S3 buckets declare default server-side encryption
-# description: Every bucket must declare default encryption, either in the separate aws_s3_bucket_server_side_encryption_configuration resource (AWS provider v4 and later) or in the deprecated inline server_side_encryption_configuration block. AWS applies SSE-S3 to new buckets anyway, but an auditor asks for the configuration that proves it.
+# description: Every bucket must declare default encryption, either in the separate aws_s3_bucket_server_side_encryption_configuration resource (AWS provider v4 and later) or in the deprecated inline server_side_encryption_configuration block. AWS applies SSE-S3 to new buckets anyway, but an auditor asks for the configuration that proves it. In provider v4 and later the inline block is computed, so an undeclared one reads as unknown in the plan; that counts as not declared.
 # scope: package
 # custom:
 #   id: s3_bucket_default_encryption
@@ -69,18 +69,20 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r, i1, i2) := "unknown" if {
+_s0(r, i1, i2) := "fail" if {
 	plan.unknown_at(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"])
 } else := "pass" if {
 	v := plan.value_or(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], null)
 	v in {"AES256", "aws:kms", "aws:kms:dsse"}
 } else := "fail"
 
-_w0(r, i1, i2, want) := [plan.describe(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "inline server_side_encryption_configuration", "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null)] if {
-	_s0(r, i1, i2) == want
-} else := []
+_w0(r, i1, i2, want) := [] if {
+	_s0(r, i1, i2) != want
+} else := [sprintf(`%s is not set in the configuration (the provider computes it at apply)`, ["inline server_side_encryption_configuration"])] if {
+	plan.unknown_at(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"])
+} else := [plan.describe(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "inline server_side_encryption_configuration", "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null)]
 
-_s1(r, i1) := "unknown" if {
+_s1(r, i1) := "fail" if {
 	plan.unknown_at(r, ["server_side_encryption_configuration", i1, "rule"])
 } else := "fail" if {
 	count(plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"])) == 0
@@ -88,13 +90,13 @@ _s1(r, i1) := "unknown" if {
 
 _w1(r, i1, want) := [] if {
 	_s1(r, i1) != want
-} else := [sprintf("%s is known only after apply", [sprintf("server_side_encryption_configuration[%d].rule", [i1])])] if {
+} else := [sprintf(`%s is not set in the configuration (the provider computes it at apply)`, [sprintf("server_side_encryption_configuration[%d].rule", [i1])])] if {
 	plan.unknown_at(r, ["server_side_encryption_configuration", i1, "rule"])
 } else := [sprintf("%s is empty", [sprintf("server_side_encryption_configuration[%d].rule", [i1])])] if {
 	count(plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"])) == 0
 } else := [m | some i2, _ in plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"]); some m in _w0(r, i1, i2, want)]
 
-_s2(r) := "unknown" if {
+_s2(r) := "fail" if {
 	plan.unknown_at(r, ["server_side_encryption_configuration"])
 } else := "fail" if {
 	count(plan.list_at(r, ["server_side_encryption_configuration"])) == 0
@@ -102,7 +104,7 @@ _s2(r) := "unknown" if {
 
 _w2(r, want) := [] if {
 	_s2(r) != want
-} else := [sprintf("%s is known only after apply", ["server_side_encryption_configuration"])] if {
+} else := [sprintf(`%s is not set in the configuration (the provider computes it at apply)`, ["server_side_encryption_configuration"])] if {
 	plan.unknown_at(r, ["server_side_encryption_configuration"])
 } else := [sprintf("%s is empty", ["server_side_encryption_configuration"])] if {
 	count(plan.list_at(r, ["server_side_encryption_configuration"])) == 0
@@ -127,7 +129,7 @@ _s4(r) := "unknown" if {
 
 _w4(r, want) := [] if {
 	_s4(r) != want
-} else := [sprintf("%s is known only after apply", ["rule"])] if {
+} else := [sprintf(`%s is known only after apply`, ["rule"])] if {
 	plan.unknown_at(r, ["rule"])
 } else := [sprintf("%s is empty", ["rule"])] if {
 	count(plan.list_at(r, ["rule"])) == 0

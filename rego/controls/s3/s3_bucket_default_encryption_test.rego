@@ -68,10 +68,11 @@ test_09_fail_inline_block_without_rules if {
 	contains(d.fail["aws_s3_bucket.example"], "server_side_encryption_configuration[0].rule is empty")
 }
 
-# inline block known only after apply: unknown
-test_10_unknown_inline_block_known_only_after_apply if {
+# inline block computed by the provider (v4+) and no separate resource: fail
+test_10_fail_inline_block_computed_by_the_provider_v4_and_no_separate_res if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_s3_bucket"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.example", "change": {"actions": ["create"], "after": {"bucket": "acme-data"}, "after_sensitive": {}, "after_unknown": {"server_side_encryption_configuration": true}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}], "terraform_version": "1.9.5"}
-	d.unknown["aws_s3_bucket.example"]
+	d.fail["aws_s3_bucket.example"]
+	contains(d.fail["aws_s3_bucket.example"], "server_side_encryption_configuration is not set in the configuration")
 }
 
 # separate resource with no rules: fail

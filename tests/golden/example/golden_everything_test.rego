@@ -86,66 +86,73 @@ test_12_fail_gov_region if {
 	d.fail["aws_example_widget.example"]
 }
 
+# region left to the provider counts as not set: fail
+test_13_fail_region_left_to_the_provider_counts_as_not_set if {
+	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_example_widget"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.example", "change": {"actions": ["create"], "after": {"debug": false, "key_id": "k1", "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": null, "rule": [{"action": "deny", "ports": [443, 8443]}], "size": 50, "tier": "pro", "version": 2}, "after_sensitive": {}, "after_unknown": {"region": true}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}], "terraform_version": "1.9.5"}
+	d.fail["aws_example_widget.example"]
+	contains(d.fail["aws_example_widget.example"], "region is not set in the configuration")
+}
+
 # wrong version type: fail
-test_13_fail_wrong_version_type if {
+test_14_fail_wrong_version_type if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_example_widget"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.example", "change": {"actions": ["create"], "after": {"debug": false, "key_id": "k1", "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": "eu-west-1", "rule": [{"action": "deny", "ports": [443, 8443]}], "size": 50, "tier": "pro", "version": "2"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}], "terraform_version": "1.9.5"}
 	d.fail["aws_example_widget.example"]
 }
 
 # no rules: fail
-test_14_fail_no_rules if {
+test_15_fail_no_rules if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_example_widget"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.example", "change": {"actions": ["create"], "after": {"debug": false, "key_id": "k1", "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": "eu-west-1", "rule": [], "size": 50, "tier": "pro", "version": 2}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}], "terraform_version": "1.9.5"}
 	d.fail["aws_example_widget.example"]
 	contains(d.fail["aws_example_widget.example"], "rule is empty")
 }
 
 # a rule with a bad port: fail
-test_15_fail_a_rule_with_a_bad_port if {
+test_16_fail_a_rule_with_a_bad_port if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_example_widget"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.example", "change": {"actions": ["create"], "after": {"debug": false, "key_id": "k1", "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": "eu-west-1", "rule": [{"action": "deny", "ports": [443, 0]}], "size": 50, "tier": "pro", "version": 2}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}], "terraform_version": "1.9.5"}
 	d.fail["aws_example_widget.example"]
 	contains(d.fail["aws_example_widget.example"], "rule[0].ports[1] is 0")
 }
 
 # allow rule only: fail
-test_16_fail_allow_rule_only if {
+test_17_fail_allow_rule_only if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_example_widget"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.example", "change": {"actions": ["create"], "after": {"debug": false, "key_id": "k1", "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": "eu-west-1", "rule": [{"action": "allow", "ports": [443]}], "size": 50, "tier": "pro", "version": 2}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}], "terraform_version": "1.9.5"}
 	d.fail["aws_example_widget.example"]
 }
 
 # rules known only after apply: unknown
-test_17_unknown_rules_known_only_after_apply if {
+test_18_unknown_rules_known_only_after_apply if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_example_widget"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.example", "change": {"actions": ["create"], "after": {"debug": false, "key_id": "k1", "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": "eu-west-1", "rule": null, "size": 50, "tier": "pro", "version": 2}, "after_sensitive": {}, "after_unknown": {"rule": true}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}], "terraform_version": "1.9.5"}
 	d.unknown["aws_example_widget.example"]
 	contains(d.unknown["aws_example_widget.example"], "rule is known only after apply")
 }
 
 # key through a binding that points at the widget: pass
-test_18_pass_key_through_a_binding_that_points_at_the_widget if {
+test_19_pass_key_through_a_binding_that_points_at_the_widget if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.w", "expressions": {}, "mode": "managed", "name": "w", "type": "aws_example_widget"}, {"address": "aws_example_key_binding.b", "expressions": {"widget": {"references": ["aws_example_widget.w.id", "aws_example_widget.w"]}}, "mode": "managed", "name": "b", "type": "aws_example_key_binding"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.w", "change": {"actions": ["create"], "after": {"debug": false, "key_id": null, "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": "eu-west-1", "rule": [{"action": "deny", "ports": [443, 8443]}], "size": 50, "tier": "pro", "version": 2}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "w", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}, {"address": "aws_example_key_binding.b", "change": {"actions": ["create"], "after": {"key_id": "k2"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "b", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_key_binding"}], "terraform_version": "1.9.5"}
 	"aws_example_widget.w" in d.pass
 }
 
 # key through the key it points at: pass
-test_19_pass_key_through_the_key_it_points_at if {
+test_20_pass_key_through_the_key_it_points_at if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.w", "expressions": {"settings": [{"key_ref": {"references": ["aws_example_key.k.arn", "aws_example_key.k"]}}]}, "mode": "managed", "name": "w", "type": "aws_example_widget"}, {"address": "aws_example_key.k", "expressions": {}, "mode": "managed", "name": "k", "type": "aws_example_key"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.w", "change": {"actions": ["create"], "after": {"debug": false, "key_id": null, "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": "eu-west-1", "rule": [{"action": "deny", "ports": [443, 8443]}], "settings": [{}], "size": 50, "tier": "pro", "version": 2}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "w", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}, {"address": "aws_example_key.k", "change": {"actions": ["create"], "after": {"rotation": "true"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "k", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_key"}], "terraform_version": "1.9.5"}
 	"aws_example_widget.w" in d.pass
 }
 
 # the key it points at does not rotate: fail
-test_20_fail_the_key_it_points_at_does_not_rotate if {
+test_21_fail_the_key_it_points_at_does_not_rotate if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.w", "expressions": {"settings": [{"key_ref": {"references": ["aws_example_key.k.arn", "aws_example_key.k"]}}]}, "mode": "managed", "name": "w", "type": "aws_example_widget"}, {"address": "aws_example_key.k", "expressions": {}, "mode": "managed", "name": "k", "type": "aws_example_key"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.w", "change": {"actions": ["create"], "after": {"debug": false, "key_id": null, "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": "eu-west-1", "rule": [{"action": "deny", "ports": [443, 8443]}], "settings": [{}], "size": 50, "tier": "pro", "version": 2}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "w", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}, {"address": "aws_example_key.k", "change": {"actions": ["create"], "after": {"rotation": false}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "k", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_key"}], "terraform_version": "1.9.5"}
 	d.fail["aws_example_widget.w"]
 	contains(d.fail["aws_example_widget.w"], "aws_example_key.k: rotation is false")
 }
 
 # key known only after apply: unknown
-test_21_unknown_key_known_only_after_apply if {
+test_22_unknown_key_known_only_after_apply if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_example_widget"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.example", "change": {"actions": ["create"], "after": {"debug": false, "key_id": null, "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": "eu-west-1", "rule": [{"action": "deny", "ports": [443, 8443]}], "size": 50, "tier": "pro", "version": 2}, "after_sensitive": {}, "after_unknown": {"key_id": true}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}], "terraform_version": "1.9.5"}
 	d.unknown["aws_example_widget.example"]
 }
 
 # applicability known only after apply: unknown
-test_22_unknown_applicability_known_only_after_apply if {
+test_23_unknown_applicability_known_only_after_apply if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_example_widget.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_example_widget"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_example_widget.example", "change": {"actions": ["create"], "after": {"debug": false, "key_id": "k1", "legacy_flag": null, "mode": "b", "name": "my-widget", "owner": "team", "region": "eu-west-1", "rule": [{"action": "deny", "ports": [443, 8443]}], "size": 50, "tier": "pro", "version": 2}, "after_sensitive": {}, "after_unknown": {"enabled": true}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_example_widget"}], "terraform_version": "1.9.5"}
 	d.unknown["aws_example_widget.example"]
 }
