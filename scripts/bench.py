@@ -84,16 +84,24 @@ def main() -> int:
     plan = work / f"plan-{args.resources}.json"
     plan.write_text(json.dumps(make_plan(args.resources), indent=2))
     size_mb = plan.stat().st_size / 1e6
-    load = _timed(lambda: _run(str(OPA), "eval", "-i", str(plan), "count(input.resource_changes)"), args.runs)
+    load = _timed(
+        lambda: _run(str(OPA), "eval", "-i", str(plan), "count(input.resource_changes)"), args.runs
+    )
     engine = _timed(
-        lambda: _run(str(OPA), "eval", "-b", str(BUNDLE), "-i", str(plan), "data.soc2opa.main.report"),
+        lambda: _run(
+            str(OPA), "eval", "-b", str(BUNDLE), "-i", str(plan), "data.soc2opa.main.report"
+        ),
         args.runs,
     )
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    full = _timed(lambda: _run(str(SOC2OPA), "eval", str(plan), "--format", "json", ok=(0, 1)), args.runs)
+    full = _timed(
+        lambda: _run(str(SOC2OPA), "eval", str(plan), "--format", "json", ok=(0, 1)), args.runs
+    )
     peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     server = _timed(lambda: _server_round_trip(plan), args.runs)
     manifest = json.loads((ROOT / "rego/.manifest").read_text())
+    opa_version = subprocess.run([str(OPA), "version"], capture_output=True, text=True).stdout
+    opa_version = opa_version.split()[1]
     controls = manifest["metadata"]["controls"]
     rows = [
         ("opa loads the plan only (`opa eval -i plan 'count(input.resource_changes)'`)", load),
@@ -105,14 +113,15 @@ def main() -> int:
         "<!-- written by scripts/bench.py --write -->",
         "# Benchmark",
         "",
-        f"Synthetic plan: {args.resources:,} resources, {size_mb:.1f} MB (`scripts/make_big_plan.py`: "
+        f"Synthetic plan: {args.resources:,} resources, {size_mb:.1f} MB "
+        "(`scripts/make_big_plan.py`: "
         "S3 buckets joined to separate encryption resources, EBS volumes, RDS instances, security "
         f"groups, in {args.resources // 50} modules). Bundle: {controls} controls, revision "
         f"{manifest['revision']}. Median of {args.runs} runs on {os.cpu_count()} cores, "
         f"{platform.python_implementation()} {platform.python_version()}, "
-        f"{subprocess.run([str(OPA), 'version'], capture_output=True, text=True).stdout.split()[1]}.",
+        f"OPA {opa_version}.",
         "",
-        "| what | seconds | × load |",
+        "| what | seconds | x load |",
         "| --- | ---: | ---: |",
         *(f"| {name} | {t:.2f} | {t / load:.1f} |" for name, t in rows),
         "",

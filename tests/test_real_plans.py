@@ -44,10 +44,19 @@ def test_goat_plan(run: Run, shared_plans: Path) -> None:
     assert r["plan"]["terraform_version"] == "0.12.23" and r["plan"]["format_version"] == "0.1"
 
 
-def test_same_plan_without_configuration_gives_the_same_verdicts(run: Run, shared_plans: Path) -> None:
+def test_same_plan_without_configuration_gives_the_same_verdicts(
+    run: Run, shared_plans: Path
+) -> None:
     with_cfg = _report(run, shared_plans / "checkov__plan_tfplan.json")
-    without = _report(run, shared_plans / "checkov__terraform_runner_tf_plan_skip_check_regex_resource_skip_directory_tfplan2.json")
-    pairs = lambda rep: {(x["control_id"], x["resource_address"], x["status"]) for x in rep["results"]}  # noqa: E731
+    without = _report(
+        run,
+        shared_plans
+        / "checkov__terraform_runner_tf_plan_skip_check_regex_resource_skip_directory_tfplan2.json",
+    )
+
+    def pairs(rep: dict) -> set[tuple[str, str, str]]:
+        return {(x["control_id"], x["resource_address"], x["status"]) for x in rep["results"]}
+
     assert pairs(with_cfg) == pairs(without)
 
 
@@ -67,20 +76,36 @@ def test_cloudfront_with_values_known_only_after_apply(run: Run, shared_plans: P
 
 
 def test_modules_keep_full_addresses(run: Run, shared_plans: Path) -> None:
-    r = _report(run, shared_plans / "checkov__common_runner_registry_plan_with_tf_modules_for_enrichment_tfplan.json")
+    r = _report(
+        run,
+        shared_plans
+        / "checkov__common_runner_registry_plan_with_tf_modules_for_enrichment_tfplan.json",
+    )
     failing = {x["resource_address"]: x for x in r["results"] if x["status"] == "fail"}
     assert set(failing) == {
         "module.log_group_external.aws_cloudwatch_log_group.this[0]",
         "module.log_group_local.aws_cloudwatch_log_group.not_encrypted",
     }
-    assert failing["module.log_group_external.aws_cloudwatch_log_group.this[0]"]["module_address"] == "module.log_group_external"
-    nested = _report(run, shared_plans / "checkov__terraform_graph_resources_modules_edges_tfplan_tfplan.json")
-    addresses = {x["resource_address"] for x in nested["results"] if x["control_id"] == "s3_bucket_default_encryption"}
+    assert (
+        failing["module.log_group_external.aws_cloudwatch_log_group.this[0]"]["module_address"]
+        == "module.log_group_external"
+    )
+    nested = _report(
+        run, shared_plans / "checkov__terraform_graph_resources_modules_edges_tfplan_tfplan.json"
+    )
+    addresses = {
+        x["resource_address"]
+        for x in nested["results"]
+        if x["control_id"] == "s3_bucket_default_encryption"
+    }
     assert addresses == {
         "module.test.module.s3-bucket-1.aws_s3_bucket.this[0]",
         "module.test.module.s3-bucket-2.aws_s3_bucket.this[0]",
     }
-    assert {x["module_address"] for x in nested["results"]} == {"module.test.module.s3-bucket-1", "module.test.module.s3-bucket-2"}
+    assert {x["module_address"] for x in nested["results"]} == {
+        "module.test.module.s3-bucket-1",
+        "module.test.module.s3-bucket-2",
+    }
 
 
 def test_planned_values_only_plan_with_inline_encryption(run: Run, shared_plans: Path) -> None:
@@ -105,7 +130,9 @@ def test_demo_plan(run: Run) -> None:
     assert outcome(r, "s3_bucket_default_encryption", "aws_s3_bucket.scratch") == "fail"
     assert outcome(r, "s3_bucket_default_encryption", "aws_s3_bucket.old_reports") is None
     assert outcome(r, "rds_instance_storage_encrypted", "module.db.aws_db_instance.main") == "fail"
-    assert outcome(r, "rds_cluster_storage_encrypted", "module.db.aws_rds_cluster.analytics") == "pass"
+    assert (
+        outcome(r, "rds_cluster_storage_encrypted", "module.db.aws_rds_cluster.analytics") == "pass"
+    )
     assert outcome(r, "ebs_volume_encrypted", "aws_ebs_volume.build_cache") == "unknown"
     assert outcome(r, "ebs_volume_encrypted", "aws_ebs_volume.ci_artifacts") == "pass"
     assert outcome(r, "elbv2_listener_encrypted", "aws_lb_listener.http_redirect") == "pass"
