@@ -54,9 +54,12 @@ def revision(root: Path) -> str:
         *root.glob("generator/**/*.py"),
         *root.glob("generator/templates/*"),
         *root.glob("rego/lib/*.rego"),
-        root / "rego/main.rego",
+        *root.glob("rego/*.rego"),
     ]
-    for path in sorted(p for p in files if p.is_file() and "_test" not in p.name):
+    generated = {root / "rego/build.rego"}
+    for path in sorted(
+        p for p in files if p.is_file() and "_test" not in p.name and p not in generated
+    ):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]

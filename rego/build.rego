@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "952a160ecd173025"
+revision := "76ffe747e806f558"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from soc2opa.errors import EngineError
 
-OPA_VERSION = "v1.22.2"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _REPO_DIR = _PACKAGE_DIR.parent
 
@@ -32,8 +31,8 @@ def find_opa(explicit: str | None = None) -> Path:
     if found:
         return Path(found)
     raise EngineError(
-        "opa not found: run `make setup`, or `go install "
-        f"github.com/open-policy-agent/opa@{OPA_VERSION}`, or pass --opa-path"
+        "opa not found: run `make setup` (builds the version pinned in tools.mk into "
+        ".tools/bin), put opa on PATH, or pass --opa-path"
     )
 
 

@@ -1,0 +1,18 @@
+package soc2opa.conftest_test
+
+import data.soc2opa.conftest
+
+_plan := {"format_version": "1.2", "resource_changes": [
+	{"address": "aws_db_instance.a", "mode": "managed", "type": "aws_db_instance", "name": "a", "change": {"actions": ["create"], "after": {"storage_encrypted": false}, "after_unknown": {}}},
+	{"address": "aws_db_instance.b", "mode": "managed", "type": "aws_db_instance", "name": "b", "change": {"actions": ["create"], "after": {}, "after_unknown": {"storage_encrypted": true}}},
+]}
+
+test_failures_deny_and_unknowns_warn if {
+	conftest.deny == {"rds_instance_storage_encrypted [high] aws_db_instance.a: storage_encrypted is false; expected true"} with input as _plan
+	conftest.warn == {"rds_instance_storage_encrypted [high] aws_db_instance.b: storage_encrypted is known only after apply"} with input as _plan
+}
+
+test_problems_deny if {
+	some m in conftest.deny with input as {"version": 4, "serial": 1, "lineage": "x"}
+	startswith(m, "not a plan soc2opa can judge: this is a Terraform state file")
+}

@@ -1,0 +1,45 @@
+"""Conftest consumes the soc2opa bundle as it is (extracted), with the real conftest binary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BUNDLE, ROOT, Run
+
+
+@pytest.fixture(scope="module")
+def conftest_bin() -> Path:
+    path = ROOT / ".tools" / "bin" / "conftest"
+    if not path.is_file():
+        pytest.fail("conftest is required: `make setup` installs it into .tools/bin")
+    return path
+
+
+def test_conftest_reports_the_same_failures(run: Run, conftest_bin: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "policy"
+    with tarfile.open(BUNDLE) as tar:
+        tar.extractall(policy, filter="data")
+    plan = ROOT / "examples/demo/plan.json"
+    proc = subprocess.run(
+        [str(conftest_bin), "test", str(plan), "--policy", str(policy), "--namespace", "soc2opa.conftest",
+         "--output", "json", "--no-color"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)[0]
+    denies = {f["msg"] for f in result["failures"]}
+    warns = {w["msg"] for w in result["warnings"]}
+    report = json.loads(run("eval", str(plan), "--format", "json").stdout)
+    expected = {
+        f"{r['control_id']} [{r['severity']}] {r['resource_address']}: {r['message']}"
+        for r in report["results"]
+        if r["status"] == "fail"
+    }
+    assert denies == expected and len(denies) == report["summary"]["results"]["fail"]
+    assert len(warns) == report["summary"]["results"]["unknown"]
+    assert "correct-horse-battery-staple" not in proc.stdout
