@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from soc2opa import __version__
-from soc2opa.engine import Engine, LocalEngine, RemoteEngine
-from soc2opa.errors import EngineError, Soc2OpaError, UsageError
+from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
+from soc2opa.errors import EngineError, InputError, Soc2OpaError, UsageError
 from soc2opa.formats import FORMATS
 from soc2opa.planfile import open_plan
 from soc2opa.report import SEVERITIES, build_report
@@ -90,8 +90,6 @@ def eval_command(
     with open_plan(plan) as plan_file:
         raw = engine.evaluate(plan_file)
     if raw["problems"]:
-        from soc2opa.errors import InputError
-
         raise InputError(f"{plan}: {sorted(raw['problems'])[0]}")
     report = build_report(
         raw, plan_name=str(plan), bundle_source=source, engine=engine.name,
@@ -149,18 +147,10 @@ def build_command(check: bool, root: Path, opa_path: str | None) -> None:
 @click.option("--opa-path", metavar="PATH", help="The opa binary to run.")
 def controls_command(bundle: Path | None, fmt: str, opa_path: str | None) -> None:
     """List the controls the bundle carries."""
-    import subprocess
-
-    bundle_path = bundle or default_bundle()
-    proc = subprocess.run(
-        [str(find_opa(opa_path)), "eval", "-f", "json", "-b", str(bundle_path),
-         "data.soc2opa.main.catalog"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    try:
-        catalog = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
-    except (ValueError, KeyError, IndexError):
-        raise EngineError(f"{bundle_path}: cannot read the catalog from this bundle") from None
+    engine = LocalEngine(find_opa(opa_path), bundle or default_bundle())
+    catalog = engine.query(CATALOG_QUERY)
+    if not isinstance(catalog, dict):
+        raise EngineError(f"{engine.bundle}: this bundle carries no soc2opa catalog")
     if fmt == "json":
         click.echo(json.dumps(catalog, indent=2, sort_keys=True))
         return

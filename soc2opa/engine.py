@@ -9,10 +9,10 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from soc2opa.errors import EngineError, InputError
-from soc2opa.planfile import PlanFile, explain_parse_failure
+from soc2opa.planfile import PlanFile, explain_parse_failure, plan_is_json
 
 QUERY = "data.soc2opa.main.report"
-_INPUT_ERROR_MARKERS = ("input", "invalid character", "unexpected end of JSON", "yaml:")
+CATALOG_QUERY = "data.soc2opa.main.catalog"
 
 
 class Engine(Protocol):
@@ -45,34 +45,33 @@ class LocalEngine:
 
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """Run opa eval over the bundle with the plan as input."""
+        return _check_report(self.query(QUERY, plan), "opa eval")
+
+    def query(self, query: str, plan: PlanFile | None = None) -> Any:
+        """The value of one Rego query over the bundle, optionally with a plan as input."""
         if not self.bundle.exists():
             raise EngineError(f"{self.bundle}: bundle not found")
-        cmd = [
-            str(self.opa), "eval", "--format", "json", "--bundle", str(self.bundle),
-            "--input", str(plan.path), QUERY,
-        ]  # fmt: skip
+        cmd = [str(self.opa), "eval", "--format", "json", "--bundle", str(self.bundle)]
+        if plan is not None:
+            cmd += ["--input", str(plan.path)]
         try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=self.timeout)
+            proc = subprocess.run([*cmd, query], capture_output=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            raise EngineError(
-                f"opa eval timed out after {self.timeout:g}s on {plan.name}"
-            ) from None
+            what = plan.name if plan else self.bundle
+            raise EngineError(f"opa eval timed out after {self.timeout:g}s on {what}") from None
         except OSError as exc:
             raise EngineError(f"cannot run {self.opa}: {exc.strerror}") from None
-        stderr = proc.stderr.decode("utf-8", errors="replace")
         if proc.returncode != 0:
-            first = next((ln for ln in stderr.splitlines() if ln.strip()), "no message")
-            if any(m in stderr for m in _INPUT_ERROR_MARKERS) and "bundle" not in first:
+            if plan is not None and not plan_is_json(plan):
                 raise explain_parse_failure(plan)
+            stderr = proc.stderr.decode("utf-8", errors="replace")
+            first = next((ln for ln in stderr.splitlines() if ln.strip()), "no message")
             raise EngineError(f"opa eval failed (exit {proc.returncode}): {first[:300]}")
         try:
-            out = json.loads(proc.stdout)
-            value = out["result"][0]["expressions"][0]["value"]
+            return json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise EngineError(
-                f"opa eval returned output soc2opa cannot read for {plan.name}"
-            ) from None
-        return _check_report(value, "opa eval")
+            what = plan.name if plan else self.bundle
+            raise EngineError(f"opa eval returned output soc2opa cannot read for {what}") from None
 
 
 class RemoteEngine:

@@ -84,6 +84,15 @@ def open_plan(path: Path) -> Iterator[PlanFile]:
         yield PlanFile(name=name, path=copy)
 
 
+def plan_is_json(plan: PlanFile) -> bool:
+    """Whether Python's parser accepts the file; asked only after OPA failed (off the hot path)."""
+    try:
+        json.loads(plan.path.read_bytes().decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def explain_parse_failure(plan: PlanFile) -> InputError:
     """Why the plan is not valid JSON, from Python's parser (OPA's message may quote content)."""
     text = plan.path.read_bytes().decode("utf-8-sig", errors="replace")

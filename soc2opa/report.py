@@ -5,10 +5,11 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from soc2opa import __version__
-from soc2opa.address import parse_address
+from soc2opa.address import Address, parse_address
 from soc2opa.criteria import CRITERIA, criterion_sort_key
 from soc2opa.errors import UsageError
 
@@ -51,21 +52,22 @@ class Result:
     status: str
     message: str | None
 
+    @cached_property
+    def _parsed(self) -> Address | None:
+        try:
+            return parse_address(self.address)
+        except ValueError:
+            return None
+
     @property
     def module_address(self) -> str:
         """The module path of the resource, "" in the root module."""
-        try:
-            return parse_address(self.address).module
-        except ValueError:
-            return ""
+        return self._parsed.module if self._parsed else ""
 
     @property
     def resource_type(self) -> str:
         """The Terraform resource type."""
-        try:
-            return parse_address(self.address).type
-        except ValueError:
-            return ""
+        return self._parsed.type if self._parsed else ""
 
 
 @dataclass
