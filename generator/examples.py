@@ -90,15 +90,16 @@ def example_plan(control: Control, example: dict[str, Any]) -> dict[str, Any]:
         rel = f"{'data.' if mode == 'data' else ''}{addr.type}.{addr.name}"
         if (addr.module, rel) not in blocks:
             blocks.add((addr.module, rel))
-            module.setdefault("resources", []).append(
-                {
-                    "address": rel,
-                    "mode": mode,
-                    "type": addr.type,
-                    "name": addr.name,
-                    "expressions": _expressions(res.get("references", {})),
-                }
-            )
+            block: dict[str, Any] = {
+                "address": rel,
+                "mode": mode,
+                "type": addr.type,
+                "name": addr.name,
+                "expressions": _expressions(res.get("references", {})),
+            }
+            if "for_each" in res:
+                block["for_each_expression"] = {"references": res["for_each"]}
+            module.setdefault("resources", []).append(block)
     return {
         "format_version": "1.2",
         "terraform_version": "1.9.5",

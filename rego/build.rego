@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "76ffe747e806f558"
+revision := "98c82a8cc35ceddc"

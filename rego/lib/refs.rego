@@ -53,11 +53,21 @@ _cfg_resources[k] := {c.address: c |
 	some k in _module_keys
 }
 
+_block_cfg(r) := _cfg_resources[_stripped[plan.module_of(r)]][sprintf("%s.%s", [r.type, r.name])]
+
 # METADATA
 # description: The configuration expressions of a resource's block, or {} when the plan has none.
-expressions(r) := e if {
-	e := _cfg_resources[_stripped[plan.module_of(r)]][sprintf("%s.%s", [r.type, r.name])].expressions
-} else := {}
+expressions(r) := _block_cfg(r).expressions if _block_cfg(r).expressions
+
+else := {}
+
+# An attribute's references; each.value stands for the element of the block's for_each, so
+# `for_each = aws_s3_bucket.b` with `bucket = each.value.id` points at the matching instance.
+_references(r, path) := array.concat(refs, object.get(_block_cfg(r), ["for_each_expression", "references"], [])) if {
+	refs := object.get(expressions(r), array.concat(path, ["references"]), [])
+	some ref in refs
+	startswith(ref, "each.value")
+} else := object.get(expressions(r), array.concat(path, ["references"]), [])
 
 _reserved := {"var", "local", "module", "data", "each", "count", "path", "terraform", "self"}
 
@@ -112,9 +122,7 @@ resolved(r, path) := _terminals(p0) if {
 	p3 := _step(p2)
 }
 
-_start(r, path) := [[[plan.module_of(r), false], ref] |
-	some ref in object.get(expressions(r), array.concat(path, ["references"]), [])
-]
+_start(r, path) := [[[plan.module_of(r), false], ref] | some ref in _references(r, path)]
 
 _hops(pending) if {
 	some [_, ref] in pending

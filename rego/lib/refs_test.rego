@@ -24,12 +24,16 @@ _plan := {
 		_rc(`module.app["y"].aws_s3_bucket_versioning.this`, `module.app["y"]`, "aws_s3_bucket_versioning", "this", null, {}),
 		_rc("aws_s3_bucket_versioning.from_output", "", "aws_s3_bucket_versioning", "from_output", null, {}),
 		_rc("aws_s3_bucket.legacy", "", "aws_s3_bucket", "legacy", null, {"bucket": "legacy-name", "id": "legacy-name"}),
+		_rc(`aws_s3_bucket.many["a"]`, "", "aws_s3_bucket", "many", "a", {}),
+		_rc(`aws_s3_bucket.many["b"]`, "", "aws_s3_bucket", "many", "b", {}),
+		_rc(`aws_s3_bucket_versioning.each["b"]`, "", "aws_s3_bucket_versioning", "each", "b", {}),
 		_rc("aws_s3_bucket_versioning.legacy", "", "aws_s3_bucket_versioning", "legacy", null, {"bucket": "legacy-name"}),
 	],
 	"configuration": {"root_module": {
 		"resources": [
 			{"address": "aws_s3_bucket.b", "mode": "managed", "type": "aws_s3_bucket", "name": "b", "expressions": {}},
 			{"address": "aws_s3_bucket_versioning.from_output", "mode": "managed", "type": "aws_s3_bucket_versioning", "name": "from_output", "expressions": {"bucket": {"references": ["module.store.first_id", "module.store"]}}},
+			{"address": "aws_s3_bucket_versioning.each", "mode": "managed", "type": "aws_s3_bucket_versioning", "name": "each", "expressions": {"bucket": {"references": ["each.value.id", "each.value"]}}, "for_each_expression": {"references": ["aws_s3_bucket.many"]}},
 		],
 		"module_calls": {
 			"enc": {"expressions": {"bucket_id": {"references": ["aws_s3_bucket.b.id", "aws_s3_bucket.b"]}}, "module": {"resources": [{"address": "aws_s3_bucket_versioning.v", "mode": "managed", "type": "aws_s3_bucket_versioning", "name": "v", "expressions": {"bucket": {"references": ["var.bucket_id"]}}}]}},
@@ -84,4 +88,8 @@ test_strip_keys_and_expressions if {
 	src := plan.resources[plan.by_address["module.enc.aws_s3_bucket_versioning.v"]] with input as _plan
 	refs.expressions(src).bucket.references == ["var.bucket_id"] with input as _plan
 	refs.resolved(src, ["bucket"]) == [[["", false], "aws_s3_bucket.b.id"], [["", false], "aws_s3_bucket.b"]] with input as _plan
+}
+
+test_for_each_over_a_resource_joins_each_value_by_key if {
+	_targets(`aws_s3_bucket_versioning.each["b"]`) == [`aws_s3_bucket.many["b"]`] with input as _plan
 }

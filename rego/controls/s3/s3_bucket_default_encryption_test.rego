@@ -15,39 +15,51 @@ test_01_pass_encrypted_through_the_separate_resource_inside_a_module_coun if {
 	"module.store.aws_s3_bucket.this[1]" in d.pass
 }
 
+# encrypted by a resource with for_each over the buckets (bucket = each.value.id): pass
+test_02_pass_encrypted_by_a_resource_with_for_each_over_the_buckets_bucke if {
+	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.this", "expressions": {}, "mode": "managed", "name": "this", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.this", "expressions": {"bucket": {"references": ["each.value.id", "each.value"]}}, "for_each_expression": {"references": ["aws_s3_bucket.this"]}, "mode": "managed", "name": "this", "type": "aws_s3_bucket_server_side_encryption_configuration"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.this[\"logs\"]", "change": {"actions": ["create"], "after": {"bucket": "acme-logs"}, "after_sensitive": {}, "after_unknown": {"id": true}, "before": null}, "index": "logs", "mode": "managed", "name": "this", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket.this[\"data\"]", "change": {"actions": ["create"], "after": {"bucket": "acme-data"}, "after_sensitive": {}, "after_unknown": {"id": true}, "before": null}, "index": "data", "mode": "managed", "name": "this", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.this[\"logs\"]", "change": {"actions": ["create"], "after": {"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms"}]}]}, "after_sensitive": {}, "after_unknown": {"bucket": true}, "before": null}, "index": "logs", "mode": "managed", "name": "this", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket_server_side_encryption_configuration"}], "terraform_version": "1.9.5"}
+	"aws_s3_bucket.this[\"logs\"]" in d.pass
+}
+
+# the for_each resource covers only the buckets it iterates over: fail
+test_03_fail_the_for_each_resource_covers_only_the_buckets_it_iterates_ov if {
+	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.this", "expressions": {}, "mode": "managed", "name": "this", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.this", "expressions": {"bucket": {"references": ["each.value.id", "each.value"]}}, "for_each_expression": {"references": ["aws_s3_bucket.this"]}, "mode": "managed", "name": "this", "type": "aws_s3_bucket_server_side_encryption_configuration"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.this[\"logs\"]", "change": {"actions": ["create"], "after": {"bucket": "acme-logs"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "index": "logs", "mode": "managed", "name": "this", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket.this[\"data\"]", "change": {"actions": ["create"], "after": {"bucket": "acme-data"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "index": "data", "mode": "managed", "name": "this", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.this[\"logs\"]", "change": {"actions": ["create"], "after": {"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms"}]}]}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "index": "logs", "mode": "managed", "name": "this", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket_server_side_encryption_configuration"}], "terraform_version": "1.9.5"}
+	d.fail["aws_s3_bucket.this[\"data\"]"]
+}
+
 # another bucket's configuration does not count: fail
-test_02_fail_another_bucket_s_configuration_does_not_count if {
+test_04_fail_another_bucket_s_configuration_does_not_count if {
 	d := control.decision with input as {"configuration": {"root_module": {"module_calls": {"store": {"module": {"resources": [{"address": "aws_s3_bucket.this", "expressions": {}, "mode": "managed", "name": "this", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.this", "expressions": {"bucket": {"references": ["aws_s3_bucket.this", "count.index"]}}, "mode": "managed", "name": "this", "type": "aws_s3_bucket_server_side_encryption_configuration"}]}, "source": "./store"}}, "resources": []}}, "format_version": "1.2", "resource_changes": [{"address": "module.store.aws_s3_bucket.this[0]", "change": {"actions": ["create"], "after": {"bucket": "a"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "index": 0, "mode": "managed", "module_address": "module.store", "name": "this", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "module.store.aws_s3_bucket.this[1]", "change": {"actions": ["create"], "after": {"bucket": "b"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "index": 1, "mode": "managed", "module_address": "module.store", "name": "this", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "module.store.aws_s3_bucket_server_side_encryption_configuration.this[1]", "change": {"actions": ["create"], "after": {"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "AES256"}]}]}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "index": 1, "mode": "managed", "module_address": "module.store", "name": "this", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket_server_side_encryption_configuration"}], "terraform_version": "1.9.5"}
 	d.fail["module.store.aws_s3_bucket.this[0]"]
 }
 
 # existing bucket joined by its known name: pass
-test_03_pass_existing_bucket_joined_by_its_known_name if {
+test_05_pass_existing_bucket_joined_by_its_known_name if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.legacy", "expressions": {}, "mode": "managed", "name": "legacy", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.legacy", "expressions": {}, "mode": "managed", "name": "legacy", "type": "aws_s3_bucket_server_side_encryption_configuration"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.legacy", "change": {"actions": ["no-op"], "after": {"bucket": "acme-legacy", "id": "acme-legacy"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "legacy", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.legacy", "change": {"actions": ["create"], "after": {"bucket": "acme-legacy", "rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "AES256"}]}]}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "legacy", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket_server_side_encryption_configuration"}], "terraform_version": "1.9.5"}
 	"aws_s3_bucket.legacy" in d.pass
 }
 
 # encrypted inline (deprecated form): pass
-test_04_pass_encrypted_inline_deprecated_form if {
+test_06_pass_encrypted_inline_deprecated_form if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_s3_bucket"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.example", "change": {"actions": ["create"], "after": {"server_side_encryption_configuration": [{"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "AES256"}]}]}]}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}], "terraform_version": "1.9.5"}
 	"aws_s3_bucket.example" in d.pass
 }
 
 # no encryption configuration at all: fail
-test_05_fail_no_encryption_configuration_at_all if {
+test_07_fail_no_encryption_configuration_at_all if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_s3_bucket"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.example", "change": {"actions": ["create"], "after": {"bucket": "acme-logs", "server_side_encryption_configuration": []}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}], "terraform_version": "1.9.5"}
 	d.fail["aws_s3_bucket.example"]
 	contains(d.fail["aws_s3_bucket.example"], "no aws_s3_bucket_server_side_encryption_configuration")
 }
 
 # algorithm known only after apply: unknown
-test_06_unknown_algorithm_known_only_after_apply if {
+test_08_unknown_algorithm_known_only_after_apply if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.data", "expressions": {}, "mode": "managed", "name": "data", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.data", "expressions": {"bucket": {"references": ["aws_s3_bucket.data.id", "aws_s3_bucket.data"]}}, "mode": "managed", "name": "data", "type": "aws_s3_bucket_server_side_encryption_configuration"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.data", "change": {"actions": ["create"], "after": {"bucket": "acme-data"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "data", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.data", "change": {"actions": ["create"], "after": {"rule": [{"apply_server_side_encryption_by_default": [{}]}]}, "after_sensitive": {}, "after_unknown": {"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": true}]}]}, "before": null}, "mode": "managed", "name": "data", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket_server_side_encryption_configuration"}], "terraform_version": "1.9.5"}
 	d.unknown["aws_s3_bucket.data"]
 }
 
 # a deleted bucket is not judged: not_judged
-test_07_not_judged_a_deleted_bucket_is_not_judged if {
+test_09_not_judged_a_deleted_bucket_is_not_judged if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.old", "expressions": {}, "mode": "managed", "name": "old", "type": "aws_s3_bucket"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.old", "change": {"actions": ["delete"], "after": null, "after_sensitive": {}, "after_unknown": {}, "before": {"bucket": "old"}}, "mode": "managed", "name": "old", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}], "terraform_version": "1.9.5"}
 	not "aws_s3_bucket.old" in d.pass
 	not d.fail["aws_s3_bucket.old"]
@@ -55,35 +67,35 @@ test_07_not_judged_a_deleted_bucket_is_not_judged if {
 }
 
 # inline block with an algorithm that is not an encryption: fail
-test_08_fail_inline_block_with_an_algorithm_that_is_not_an_encryption if {
+test_10_fail_inline_block_with_an_algorithm_that_is_not_an_encryption if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_s3_bucket"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.example", "change": {"actions": ["create"], "after": {"server_side_encryption_configuration": [{"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "NONE"}]}]}]}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}], "terraform_version": "1.9.5"}
 	d.fail["aws_s3_bucket.example"]
 	contains(d.fail["aws_s3_bucket.example"], "inline server_side_encryption_configuration is \"NONE\"")
 }
 
 # inline block without rules: fail
-test_09_fail_inline_block_without_rules if {
+test_11_fail_inline_block_without_rules if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_s3_bucket"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.example", "change": {"actions": ["create"], "after": {"server_side_encryption_configuration": [{"rule": []}]}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}], "terraform_version": "1.9.5"}
 	d.fail["aws_s3_bucket.example"]
 	contains(d.fail["aws_s3_bucket.example"], "server_side_encryption_configuration[0].rule is empty")
 }
 
 # inline block computed by the provider (v4+) and no separate resource: fail
-test_10_fail_inline_block_computed_by_the_provider_v4_and_no_separate_res if {
+test_12_fail_inline_block_computed_by_the_provider_v4_and_no_separate_res if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.example", "expressions": {}, "mode": "managed", "name": "example", "type": "aws_s3_bucket"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.example", "change": {"actions": ["create"], "after": {"bucket": "acme-data"}, "after_sensitive": {}, "after_unknown": {"server_side_encryption_configuration": true}, "before": null}, "mode": "managed", "name": "example", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}], "terraform_version": "1.9.5"}
 	d.fail["aws_s3_bucket.example"]
 	contains(d.fail["aws_s3_bucket.example"], "server_side_encryption_configuration is not set in the configuration")
 }
 
 # separate resource with no rules: fail
-test_11_fail_separate_resource_with_no_rules if {
+test_13_fail_separate_resource_with_no_rules if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.data", "expressions": {}, "mode": "managed", "name": "data", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.data", "expressions": {"bucket": {"references": ["aws_s3_bucket.data.id", "aws_s3_bucket.data"]}}, "mode": "managed", "name": "data", "type": "aws_s3_bucket_server_side_encryption_configuration"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.data", "change": {"actions": ["create"], "after": {"bucket": "acme-data"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "data", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.data", "change": {"actions": ["create"], "after": {"rule": []}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "data", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket_server_side_encryption_configuration"}], "terraform_version": "1.9.5"}
 	d.fail["aws_s3_bucket.data"]
 	contains(d.fail["aws_s3_bucket.data"], "aws_s3_bucket_server_side_encryption_configuration.data: rule is empty")
 }
 
 # separate resource whose rules are known only after apply: unknown
-test_12_unknown_separate_resource_whose_rules_are_known_only_after_apply if {
+test_14_unknown_separate_resource_whose_rules_are_known_only_after_apply if {
 	d := control.decision with input as {"configuration": {"root_module": {"resources": [{"address": "aws_s3_bucket.data", "expressions": {}, "mode": "managed", "name": "data", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.data", "expressions": {"bucket": {"references": ["aws_s3_bucket.data.id", "aws_s3_bucket.data"]}}, "mode": "managed", "name": "data", "type": "aws_s3_bucket_server_side_encryption_configuration"}]}}, "format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.data", "change": {"actions": ["create"], "after": {"bucket": "acme-data"}, "after_sensitive": {}, "after_unknown": {}, "before": null}, "mode": "managed", "name": "data", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket"}, {"address": "aws_s3_bucket_server_side_encryption_configuration.data", "change": {"actions": ["create"], "after": {}, "after_sensitive": {}, "after_unknown": {"rule": true}, "before": null}, "mode": "managed", "name": "data", "provider_name": "registry.terraform.io/hashicorp/aws", "type": "aws_s3_bucket_server_side_encryption_configuration"}], "terraform_version": "1.9.5"}
 	d.unknown["aws_s3_bucket.data"]
 }
