@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "98c82a8cc35ceddc"
+revision := "c55c48a238bd827c"

@@ -69,6 +69,24 @@ problems contains sprintf("unsupported plan format_version %v; this soc2opa read
 	not regex.match(`^[01](\.[0-9]+)*$`, sprintf("%v", [v]))
 }
 
+problems contains "resource_changes is not a list" if {
+	is_object(input)
+	input.resource_changes
+	not is_array(input.resource_changes)
+}
+
+problems contains sprintf("resource_changes[%d] is not a resource change (needs address, type and change.actions)", [bad[0]]) if {
+	is_array(input.resource_changes)
+	bad := [i | some i, rc in input.resource_changes; not _is_change(rc)]
+	count(bad) > 0
+}
+
+_is_change(rc) if {
+	is_string(rc.address)
+	is_string(rc.type)
+	is_array(rc.change.actions)
+}
+
 problems contains "the plan has neither resource_changes nor planned_values" if {
 	is_object(input)
 	not _state_file

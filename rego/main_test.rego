@@ -38,3 +38,12 @@ test_catalog_lists_every_control if {
 		count(m.custom.criteria) > 0
 	}
 }
+
+test_malformed_resource_changes_are_refused if {
+	main.problems == {"resource_changes is not a list"} with input as {"format_version": "1.2", "resource_changes": {"a": 1}}
+	main.problems == {"resource_changes[1] is not a resource change (needs address, type and change.actions)"} with input as {"format_version": "1.2", "resource_changes": [
+		{"address": "aws_s3_bucket.a", "type": "aws_s3_bucket", "change": {"actions": ["create"]}},
+		{"address": "aws_s3_bucket.b", "type": "aws_s3_bucket", "change": {}},
+		3,
+	]}
+}
