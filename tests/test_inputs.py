@@ -71,6 +71,14 @@ BAD_INPUTS = {
         json.dumps({"format_version": "1.2"}),
         "neither resource_changes nor planned_values",
     ),
+    "changes_not_a_list": (
+        json.dumps({"format_version": "1.2", "resource_changes": {"a": 1}}),
+        "resource_changes is not a list",
+    ),
+    "change_not_a_change": (
+        json.dumps({"format_version": "1.2", "resource_changes": [None, 3]}),
+        "resource_changes[0] is not a resource change",
+    ),
 }
 
 
