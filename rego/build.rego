@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "c55c48a238bd827c"
+revision := "87cf5e00648cc894"

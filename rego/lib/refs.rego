@@ -57,9 +57,9 @@ _block_cfg(r) := _cfg_resources[_stripped[plan.module_of(r)]][sprintf("%s.%s", [
 
 # METADATA
 # description: The configuration expressions of a resource's block, or {} when the plan has none.
-expressions(r) := _block_cfg(r).expressions if _block_cfg(r).expressions
-
-else := {}
+expressions(r) := e if {
+	e := _block_cfg(r).expressions
+} else := {}
 
 # An attribute's references; each.value stands for the element of the block's for_each, so
 # `for_each = aws_s3_bucket.b` with `bucket = each.value.id` points at the matching instance.
