@@ -143,6 +143,7 @@ def render_control(control: Control, root: Path) -> dict[str, str]:
         metadata=_metadata(Control(path=control.path.relative_to(root), data=d)),
         id=d["id"],
         uses_refs=out.uses_refs,
+        uses_check=out.uses_check,
         uses_tri=out.uses_tri,
         resource_types="{" + ", ".join(rego_literal(t) for t in d["resource_types"]) + "}",
         when=when,

@@ -23,9 +23,6 @@ _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]+|\*)\]")
 
 Segment = str | int
 
-# How a value that is unknown only because the configuration leaves it to the provider reads.
-_NOT_SET = "not set in the configuration (the provider computes it at apply)"
-
 
 def parse_path(path: str) -> list[Segment]:
     """Split a path such as ``rule[*].apply[0].sse_algorithm`` into segments ("*" for [*])."""
@@ -98,6 +95,7 @@ class CompiledCheck:
     custom_rego: str = ""
     uses_refs: bool = False
     uses_tri: bool = False
+    uses_check: bool = False
 
 
 class CheckCompiler:
@@ -139,32 +137,18 @@ class CheckCompiler:
         path = scope.path(segments)
         default = rego_literal(node.get("default"))
         label = rego_literal(node["label"]) if "label" in node else scope.label_expr(segments)
-        cond = _condition(node)
+        op, arg = _operator(node)
         expect = rego_literal(node.get("expect") or _expectation(node))
-        p = scope.params
         if_unknown = node.get("if_unknown", "unknown")
-        self._emit(f"""
-_s{n}({p}) := "{if_unknown}" if {{
-	plan.unknown_at(r, {path})
-}} else := "pass" if {{
-	v := plan.value_or(r, {path}, {default})
-	{cond}
-}} else := "fail"
-""")
-        if if_unknown == "fail":
-            self._emit(f"""
-_w{n}({p}, want) := [] if {{
-	_s{n}({p}) != want
-}} else := [sprintf(`%s is {_NOT_SET}`, [{label}])] if {{
-	plan.unknown_at(r, {path})
-}} else := [plan.describe(r, {path}, {label}, {expect}, {default})]
-""")
-        else:
-            self._emit(f"""
-_w{n}({p}, want) := [plan.describe(r, {path}, {label}, {expect}, {default})] if {{
-	_s{n}({p}) == want
-}} else := []
-""")
+        p = scope.params
+        self.out.uses_check = True
+        self._emit(
+            f'_s{n}({p}) := check.value(r, {path}, "{op}", {arg}, {default}, "{if_unknown}")'
+        )
+        self._emit(
+            f"_w{n}({p}, want) := check.why_value(r, {path}, {label}, {expect}, {default}, "
+            f"_s{n}({p}), want)"
+        )
         return n
 
     def _combine(self, node: dict[str, Any], scope: Scope) -> int:
@@ -173,14 +157,11 @@ _w{n}({p}, want) := [plan.describe(r, {path}, {label}, {expect}, {default})] if 
         n = self._number()
         p = scope.params
         self.out.uses_tri = True
+        self.out.uses_check = True
         statuses = ", ".join(f"_s{c}({p})" for c in children)
         whys = ", ".join(f"_w{c}({p}, want)" for c in children)
         self._emit(f"_s{n}({p}) := tri.{key}_of([{statuses}])")
-        self._emit(f"""
-_w{n}({p}, want) := [] if {{
-	_s{n}({p}) != want
-}} else := [m | some l in [{whys}]; some m in l]
-""")
+        self._emit(f"_w{n}({p}, want) := check.why_children(_s{n}({p}), want, [{whys}])")
         return n
 
     def _items(self, node: dict[str, Any], scope: Scope) -> int:
@@ -201,25 +182,18 @@ _w{n}({p}, want) := [] if {{
         n = self._number()
         p = scope.params
         empty = node.get("if_empty", "pass" if key == "all_items" else "fail")
-        combine = "all_of" if key == "all_items" else "any_of"
-        self.out.uses_tri = True
+        quantifier = "all" if key == "all_items" else "any"
         if_unknown = node.get("if_unknown", "unknown")
-        self._emit(f"""
-_s{n}({p}) := "{if_unknown}" if {{
-	plan.unknown_at(r, {list_path})
-}} else := "{empty}" if {{
-	count(plan.list_at(r, {list_path})) == 0
-}} else := tri.{combine}([_s{child}({p}, {var}) | some {var}, _ in plan.list_at(r, {list_path})])
-""")
-        self._emit(f"""
-_w{n}({p}, want) := [] if {{
-	_s{n}({p}) != want
-}} else := [sprintf(`%s is {_NOT_SET if if_unknown == "fail" else "known only after apply"}`, [{label}])] if {{
-	plan.unknown_at(r, {list_path})
-}} else := [sprintf("%s is empty", [{label}])] if {{
-	count(plan.list_at(r, {list_path})) == 0
-}} else := [m | some {var}, _ in plan.list_at(r, {list_path}); some m in _w{child}({p}, {var}, want)]
-""")
+        self.out.uses_check = True
+        each = f"some {var}, _ in plan.list_at(r, {list_path})"
+        self._emit(
+            f'_s{n}({p}) := check.items(r, {list_path}, "{quantifier}", '
+            f'[_s{child}({p}, {var}) | {each}], "{empty}", "{if_unknown}")'
+        )
+        self._emit(
+            f"_w{n}({p}, want) := check.why_items(r, {list_path}, {label}, _s{n}({p}), want, "
+            f"[_w{child}({p}, {var}, want) | {each}])"
+        )
         return n
 
     def _relation(self, node: dict[str, Any], scope: Scope) -> int:
@@ -232,7 +206,7 @@ _w{n}({p}, want) := [] if {{
         child = self._node(node["check"], Scope(types=tuple(types)))
         n = self._number()
         self.out.uses_refs = True
-        self.out.uses_tri = True
+        self.out.uses_check = True
         type_set = "{" + ", ".join(rego_literal(t) for t in types) + "}"
         subject_types = "{" + ", ".join(rego_literal(t) for t in scope.types) + "}"
         via_path = Scope(types=()).path(via)
@@ -258,18 +232,13 @@ _rel{n} := plan.group({{[t.address, i] |
             none = f"{rel['via']} does not point at a {' or '.join(types)} in this plan"
         none = node.get("none_message", none)
         if_none = node.get("if_none", "fail")
-        self._emit(f"""
-_s{n}(r) := "{if_none}" if {{
-	count(_related{n}(r)) == 0
-}} else := tri.any_of([_s{child}(x) | some x in _related{n}(r)])
-""")
-        self._emit(f"""
-_w{n}(r, want) := [] if {{
-	_s{n}(r) != want
-}} else := [{rego_literal(none)}] if {{
-	count(_related{n}(r)) == 0
-}} else := [sprintf("%s: %s", [x.address, m]) | some x in _related{n}(r); some m in _w{child}(x, want)]
-""")
+        self._emit(
+            f'_s{n}(r) := check.related([_s{child}(x) | some x in _related{n}(r)], "{if_none}")'
+        )
+        self._emit(
+            f"_w{n}(r, want) := check.why_related(_s{n}(r), want, {rego_literal(' '.join(none.split()))}, "
+            f"[[x.address, _w{child}(x, want)] | some x in _related{n}(r)])"
+        )
         return n
 
     def _emit_targets(self, n: int, via_path: str, types: str) -> None:
@@ -313,31 +282,22 @@ def _desugar_wildcard(node: dict[str, Any], segments: list[Segment]) -> dict[str
     return items
 
 
-def _condition(node: dict[str, Any]) -> str:
-    if "equals" in node:
-        return f"v == {rego_literal(node['equals'])}"
-    if "not_equals" in node:
-        return f"v != {rego_literal(node['not_equals'])}"
-    if "one_of" in node:
-        return f"v in {{{', '.join(rego_literal(x) for x in node['one_of'])}}}"
-    if "none_of" in node:
-        return f"not v in {{{', '.join(rego_literal(x) for x in node['none_of'])}}}"
-    if "exists" in node:
-        return "plan.present(v)"
-    if "absent" in node:
-        return "not plan.present(v)"
-    if "truthy" in node:
-        return "plan.truthy(v)"
-    if "falsy" in node:
-        return "not plan.truthy(v)"
-    if "matches" in node:
-        return f"plan.matches(`{node['matches']}`, v)"
-    if "not_matches" in node:
-        return f"not plan.matches(`{node['not_matches']}`, v)"
-    ops = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
-    parts = ["n := plan.number_of(v)"]
-    parts += [f"n {ops[k]} {node[k]}" for k in BOUND_OPS if k in node]
-    return "\n\t".join(parts)
+def _operator(node: dict[str, Any]) -> tuple[str, str]:
+    """The check.holds operator name and its argument as a Rego term."""
+    for op in ("equals", "not_equals"):
+        if op in node:
+            return op, rego_literal(node[op])
+    for op in ("one_of", "none_of"):
+        if op in node:
+            return op, "{" + ", ".join(rego_literal(x) for x in node[op]) + "}"
+    for op in ("exists", "absent", "truthy", "falsy"):
+        if op in node:
+            return op, "null"
+    for op in ("matches", "not_matches"):
+        if op in node:
+            return op, f"`{node[op]}`"
+    bounds = {k: node[k] for k in BOUND_OPS if k in node}
+    return "bounds", rego_literal(bounds)
 
 
 def _expectation(node: dict[str, Any]) -> str:

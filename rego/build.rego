@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "87cf5e00648cc894"
+revision := "f4ccad55431315a0"

@@ -35,6 +35,7 @@
 
 package soc2opa.controls.apigateway_stage_access_logging
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -63,30 +64,14 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["access_log_settings", 0, "destination_arn"])
-} else := "pass" if {
-	v := plan.value_or(r, ["access_log_settings", 0, "destination_arn"], null)
-	plan.present(v)
-} else := "fail"
+_s0(r) := check.value(r, ["access_log_settings", 0, "destination_arn"], "exists", null, null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["access_log_settings", 0, "destination_arn"], "access_log_settings destination_arn", "the ARN of a log group or Firehose stream", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["access_log_settings", 0, "destination_arn"], "access_log_settings destination_arn", "the ARN of a log group or Firehose stream", null, _s0(r), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["access_log_settings", 0, "format"])
-} else := "pass" if {
-	v := plan.value_or(r, ["access_log_settings", 0, "format"], null)
-	plan.present(v)
-} else := "fail"
+_s1(r) := check.value(r, ["access_log_settings", 0, "format"], "exists", null, null, "unknown")
 
-_w1(r, want) := [plan.describe(r, ["access_log_settings", 0, "format"], "access_log_settings format", "a log format", null)] if {
-	_s1(r) == want
-} else := []
+_w1(r, want) := check.why_value(r, ["access_log_settings", 0, "format"], "access_log_settings format", "a log format", null, _s1(r), want)
 
 _s2(r) := tri.all_of([_s0(r), _s1(r)])
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := [m | some l in [_w0(r, want), _w1(r, want)]; some m in l]
+_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])

@@ -45,6 +45,7 @@
 
 package soc2opa.controls.apigateway_stage_cache_encrypted
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -76,55 +77,25 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["cache_cluster_enabled"])
-} else := "pass" if {
-	v := plan.value_or(r, ["cache_cluster_enabled"], false)
-	plan.truthy(v)
-} else := "fail"
+_s0(r) := check.value(r, ["cache_cluster_enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["cache_cluster_enabled"], "cache_cluster_enabled", "true", false)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["cache_cluster_enabled"], "cache_cluster_enabled", "true", false, _s0(r), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["method_path"])
-} else := "pass" if {
-	v := plan.value_or(r, ["method_path"], null)
-	v == "*/*"
-} else := "fail"
+_s1(r) := check.value(r, ["method_path"], "equals", "*/*", null, "unknown")
 
-_w1(r, want) := [plan.describe(r, ["method_path"], "method_path", "\"*/*\" (every method of the stage)", null)] if {
-	_s1(r) == want
-} else := []
+_w1(r, want) := check.why_value(r, ["method_path"], "method_path", "\"*/*\" (every method of the stage)", null, _s1(r), want)
 
-_s2(r) := "unknown" if {
-	plan.unknown_at(r, ["settings", 0, "caching_enabled"])
-} else := "pass" if {
-	v := plan.value_or(r, ["settings", 0, "caching_enabled"], null)
-	plan.truthy(v)
-} else := "fail"
+_s2(r) := check.value(r, ["settings", 0, "caching_enabled"], "truthy", null, null, "unknown")
 
-_w2(r, want) := [plan.describe(r, ["settings", 0, "caching_enabled"], "settings[0].caching_enabled", "true", null)] if {
-	_s2(r) == want
-} else := []
+_w2(r, want) := check.why_value(r, ["settings", 0, "caching_enabled"], "settings[0].caching_enabled", "true", null, _s2(r), want)
 
-_s3(r) := "unknown" if {
-	plan.unknown_at(r, ["settings", 0, "cache_data_encrypted"])
-} else := "pass" if {
-	v := plan.value_or(r, ["settings", 0, "cache_data_encrypted"], null)
-	plan.truthy(v)
-} else := "fail"
+_s3(r) := check.value(r, ["settings", 0, "cache_data_encrypted"], "truthy", null, null, "unknown")
 
-_w3(r, want) := [plan.describe(r, ["settings", 0, "cache_data_encrypted"], "settings[0].cache_data_encrypted", "true", null)] if {
-	_s3(r) == want
-} else := []
+_w3(r, want) := check.why_value(r, ["settings", 0, "cache_data_encrypted"], "settings[0].cache_data_encrypted", "true", null, _s3(r), want)
 
 _s4(r) := tri.all_of([_s1(r), _s2(r), _s3(r)])
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := [m | some l in [_w1(r, want), _w2(r, want), _w3(r, want)]; some m in l]
+_w4(r, want) := check.why_children(_s4(r), want, [_w1(r, want), _w2(r, want), _w3(r, want)])
 
 _ids5 := refs.identity_index({"aws_api_gateway_stage"})
 
@@ -140,12 +111,6 @@ _rel5 := plan.group({[t.address, i] |
 
 _related5(r) := [plan.resources[i] | some i in object.get(_rel5, r.address, [])]
 
-_s5(r) := "fail" if {
-	count(_related5(r)) == 0
-} else := tri.any_of([_s4(x) | some x in _related5(r)])
+_s5(r) := check.related([_s4(x) | some x in _related5(r)], "fail")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := ["the stage has a cache cluster but no aws_api_gateway_method_settings in this plan refers to it through stage_name, so cache encryption is not configured"] if {
-	count(_related5(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related5(r); some m in _w4(x, want)]
+_w5(r, want) := check.why_related(_s5(r), want, "the stage has a cache cluster but no aws_api_gateway_method_settings in this plan refers to it through stage_name, so cache encryption is not configured", [[x.address, _w4(x, want)] | some x in _related5(r)])

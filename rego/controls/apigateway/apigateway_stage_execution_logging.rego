@@ -53,6 +53,7 @@
 
 package soc2opa.controls.apigateway_stage_execution_logging
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -82,33 +83,17 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["method_path"])
-} else := "pass" if {
-	v := plan.value_or(r, ["method_path"], null)
-	v == "*/*"
-} else := "fail"
+_s0(r) := check.value(r, ["method_path"], "equals", "*/*", null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["method_path"], "method_path", "\"*/*\" (every method of the stage)", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["method_path"], "method_path", "\"*/*\" (every method of the stage)", null, _s0(r), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["settings", 0, "logging_level"])
-} else := "pass" if {
-	v := plan.value_or(r, ["settings", 0, "logging_level"], null)
-	v in {"ERROR", "INFO"}
-} else := "fail"
+_s1(r) := check.value(r, ["settings", 0, "logging_level"], "one_of", {"ERROR", "INFO"}, null, "unknown")
 
-_w1(r, want) := [plan.describe(r, ["settings", 0, "logging_level"], "settings logging_level", "one of \"ERROR\", \"INFO\"", null)] if {
-	_s1(r) == want
-} else := []
+_w1(r, want) := check.why_value(r, ["settings", 0, "logging_level"], "settings logging_level", "one of \"ERROR\", \"INFO\"", null, _s1(r), want)
 
 _s2(r) := tri.all_of([_s0(r), _s1(r)])
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := [m | some l in [_w0(r, want), _w1(r, want)]; some m in l]
+_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
 
 _ids3 := refs.identity_index({"aws_api_gateway_stage"})
 
@@ -124,12 +109,6 @@ _rel3 := plan.group({[t.address, i] |
 
 _related3(r) := [plan.resources[i] | some i in object.get(_rel3, r.address, [])]
 
-_s3(r) := "fail" if {
-	count(_related3(r)) == 0
-} else := tri.any_of([_s2(x) | some x in _related3(r)])
+_s3(r) := check.related([_s2(x) | some x in _related3(r)], "fail")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := ["no aws_api_gateway_method_settings in this plan refers to this stage through stage_name"] if {
-	count(_related3(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related3(r); some m in _w2(x, want)]
+_w3(r, want) := check.why_related(_s3(r), want, "no aws_api_gateway_method_settings in this plan refers to this stage through stage_name", [[x.address, _w2(x, want)] | some x in _related3(r)])

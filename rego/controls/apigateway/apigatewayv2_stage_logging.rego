@@ -54,9 +54,9 @@
 
 package soc2opa.controls.apigatewayv2_stage_logging
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
-import data.soc2opa.lib.tri
 
 # METADATA
 # description: This control's metadata, read from the package annotation above.
@@ -85,16 +85,9 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["protocol_type"])
-} else := "pass" if {
-	v := plan.value_or(r, ["protocol_type"], null)
-	v == "WEBSOCKET"
-} else := "fail"
+_s0(r) := check.value(r, ["protocol_type"], "equals", "WEBSOCKET", null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["protocol_type"], "protocol_type", "\"WEBSOCKET\"", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["protocol_type"], "protocol_type", "\"WEBSOCKET\"", null, _s0(r), want)
 
 _ids1 := refs.identity_index({"aws_apigatewayv2_api"})
 
@@ -104,23 +97,10 @@ _targets1(src) := refs.targets(src, ["api_id"], {"aws_apigatewayv2_api"}, _ids1)
 
 _related1(r) := _targets1(r)
 
-_s1(r) := "pass" if {
-	count(_related1(r)) == 0
-} else := tri.any_of([_s0(x) | some x in _related1(r)])
+_s1(r) := check.related([_s0(x) | some x in _related1(r)], "pass")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := ["api_id does not point at a aws_apigatewayv2_api in this plan"] if {
-	count(_related1(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related1(r); some m in _w0(x, want)]
+_w1(r, want) := check.why_related(_s1(r), want, "api_id does not point at a aws_apigatewayv2_api in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
 
-_s2(r) := "unknown" if {
-	plan.unknown_at(r, ["default_route_settings", 0, "logging_level"])
-} else := "pass" if {
-	v := plan.value_or(r, ["default_route_settings", 0, "logging_level"], null)
-	v in {"ERROR", "INFO"}
-} else := "fail"
+_s2(r) := check.value(r, ["default_route_settings", 0, "logging_level"], "one_of", {"ERROR", "INFO"}, null, "unknown")
 
-_w2(r, want) := [plan.describe(r, ["default_route_settings", 0, "logging_level"], "default_route_settings logging_level", "one of \"ERROR\", \"INFO\"", null)] if {
-	_s2(r) == want
-} else := []
+_w2(r, want) := check.why_value(r, ["default_route_settings", 0, "logging_level"], "default_route_settings logging_level", "one of \"ERROR\", \"INFO\"", null, _s2(r), want)

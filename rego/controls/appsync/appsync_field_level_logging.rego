@@ -30,6 +30,7 @@
 
 package soc2opa.controls.appsync_field_level_logging
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -58,30 +59,14 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["log_config", 0, "field_log_level"])
-} else := "pass" if {
-	v := plan.value_or(r, ["log_config", 0, "field_log_level"], null)
-	v in {"ERROR", "ALL", "INFO", "DEBUG"}
-} else := "fail"
+_s0(r) := check.value(r, ["log_config", 0, "field_log_level"], "one_of", {"ERROR", "ALL", "INFO", "DEBUG"}, null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["log_config", 0, "field_log_level"], "log_config field_log_level", "one of \"ERROR\", \"ALL\", \"INFO\", \"DEBUG\"", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["log_config", 0, "field_log_level"], "log_config field_log_level", "one of \"ERROR\", \"ALL\", \"INFO\", \"DEBUG\"", null, _s0(r), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["log_config", 0, "cloudwatch_logs_role_arn"])
-} else := "pass" if {
-	v := plan.value_or(r, ["log_config", 0, "cloudwatch_logs_role_arn"], null)
-	plan.present(v)
-} else := "fail"
+_s1(r) := check.value(r, ["log_config", 0, "cloudwatch_logs_role_arn"], "exists", null, null, "unknown")
 
-_w1(r, want) := [plan.describe(r, ["log_config", 0, "cloudwatch_logs_role_arn"], "log_config cloudwatch_logs_role_arn", "the ARN of a role that may write to CloudWatch Logs", null)] if {
-	_s1(r) == want
-} else := []
+_w1(r, want) := check.why_value(r, ["log_config", 0, "cloudwatch_logs_role_arn"], "log_config cloudwatch_logs_role_arn", "the ARN of a role that may write to CloudWatch Logs", null, _s1(r), want)
 
 _s2(r) := tri.all_of([_s0(r), _s1(r)])
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := [m | some l in [_w0(r, want), _w1(r, want)]; some m in l]
+_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])

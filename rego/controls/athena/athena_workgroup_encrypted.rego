@@ -34,6 +34,7 @@
 
 package soc2opa.controls.athena_workgroup_encrypted
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -61,13 +62,6 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"])
-} else := "pass" if {
-	v := plan.value_or(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"], null)
-	v in {"SSE_S3", "SSE_KMS", "CSE_KMS"}
-} else := "fail"
+_s0(r) := check.value(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"], "one_of", {"SSE_S3", "SSE_KMS", "CSE_KMS"}, null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"], "result encryption_option", "one of \"SSE_S3\", \"SSE_KMS\", \"CSE_KMS\"", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"], "result encryption_option", "one of \"SSE_S3\", \"SSE_KMS\", \"CSE_KMS\"", null, _s0(r), want)

@@ -37,8 +37,8 @@
 
 package soc2opa.controls.athena_workgroup_enforce_configuration
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
-import data.soc2opa.lib.tri
 
 # METADATA
 # description: This control's metadata, read from the package annotation above.
@@ -65,27 +65,10 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["configuration", i1, "enforce_workgroup_configuration"])
-} else := "pass" if {
-	v := plan.value_or(r, ["configuration", i1, "enforce_workgroup_configuration"], true)
-	plan.truthy(v)
-} else := "fail"
+_s0(r, i1) := check.value(r, ["configuration", i1, "enforce_workgroup_configuration"], "truthy", null, true, "unknown")
 
-_w0(r, i1, want) := [plan.describe(r, ["configuration", i1, "enforce_workgroup_configuration"], sprintf("configuration[%d].enforce_workgroup_configuration", [i1]), "true", true)] if {
-	_s0(r, i1) == want
-} else := []
+_w0(r, i1, want) := check.why_value(r, ["configuration", i1, "enforce_workgroup_configuration"], sprintf("configuration[%d].enforce_workgroup_configuration", [i1]), "true", true, _s0(r, i1), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["configuration"])
-} else := "fail" if {
-	count(plan.list_at(r, ["configuration"])) == 0
-} else := tri.any_of([_s0(r, i1) | some i1, _ in plan.list_at(r, ["configuration"])])
+_s1(r) := check.items(r, ["configuration"], "any", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["configuration"])], "fail", "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := [sprintf(`%s is known only after apply`, ["configuration"])] if {
-	plan.unknown_at(r, ["configuration"])
-} else := [sprintf("%s is empty", ["configuration"])] if {
-	count(plan.list_at(r, ["configuration"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["configuration"]); some m in _w0(r, i1, want)]
+_w1(r, want) := check.why_items(r, ["configuration"], "configuration", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["configuration"])])

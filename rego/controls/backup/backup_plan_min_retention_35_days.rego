@@ -44,6 +44,7 @@
 
 package soc2opa.controls.backup_plan_min_retention_35_days
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -72,122 +73,46 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "lifecycle", i2, "delete_after"])
-} else := "pass" if {
-	v := plan.value_or(r, ["rule", i1, "lifecycle", i2, "delete_after"], 0)
-	v == 0
-} else := "fail"
+_s0(r, i1, i2) := check.value(r, ["rule", i1, "lifecycle", i2, "delete_after"], "equals", 0, 0, "unknown")
 
-_w0(r, i1, i2, want) := [plan.describe(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "0 or unset (never deleted)", 0)] if {
-	_s0(r, i1, i2) == want
-} else := []
+_w0(r, i1, i2, want) := check.why_value(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "0 or unset (never deleted)", 0, _s0(r, i1, i2), want)
 
-_s1(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "lifecycle", i2, "delete_after"])
-} else := "pass" if {
-	v := plan.value_or(r, ["rule", i1, "lifecycle", i2, "delete_after"], null)
-	n := plan.number_of(v)
-	n >= 35
-} else := "fail"
+_s1(r, i1, i2) := check.value(r, ["rule", i1, "lifecycle", i2, "delete_after"], "bounds", {"gte": 35}, null, "unknown")
 
-_w1(r, i1, i2, want) := [plan.describe(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "at least 35 days", null)] if {
-	_s1(r, i1, i2) == want
-} else := []
+_w1(r, i1, i2, want) := check.why_value(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "at least 35 days", null, _s1(r, i1, i2), want)
 
 _s2(r, i1, i2) := tri.any_of([_s0(r, i1, i2), _s1(r, i1, i2)])
 
-_w2(r, i1, i2, want) := [] if {
-	_s2(r, i1, i2) != want
-} else := [m | some l in [_w0(r, i1, i2, want), _w1(r, i1, i2, want)]; some m in l]
+_w2(r, i1, i2, want) := check.why_children(_s2(r, i1, i2), want, [_w0(r, i1, i2, want), _w1(r, i1, i2, want)])
 
-_s3(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "lifecycle"])
-} else := "pass" if {
-	count(plan.list_at(r, ["rule", i1, "lifecycle"])) == 0
-} else := tri.all_of([_s2(r, i1, i2) | some i2, _ in plan.list_at(r, ["rule", i1, "lifecycle"])])
+_s3(r, i1) := check.items(r, ["rule", i1, "lifecycle"], "all", [_s2(r, i1, i2) | some i2, _ in plan.list_at(r, ["rule", i1, "lifecycle"])], "pass", "unknown")
 
-_w3(r, i1, want) := [] if {
-	_s3(r, i1) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("rule[%d].lifecycle", [i1])])] if {
-	plan.unknown_at(r, ["rule", i1, "lifecycle"])
-} else := [sprintf("%s is empty", [sprintf("rule[%d].lifecycle", [i1])])] if {
-	count(plan.list_at(r, ["rule", i1, "lifecycle"])) == 0
-} else := [m | some i2, _ in plan.list_at(r, ["rule", i1, "lifecycle"]); some m in _w2(r, i1, i2, want)]
+_w3(r, i1, want) := check.why_items(r, ["rule", i1, "lifecycle"], sprintf("rule[%d].lifecycle", [i1]), _s3(r, i1), want, [_w2(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["rule", i1, "lifecycle"])])
 
-_s4(r, i1, i2, i3) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"])
-} else := "pass" if {
-	v := plan.value_or(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], 0)
-	v == 0
-} else := "fail"
+_s4(r, i1, i2, i3) := check.value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], "equals", 0, 0, "unknown")
 
-_w4(r, i1, i2, i3, want) := [plan.describe(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "0 or unset (never deleted)", 0)] if {
-	_s4(r, i1, i2, i3) == want
-} else := []
+_w4(r, i1, i2, i3, want) := check.why_value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "0 or unset (never deleted)", 0, _s4(r, i1, i2, i3), want)
 
-_s5(r, i1, i2, i3) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"])
-} else := "pass" if {
-	v := plan.value_or(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], null)
-	n := plan.number_of(v)
-	n >= 35
-} else := "fail"
+_s5(r, i1, i2, i3) := check.value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], "bounds", {"gte": 35}, null, "unknown")
 
-_w5(r, i1, i2, i3, want) := [plan.describe(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "at least 35 days", null)] if {
-	_s5(r, i1, i2, i3) == want
-} else := []
+_w5(r, i1, i2, i3, want) := check.why_value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "at least 35 days", null, _s5(r, i1, i2, i3), want)
 
 _s6(r, i1, i2, i3) := tri.any_of([_s4(r, i1, i2, i3), _s5(r, i1, i2, i3)])
 
-_w6(r, i1, i2, i3, want) := [] if {
-	_s6(r, i1, i2, i3) != want
-} else := [m | some l in [_w4(r, i1, i2, i3, want), _w5(r, i1, i2, i3, want)]; some m in l]
+_w6(r, i1, i2, i3, want) := check.why_children(_s6(r, i1, i2, i3), want, [_w4(r, i1, i2, i3, want), _w5(r, i1, i2, i3, want)])
 
-_s7(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])
-} else := "pass" if {
-	count(plan.list_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])) == 0
-} else := tri.all_of([_s6(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])])
+_s7(r, i1, i2) := check.items(r, ["rule", i1, "copy_action", i2, "lifecycle"], "all", [_s6(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])], "pass", "unknown")
 
-_w7(r, i1, i2, want) := [] if {
-	_s7(r, i1, i2) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("rule[%d].copy_action[%d].lifecycle", [i1, i2])])] if {
-	plan.unknown_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])
-} else := [sprintf("%s is empty", [sprintf("rule[%d].copy_action[%d].lifecycle", [i1, i2])])] if {
-	count(plan.list_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])) == 0
-} else := [m | some i3, _ in plan.list_at(r, ["rule", i1, "copy_action", i2, "lifecycle"]); some m in _w6(r, i1, i2, i3, want)]
+_w7(r, i1, i2, want) := check.why_items(r, ["rule", i1, "copy_action", i2, "lifecycle"], sprintf("rule[%d].copy_action[%d].lifecycle", [i1, i2]), _s7(r, i1, i2), want, [_w6(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])])
 
-_s8(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "copy_action"])
-} else := "pass" if {
-	count(plan.list_at(r, ["rule", i1, "copy_action"])) == 0
-} else := tri.all_of([_s7(r, i1, i2) | some i2, _ in plan.list_at(r, ["rule", i1, "copy_action"])])
+_s8(r, i1) := check.items(r, ["rule", i1, "copy_action"], "all", [_s7(r, i1, i2) | some i2, _ in plan.list_at(r, ["rule", i1, "copy_action"])], "pass", "unknown")
 
-_w8(r, i1, want) := [] if {
-	_s8(r, i1) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("rule[%d].copy_action", [i1])])] if {
-	plan.unknown_at(r, ["rule", i1, "copy_action"])
-} else := [sprintf("%s is empty", [sprintf("rule[%d].copy_action", [i1])])] if {
-	count(plan.list_at(r, ["rule", i1, "copy_action"])) == 0
-} else := [m | some i2, _ in plan.list_at(r, ["rule", i1, "copy_action"]); some m in _w7(r, i1, i2, want)]
+_w8(r, i1, want) := check.why_items(r, ["rule", i1, "copy_action"], sprintf("rule[%d].copy_action", [i1]), _s8(r, i1), want, [_w7(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["rule", i1, "copy_action"])])
 
 _s9(r, i1) := tri.all_of([_s3(r, i1), _s8(r, i1)])
 
-_w9(r, i1, want) := [] if {
-	_s9(r, i1) != want
-} else := [m | some l in [_w3(r, i1, want), _w8(r, i1, want)]; some m in l]
+_w9(r, i1, want) := check.why_children(_s9(r, i1), want, [_w3(r, i1, want), _w8(r, i1, want)])
 
-_s10(r) := "unknown" if {
-	plan.unknown_at(r, ["rule"])
-} else := "pass" if {
-	count(plan.list_at(r, ["rule"])) == 0
-} else := tri.all_of([_s9(r, i1) | some i1, _ in plan.list_at(r, ["rule"])])
+_s10(r) := check.items(r, ["rule"], "all", [_s9(r, i1) | some i1, _ in plan.list_at(r, ["rule"])], "pass", "unknown")
 
-_w10(r, want) := [] if {
-	_s10(r) != want
-} else := [sprintf(`%s is known only after apply`, ["rule"])] if {
-	plan.unknown_at(r, ["rule"])
-} else := [sprintf("%s is empty", ["rule"])] if {
-	count(plan.list_at(r, ["rule"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["rule"]); some m in _w9(r, i1, want)]
+_w10(r, want) := check.why_items(r, ["rule"], "rule", _s10(r), want, [_w9(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])

@@ -30,9 +30,9 @@
 
 package soc2opa.controls.backup_vault_lock_enabled
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
-import data.soc2opa.lib.tri
 
 # METADATA
 # description: This control's metadata, read from the package annotation above.
@@ -59,17 +59,9 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["min_retention_days"])
-} else := "pass" if {
-	v := plan.value_or(r, ["min_retention_days"], null)
-	n := plan.number_of(v)
-	n >= 35
-} else := "fail"
+_s0(r) := check.value(r, ["min_retention_days"], "bounds", {"gte": 35}, null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["min_retention_days"], "min_retention_days", "at least 35 days", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["min_retention_days"], "min_retention_days", "at least 35 days", null, _s0(r), want)
 
 _ids1 := refs.identity_index({"aws_backup_vault"})
 
@@ -85,12 +77,6 @@ _rel1 := plan.group({[t.address, i] |
 
 _related1(r) := [plan.resources[i] | some i in object.get(_rel1, r.address, [])]
 
-_s1(r) := "fail" if {
-	count(_related1(r)) == 0
-} else := tri.any_of([_s0(x) | some x in _related1(r)])
+_s1(r) := check.related([_s0(x) | some x in _related1(r)], "fail")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := ["no aws_backup_vault_lock_configuration in this plan locks this vault"] if {
-	count(_related1(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related1(r); some m in _w0(x, want)]
+_w1(r, want) := check.why_related(_s1(r), want, "no aws_backup_vault_lock_configuration in this plan locks this vault", [[x.address, _w0(x, want)] | some x in _related1(r)])

@@ -39,6 +39,7 @@
 
 package soc2opa.controls.bedrock_model_invocation_logging
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -67,52 +68,22 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["logging_config", 0, "cloudwatch_config", 0, "log_group_name"])
-} else := "pass" if {
-	v := plan.value_or(r, ["logging_config", 0, "cloudwatch_config", 0, "log_group_name"], null)
-	plan.present(v)
-} else := "fail"
+_s0(r) := check.value(r, ["logging_config", 0, "cloudwatch_config", 0, "log_group_name"], "exists", null, null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["logging_config", 0, "cloudwatch_config", 0, "log_group_name"], "logging_config cloudwatch_config log_group_name", "a log group name", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["logging_config", 0, "cloudwatch_config", 0, "log_group_name"], "logging_config cloudwatch_config log_group_name", "a log group name", null, _s0(r), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["logging_config", 0, "s3_config", 0, "bucket_name"])
-} else := "pass" if {
-	v := plan.value_or(r, ["logging_config", 0, "s3_config", 0, "bucket_name"], null)
-	plan.present(v)
-} else := "fail"
+_s1(r) := check.value(r, ["logging_config", 0, "s3_config", 0, "bucket_name"], "exists", null, null, "unknown")
 
-_w1(r, want) := [plan.describe(r, ["logging_config", 0, "s3_config", 0, "bucket_name"], "logging_config s3_config bucket_name", "a bucket name", null)] if {
-	_s1(r) == want
-} else := []
+_w1(r, want) := check.why_value(r, ["logging_config", 0, "s3_config", 0, "bucket_name"], "logging_config s3_config bucket_name", "a bucket name", null, _s1(r), want)
 
-_s2(r) := "unknown" if {
-	plan.unknown_at(r, ["logging_config", "cloudwatch_config", "log_group_name"])
-} else := "pass" if {
-	v := plan.value_or(r, ["logging_config", "cloudwatch_config", "log_group_name"], null)
-	plan.present(v)
-} else := "fail"
+_s2(r) := check.value(r, ["logging_config", "cloudwatch_config", "log_group_name"], "exists", null, null, "unknown")
 
-_w2(r, want) := [plan.describe(r, ["logging_config", "cloudwatch_config", "log_group_name"], "logging_config cloudwatch_config log_group_name (provider v5)", "a log group name", null)] if {
-	_s2(r) == want
-} else := []
+_w2(r, want) := check.why_value(r, ["logging_config", "cloudwatch_config", "log_group_name"], "logging_config cloudwatch_config log_group_name (provider v5)", "a log group name", null, _s2(r), want)
 
-_s3(r) := "unknown" if {
-	plan.unknown_at(r, ["logging_config", "s3_config", "bucket_name"])
-} else := "pass" if {
-	v := plan.value_or(r, ["logging_config", "s3_config", "bucket_name"], null)
-	plan.present(v)
-} else := "fail"
+_s3(r) := check.value(r, ["logging_config", "s3_config", "bucket_name"], "exists", null, null, "unknown")
 
-_w3(r, want) := [plan.describe(r, ["logging_config", "s3_config", "bucket_name"], "logging_config s3_config bucket_name (provider v5)", "a bucket name", null)] if {
-	_s3(r) == want
-} else := []
+_w3(r, want) := check.why_value(r, ["logging_config", "s3_config", "bucket_name"], "logging_config s3_config bucket_name (provider v5)", "a bucket name", null, _s3(r), want)
 
 _s4(r) := tri.any_of([_s0(r), _s1(r), _s2(r), _s3(r)])
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := [m | some l in [_w0(r, want), _w1(r, want), _w2(r, want), _w3(r, want)]; some m in l]
+_w4(r, want) := check.why_children(_s4(r), want, [_w0(r, want), _w1(r, want), _w2(r, want), _w3(r, want)])

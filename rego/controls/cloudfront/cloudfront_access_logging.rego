@@ -35,6 +35,7 @@
 
 package soc2opa.controls.cloudfront_access_logging
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -64,38 +65,17 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["logging_config", 0, "bucket"])
-} else := "pass" if {
-	v := plan.value_or(r, ["logging_config", 0, "bucket"], null)
-	plan.present(v)
-} else := "fail"
+_s0(r) := check.value(r, ["logging_config", 0, "bucket"], "exists", null, null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["logging_config", 0, "bucket"], "logging_config bucket", "an S3 bucket domain name (standard logging)", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["logging_config", 0, "bucket"], "logging_config bucket", "an S3 bucket domain name (standard logging)", null, _s0(r), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["log_type"])
-} else := "pass" if {
-	v := plan.value_or(r, ["log_type"], null)
-	v == "ACCESS_LOGS"
-} else := "fail"
+_s1(r) := check.value(r, ["log_type"], "equals", "ACCESS_LOGS", null, "unknown")
 
-_w1(r, want) := [plan.describe(r, ["log_type"], "log_type", "\"ACCESS_LOGS\"", null)] if {
-	_s1(r) == want
-} else := []
+_w1(r, want) := check.why_value(r, ["log_type"], "log_type", "\"ACCESS_LOGS\"", null, _s1(r), want)
 
-_s2(r) := "unknown" if {
-	plan.unknown_at(r, ["delivery_source_name"])
-} else := "pass" if {
-	v := plan.value_or(r, ["delivery_source_name"], null)
-	plan.present(v)
-} else := "fail"
+_s2(r) := check.value(r, ["delivery_source_name"], "exists", null, null, "unknown")
 
-_w2(r, want) := [plan.describe(r, ["delivery_source_name"], "delivery_source_name", "a value", null)] if {
-	_s2(r) == want
-} else := []
+_w2(r, want) := check.why_value(r, ["delivery_source_name"], "delivery_source_name", "a value", null, _s2(r), want)
 
 _ids3 := refs.identity_index({"aws_cloudwatch_log_delivery_source"})
 
@@ -111,21 +91,13 @@ _rel3 := plan.group({[t.address, i] |
 
 _related3(r) := [plan.resources[i] | some i in object.get(_rel3, r.address, [])]
 
-_s3(r) := "fail" if {
-	count(_related3(r)) == 0
-} else := tri.any_of([_s2(x) | some x in _related3(r)])
+_s3(r) := check.related([_s2(x) | some x in _related3(r)], "fail")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := ["no aws_cloudwatch_log_delivery uses this delivery source"] if {
-	count(_related3(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related3(r); some m in _w2(x, want)]
+_w3(r, want) := check.why_related(_s3(r), want, "no aws_cloudwatch_log_delivery uses this delivery source", [[x.address, _w2(x, want)] | some x in _related3(r)])
 
 _s4(r) := tri.all_of([_s1(r), _s3(r)])
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := [m | some l in [_w1(r, want), _w3(r, want)]; some m in l]
+_w4(r, want) := check.why_children(_s4(r), want, [_w1(r, want), _w3(r, want)])
 
 _ids5 := refs.identity_index({"aws_cloudfront_distribution"})
 
@@ -141,18 +113,10 @@ _rel5 := plan.group({[t.address, i] |
 
 _related5(r) := [plan.resources[i] | some i in object.get(_rel5, r.address, [])]
 
-_s5(r) := "fail" if {
-	count(_related5(r)) == 0
-} else := tri.any_of([_s4(x) | some x in _related5(r)])
+_s5(r) := check.related([_s4(x) | some x in _related5(r)], "fail")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := ["no aws_cloudwatch_log_delivery_source refers to this distribution (standard logging v2)"] if {
-	count(_related5(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related5(r); some m in _w4(x, want)]
+_w5(r, want) := check.why_related(_s5(r), want, "no aws_cloudwatch_log_delivery_source refers to this distribution (standard logging v2)", [[x.address, _w4(x, want)] | some x in _related5(r)])
 
 _s6(r) := tri.any_of([_s0(r), _s5(r)])
 
-_w6(r, want) := [] if {
-	_s6(r) != want
-} else := [m | some l in [_w0(r, want), _w5(r, want)]; some m in l]
+_w6(r, want) := check.why_children(_s6(r), want, [_w0(r, want), _w5(r, want)])

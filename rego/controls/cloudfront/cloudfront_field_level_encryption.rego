@@ -30,6 +30,7 @@
 
 package soc2opa.controls.cloudfront_field_level_encryption
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -57,13 +58,6 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["default_cache_behavior", 0, "field_level_encryption_id"])
-} else := "pass" if {
-	v := plan.value_or(r, ["default_cache_behavior", 0, "field_level_encryption_id"], null)
-	plan.present(v)
-} else := "fail"
+_s0(r) := check.value(r, ["default_cache_behavior", 0, "field_level_encryption_id"], "exists", null, null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["default_cache_behavior", 0, "field_level_encryption_id"], "default_cache_behavior field_level_encryption_id", "the id of an aws_cloudfront_field_level_encryption_config", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["default_cache_behavior", 0, "field_level_encryption_id"], "default_cache_behavior field_level_encryption_id", "the id of an aws_cloudfront_field_level_encryption_config", null, _s0(r), want)

@@ -27,6 +27,7 @@
 
 package soc2opa.controls.cloudfront_minimum_tls_version
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -55,30 +56,14 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["viewer_certificate", 0, "cloudfront_default_certificate"])
-} else := "pass" if {
-	v := plan.value_or(r, ["viewer_certificate", 0, "cloudfront_default_certificate"], false)
-	not plan.truthy(v)
-} else := "fail"
+_s0(r) := check.value(r, ["viewer_certificate", 0, "cloudfront_default_certificate"], "falsy", null, false, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["viewer_certificate", 0, "cloudfront_default_certificate"], "viewer_certificate cloudfront_default_certificate", "false (a custom ACM or IAM certificate)", false)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["viewer_certificate", 0, "cloudfront_default_certificate"], "viewer_certificate cloudfront_default_certificate", "false (a custom ACM or IAM certificate)", false, _s0(r), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["viewer_certificate", 0, "minimum_protocol_version"])
-} else := "pass" if {
-	v := plan.value_or(r, ["viewer_certificate", 0, "minimum_protocol_version"], "TLSv1")
-	plan.matches(`^TLSv1\.[2-9]_[0-9]{4}$`, v)
-} else := "fail"
+_s1(r) := check.value(r, ["viewer_certificate", 0, "minimum_protocol_version"], "matches", `^TLSv1\.[2-9]_[0-9]{4}$`, "TLSv1", "unknown")
 
-_w1(r, want) := [plan.describe(r, ["viewer_certificate", 0, "minimum_protocol_version"], "viewer_certificate minimum_protocol_version", "a TLSv1.2_* or newer security policy", "TLSv1")] if {
-	_s1(r) == want
-} else := []
+_w1(r, want) := check.why_value(r, ["viewer_certificate", 0, "minimum_protocol_version"], "viewer_certificate minimum_protocol_version", "a TLSv1.2_* or newer security policy", "TLSv1", _s1(r), want)
 
 _s2(r) := tri.all_of([_s0(r), _s1(r)])
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := [m | some l in [_w0(r, want), _w1(r, want)]; some m in l]
+_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])

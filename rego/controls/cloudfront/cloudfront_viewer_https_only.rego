@@ -31,6 +31,7 @@
 
 package soc2opa.controls.cloudfront_viewer_https_only
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -59,44 +60,18 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["default_cache_behavior", 0, "viewer_protocol_policy"])
-} else := "pass" if {
-	v := plan.value_or(r, ["default_cache_behavior", 0, "viewer_protocol_policy"], null)
-	v in {"redirect-to-https", "https-only"}
-} else := "fail"
+_s0(r) := check.value(r, ["default_cache_behavior", 0, "viewer_protocol_policy"], "one_of", {"redirect-to-https", "https-only"}, null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["default_cache_behavior", 0, "viewer_protocol_policy"], "default_cache_behavior viewer_protocol_policy", "one of \"redirect-to-https\", \"https-only\"", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["default_cache_behavior", 0, "viewer_protocol_policy"], "default_cache_behavior viewer_protocol_policy", "one of \"redirect-to-https\", \"https-only\"", null, _s0(r), want)
 
-_s1(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"])
-} else := "pass" if {
-	v := plan.value_or(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], null)
-	v in {"redirect-to-https", "https-only"}
-} else := "fail"
+_s1(r, i1) := check.value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], "one_of", {"redirect-to-https", "https-only"}, null, "unknown")
 
-_w1(r, i1, want) := [plan.describe(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], sprintf("ordered_cache_behavior[%d].viewer_protocol_policy", [i1]), "one of \"redirect-to-https\", \"https-only\"", null)] if {
-	_s1(r, i1) == want
-} else := []
+_w1(r, i1, want) := check.why_value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], sprintf("ordered_cache_behavior[%d].viewer_protocol_policy", [i1]), "one of \"redirect-to-https\", \"https-only\"", null, _s1(r, i1), want)
 
-_s2(r) := "unknown" if {
-	plan.unknown_at(r, ["ordered_cache_behavior"])
-} else := "pass" if {
-	count(plan.list_at(r, ["ordered_cache_behavior"])) == 0
-} else := tri.all_of([_s1(r, i1) | some i1, _ in plan.list_at(r, ["ordered_cache_behavior"])])
+_s2(r) := check.items(r, ["ordered_cache_behavior"], "all", [_s1(r, i1) | some i1, _ in plan.list_at(r, ["ordered_cache_behavior"])], "pass", "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := [sprintf(`%s is known only after apply`, ["ordered_cache_behavior"])] if {
-	plan.unknown_at(r, ["ordered_cache_behavior"])
-} else := [sprintf("%s is empty", ["ordered_cache_behavior"])] if {
-	count(plan.list_at(r, ["ordered_cache_behavior"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["ordered_cache_behavior"]); some m in _w1(r, i1, want)]
+_w2(r, want) := check.why_items(r, ["ordered_cache_behavior"], "ordered_cache_behavior", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["ordered_cache_behavior"])])
 
 _s3(r) := tri.all_of([_s0(r), _s2(r)])
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := [m | some l in [_w0(r, want), _w2(r, want)]; some m in l]
+_w3(r, want) := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])

@@ -40,6 +40,7 @@
 
 package soc2opa.controls.cloudtrail_log_file_validation_enabled
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -67,13 +68,6 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["enable_log_file_validation"])
-} else := "pass" if {
-	v := plan.value_or(r, ["enable_log_file_validation"], false)
-	plan.truthy(v)
-} else := "fail"
+_s0(r) := check.value(r, ["enable_log_file_validation"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["enable_log_file_validation"], "enable_log_file_validation", "true", false)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["enable_log_file_validation"], "enable_log_file_validation", "true", false, _s0(r), want)

@@ -58,6 +58,7 @@
 
 package soc2opa.controls.cloudtrail_multi_region_trail_enabled
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -90,30 +91,14 @@ _status := {r.address: _best | some r in _judged}
 # Each resource explains its own outcome, which may differ from the plan-wide one.
 _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["is_multi_region_trail"])
-} else := "pass" if {
-	v := plan.value_or(r, ["is_multi_region_trail"], false)
-	plan.truthy(v)
-} else := "fail"
+_s0(r) := check.value(r, ["is_multi_region_trail"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["is_multi_region_trail"], "is_multi_region_trail", "true", false)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["is_multi_region_trail"], "is_multi_region_trail", "true", false, _s0(r), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["enable_logging"])
-} else := "pass" if {
-	v := plan.value_or(r, ["enable_logging"], true)
-	v != false
-} else := "fail"
+_s1(r) := check.value(r, ["enable_logging"], "not_equals", false, true, "unknown")
 
-_w1(r, want) := [plan.describe(r, ["enable_logging"], "enable_logging", "logging switched on", true)] if {
-	_s1(r) == want
-} else := []
+_w1(r, want) := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s1(r), want)
 
 _s2(r) := tri.all_of([_s0(r), _s1(r)])
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := [m | some l in [_w0(r, want), _w1(r, want)]; some m in l]
+_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])

@@ -65,6 +65,7 @@
 
 package soc2opa.controls.cloudtrail_s3_data_events_write
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -97,269 +98,102 @@ _status := {r.address: _best | some r in _judged}
 # Each resource explains its own outcome, which may differ from the plan-wide one.
 _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["enable_logging"])
-} else := "pass" if {
-	v := plan.value_or(r, ["enable_logging"], true)
-	v != false
-} else := "fail"
+_s0(r) := check.value(r, ["enable_logging"], "not_equals", false, true, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["enable_logging"], "enable_logging", "logging switched on", true)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
 
-_s1(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["event_selector", i1, "data_resource", i2, "type"])
-} else := "pass" if {
-	v := plan.value_or(r, ["event_selector", i1, "data_resource", i2, "type"], null)
-	v == "AWS::S3::Object"
-} else := "fail"
+_s1(r, i1, i2) := check.value(r, ["event_selector", i1, "data_resource", i2, "type"], "equals", "AWS::S3::Object", null, "unknown")
 
-_w1(r, i1, i2, want) := [plan.describe(r, ["event_selector", i1, "data_resource", i2, "type"], sprintf("event_selector[%d].data_resource[%d].type", [i1, i2]), "\"AWS::S3::Object\"", null)] if {
-	_s1(r, i1, i2) == want
-} else := []
+_w1(r, i1, i2, want) := check.why_value(r, ["event_selector", i1, "data_resource", i2, "type"], sprintf("event_selector[%d].data_resource[%d].type", [i1, i2]), "\"AWS::S3::Object\"", null, _s1(r, i1, i2), want)
 
-_s2(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["event_selector", i1, "data_resource"])
-} else := "fail" if {
-	count(plan.list_at(r, ["event_selector", i1, "data_resource"])) == 0
-} else := tri.any_of([_s1(r, i1, i2) | some i2, _ in plan.list_at(r, ["event_selector", i1, "data_resource"])])
+_s2(r, i1) := check.items(r, ["event_selector", i1, "data_resource"], "any", [_s1(r, i1, i2) | some i2, _ in plan.list_at(r, ["event_selector", i1, "data_resource"])], "fail", "unknown")
 
-_w2(r, i1, want) := [] if {
-	_s2(r, i1) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("event_selector[%d].data_resource", [i1])])] if {
-	plan.unknown_at(r, ["event_selector", i1, "data_resource"])
-} else := [sprintf("%s is empty", [sprintf("event_selector[%d].data_resource", [i1])])] if {
-	count(plan.list_at(r, ["event_selector", i1, "data_resource"])) == 0
-} else := [m | some i2, _ in plan.list_at(r, ["event_selector", i1, "data_resource"]); some m in _w1(r, i1, i2, want)]
+_w2(r, i1, want) := check.why_items(r, ["event_selector", i1, "data_resource"], sprintf("event_selector[%d].data_resource", [i1]), _s2(r, i1), want, [_w1(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["event_selector", i1, "data_resource"])])
 
-_s3(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["event_selector", i1, "read_write_type"])
-} else := "pass" if {
-	v := plan.value_or(r, ["event_selector", i1, "read_write_type"], "All")
-	v in {"All", "WriteOnly"}
-} else := "fail"
+_s3(r, i1) := check.value(r, ["event_selector", i1, "read_write_type"], "one_of", {"All", "WriteOnly"}, "All", "unknown")
 
-_w3(r, i1, want) := [plan.describe(r, ["event_selector", i1, "read_write_type"], sprintf("event_selector[%d].read_write_type", [i1]), "one of \"All\", \"WriteOnly\"", "All")] if {
-	_s3(r, i1) == want
-} else := []
+_w3(r, i1, want) := check.why_value(r, ["event_selector", i1, "read_write_type"], sprintf("event_selector[%d].read_write_type", [i1]), "one of \"All\", \"WriteOnly\"", "All", _s3(r, i1), want)
 
 _s4(r, i1) := tri.all_of([_s2(r, i1), _s3(r, i1)])
 
-_w4(r, i1, want) := [] if {
-	_s4(r, i1) != want
-} else := [m | some l in [_w2(r, i1, want), _w3(r, i1, want)]; some m in l]
+_w4(r, i1, want) := check.why_children(_s4(r, i1), want, [_w2(r, i1, want), _w3(r, i1, want)])
 
-_s5(r) := "unknown" if {
-	plan.unknown_at(r, ["event_selector"])
-} else := "fail" if {
-	count(plan.list_at(r, ["event_selector"])) == 0
-} else := tri.any_of([_s4(r, i1) | some i1, _ in plan.list_at(r, ["event_selector"])])
+_s5(r) := check.items(r, ["event_selector"], "any", [_s4(r, i1) | some i1, _ in plan.list_at(r, ["event_selector"])], "fail", "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := [sprintf(`%s is known only after apply`, ["event_selector"])] if {
-	plan.unknown_at(r, ["event_selector"])
-} else := [sprintf("%s is empty", ["event_selector"])] if {
-	count(plan.list_at(r, ["event_selector"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["event_selector"]); some m in _w4(r, i1, want)]
+_w5(r, want) := check.why_items(r, ["event_selector"], "event_selector", _s5(r), want, [_w4(r, i1, want) | some i1, _ in plan.list_at(r, ["event_selector"])])
 
-_s6(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "field"])
-} else := "pass" if {
-	v := plan.value_or(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], null)
-	v == "eventCategory"
-} else := "fail"
+_s6(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "eventCategory", null, "unknown")
 
-_w6(r, i1, i2, want) := [plan.describe(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null)] if {
-	_s6(r, i1, i2) == want
-} else := []
+_w6(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s6(r, i1, i2), want)
 
-_s7(r, i1, i2, i3) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3])
-} else := "pass" if {
-	v := plan.value_or(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], null)
-	v == "Data"
-} else := "fail"
+_s7(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "equals", "Data", null, "unknown")
 
-_w7(r, i1, i2, i3, want) := [plan.describe(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Data\"", null)] if {
-	_s7(r, i1, i2, i3) == want
-} else := []
+_w7(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Data\"", null, _s7(r, i1, i2, i3), want)
 
-_s8(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])
-} else := "fail" if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])) == 0
-} else := tri.any_of([_s7(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
+_s8(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s7(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")
 
-_w8(r, i1, i2, want) := [] if {
-	_s8(r, i1, i2) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])
-} else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])) == 0
-} else := [m | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"]); some m in _w7(r, i1, i2, i3, want)]
+_w8(r, i1, i2, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s8(r, i1, i2), want, [_w7(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
 
 _s9(r, i1, i2) := tri.all_of([_s6(r, i1, i2), _s8(r, i1, i2)])
 
-_w9(r, i1, i2, want) := [] if {
-	_s9(r, i1, i2) != want
-} else := [m | some l in [_w6(r, i1, i2, want), _w8(r, i1, i2, want)]; some m in l]
+_w9(r, i1, i2, want) := check.why_children(_s9(r, i1, i2), want, [_w6(r, i1, i2, want), _w8(r, i1, i2, want)])
 
-_s10(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector"])
-} else := "fail" if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])) == 0
-} else := tri.any_of([_s9(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
+_s10(r, i1) := check.items(r, ["advanced_event_selector", i1, "field_selector"], "any", [_s9(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])], "fail", "unknown")
 
-_w10(r, i1, want) := [] if {
-	_s10(r, i1) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector"])
-} else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])) == 0
-} else := [m | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"]); some m in _w9(r, i1, i2, want)]
+_w10(r, i1, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s10(r, i1), want, [_w9(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
 
-_s11(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "field"])
-} else := "pass" if {
-	v := plan.value_or(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], null)
-	v == "resources.type"
-} else := "fail"
+_s11(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "resources.type", null, "unknown")
 
-_w11(r, i1, i2, want) := [plan.describe(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"resources.type\"", null)] if {
-	_s11(r, i1, i2) == want
-} else := []
+_w11(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"resources.type\"", null, _s11(r, i1, i2), want)
 
-_s12(r, i1, i2, i3) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3])
-} else := "pass" if {
-	v := plan.value_or(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], null)
-	v == "AWS::S3::Object"
-} else := "fail"
+_s12(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "equals", "AWS::S3::Object", null, "unknown")
 
-_w12(r, i1, i2, i3, want) := [plan.describe(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"AWS::S3::Object\"", null)] if {
-	_s12(r, i1, i2, i3) == want
-} else := []
+_w12(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"AWS::S3::Object\"", null, _s12(r, i1, i2, i3), want)
 
-_s13(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])
-} else := "fail" if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])) == 0
-} else := tri.any_of([_s12(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
+_s13(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s12(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")
 
-_w13(r, i1, i2, want) := [] if {
-	_s13(r, i1, i2) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])
-} else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])) == 0
-} else := [m | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"]); some m in _w12(r, i1, i2, i3, want)]
+_w13(r, i1, i2, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s13(r, i1, i2), want, [_w12(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
 
 _s14(r, i1, i2) := tri.all_of([_s11(r, i1, i2), _s13(r, i1, i2)])
 
-_w14(r, i1, i2, want) := [] if {
-	_s14(r, i1, i2) != want
-} else := [m | some l in [_w11(r, i1, i2, want), _w13(r, i1, i2, want)]; some m in l]
+_w14(r, i1, i2, want) := check.why_children(_s14(r, i1, i2), want, [_w11(r, i1, i2, want), _w13(r, i1, i2, want)])
 
-_s15(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector"])
-} else := "fail" if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])) == 0
-} else := tri.any_of([_s14(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
+_s15(r, i1) := check.items(r, ["advanced_event_selector", i1, "field_selector"], "any", [_s14(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])], "fail", "unknown")
 
-_w15(r, i1, want) := [] if {
-	_s15(r, i1) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector"])
-} else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])) == 0
-} else := [m | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"]); some m in _w14(r, i1, i2, want)]
+_w15(r, i1, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s15(r, i1), want, [_w14(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
 
-_s16(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "field"])
-} else := "pass" if {
-	v := plan.value_or(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], null)
-	v != "readOnly"
-} else := "fail"
+_s16(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "not_equals", "readOnly", null, "unknown")
 
-_w16(r, i1, i2, want) := [plan.describe(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "anything but \"readOnly\"", null)] if {
-	_s16(r, i1, i2) == want
-} else := []
+_w16(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "anything but \"readOnly\"", null, _s16(r, i1, i2), want)
 
-_s17(r, i1, i2, i3) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3])
-} else := "pass" if {
-	v := plan.value_or(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], null)
-	v != "true"
-} else := "fail"
+_s17(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "not_equals", "true", null, "unknown")
 
-_w17(r, i1, i2, i3, want) := [plan.describe(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "a readOnly selector that does not exclude writes", null)] if {
-	_s17(r, i1, i2, i3) == want
-} else := []
+_w17(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "a readOnly selector that does not exclude writes", null, _s17(r, i1, i2, i3), want)
 
-_s18(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])
-} else := "pass" if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])) == 0
-} else := tri.all_of([_s17(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
+_s18(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "all", [_s17(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "pass", "unknown")
 
-_w18(r, i1, i2, want) := [] if {
-	_s18(r, i1, i2) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])
-} else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2])])] if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])) == 0
-} else := [m | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"]); some m in _w17(r, i1, i2, i3, want)]
+_w18(r, i1, i2, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s18(r, i1, i2), want, [_w17(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
 
 _s19(r, i1, i2) := tri.any_of([_s16(r, i1, i2), _s18(r, i1, i2)])
 
-_w19(r, i1, i2, want) := [] if {
-	_s19(r, i1, i2) != want
-} else := [m | some l in [_w16(r, i1, i2, want), _w18(r, i1, i2, want)]; some m in l]
+_w19(r, i1, i2, want) := check.why_children(_s19(r, i1, i2), want, [_w16(r, i1, i2, want), _w18(r, i1, i2, want)])
 
-_s20(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector"])
-} else := "pass" if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])) == 0
-} else := tri.all_of([_s19(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
+_s20(r, i1) := check.items(r, ["advanced_event_selector", i1, "field_selector"], "all", [_s19(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])], "pass", "unknown")
 
-_w20(r, i1, want) := [] if {
-	_s20(r, i1) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
-	plan.unknown_at(r, ["advanced_event_selector", i1, "field_selector"])
-} else := [sprintf("%s is empty", [sprintf("advanced_event_selector[%d].field_selector", [i1])])] if {
-	count(plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])) == 0
-} else := [m | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"]); some m in _w19(r, i1, i2, want)]
+_w20(r, i1, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s20(r, i1), want, [_w19(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
 
 _s21(r, i1) := tri.all_of([_s10(r, i1), _s15(r, i1), _s20(r, i1)])
 
-_w21(r, i1, want) := [] if {
-	_s21(r, i1) != want
-} else := [m | some l in [_w10(r, i1, want), _w15(r, i1, want), _w20(r, i1, want)]; some m in l]
+_w21(r, i1, want) := check.why_children(_s21(r, i1), want, [_w10(r, i1, want), _w15(r, i1, want), _w20(r, i1, want)])
 
-_s22(r) := "unknown" if {
-	plan.unknown_at(r, ["advanced_event_selector"])
-} else := "fail" if {
-	count(plan.list_at(r, ["advanced_event_selector"])) == 0
-} else := tri.any_of([_s21(r, i1) | some i1, _ in plan.list_at(r, ["advanced_event_selector"])])
+_s22(r) := check.items(r, ["advanced_event_selector"], "any", [_s21(r, i1) | some i1, _ in plan.list_at(r, ["advanced_event_selector"])], "fail", "unknown")
 
-_w22(r, want) := [] if {
-	_s22(r) != want
-} else := [sprintf(`%s is known only after apply`, ["advanced_event_selector"])] if {
-	plan.unknown_at(r, ["advanced_event_selector"])
-} else := [sprintf("%s is empty", ["advanced_event_selector"])] if {
-	count(plan.list_at(r, ["advanced_event_selector"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["advanced_event_selector"]); some m in _w21(r, i1, want)]
+_w22(r, want) := check.why_items(r, ["advanced_event_selector"], "advanced_event_selector", _s22(r), want, [_w21(r, i1, want) | some i1, _ in plan.list_at(r, ["advanced_event_selector"])])
 
 _s23(r) := tri.any_of([_s5(r), _s22(r)])
 
-_w23(r, want) := [] if {
-	_s23(r) != want
-} else := [m | some l in [_w5(r, want), _w22(r, want)]; some m in l]
+_w23(r, want) := check.why_children(_s23(r), want, [_w5(r, want), _w22(r, want)])
 
 _s24(r) := tri.all_of([_s0(r), _s23(r)])
 
-_w24(r, want) := [] if {
-	_s24(r) != want
-} else := [m | some l in [_w0(r, want), _w23(r, want)]; some m in l]
+_w24(r, want) := check.why_children(_s24(r), want, [_w0(r, want), _w23(r, want)])

@@ -43,6 +43,7 @@
 
 package soc2opa.controls.cloudwatch_log_group_kms_encrypted
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -72,16 +73,9 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["is_enabled"])
-} else := "pass" if {
-	v := plan.value_or(r, ["is_enabled"], true)
-	plan.truthy(v)
-} else := "fail"
+_s0(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["is_enabled"], "the key's is_enabled", "true", true)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["is_enabled"], "the key's is_enabled", "true", true, _s0(r), want)
 
 _ids1 := refs.identity_index({"aws_kms_key"})
 
@@ -91,29 +85,14 @@ _targets1(src) := refs.targets(src, ["kms_key_id"], {"aws_kms_key"}, _ids1) if {
 
 _related1(r) := _targets1(r)
 
-_s1(r) := "fail" if {
-	count(_related1(r)) == 0
-} else := tri.any_of([_s0(x) | some x in _related1(r)])
+_s1(r) := check.related([_s0(x) | some x in _related1(r)], "fail")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := ["kms_key_id does not refer to an aws_kms_key in this plan"] if {
-	count(_related1(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related1(r); some m in _w0(x, want)]
+_w1(r, want) := check.why_related(_s1(r), want, "kms_key_id does not refer to an aws_kms_key in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
 
-_s2(r) := "unknown" if {
-	plan.unknown_at(r, ["kms_key_id"])
-} else := "pass" if {
-	v := plan.value_or(r, ["kms_key_id"], null)
-	plan.present(v)
-} else := "fail"
+_s2(r) := check.value(r, ["kms_key_id"], "exists", null, null, "unknown")
 
-_w2(r, want) := [plan.describe(r, ["kms_key_id"], "kms_key_id", "the ARN of a KMS key", null)] if {
-	_s2(r) == want
-} else := []
+_w2(r, want) := check.why_value(r, ["kms_key_id"], "kms_key_id", "the ARN of a KMS key", null, _s2(r), want)
 
 _s3(r) := tri.any_of([_s1(r), _s2(r)])
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := [m | some l in [_w1(r, want), _w2(r, want)]; some m in l]
+_w3(r, want) := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])

@@ -48,6 +48,7 @@
 
 package soc2opa.controls.dynamodb_table_kms_encrypted
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -75,13 +76,6 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["server_side_encryption", 0, "enabled"])
-} else := "pass" if {
-	v := plan.value_or(r, ["server_side_encryption", 0, "enabled"], false)
-	plan.truthy(v)
-} else := "fail"
+_s0(r) := check.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false, _s0(r), want)

@@ -43,6 +43,7 @@
 
 package soc2opa.controls.ebs_volume_encrypted
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -70,13 +71,6 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["encrypted"])
-} else := "pass" if {
-	v := plan.value_or(r, ["encrypted"], null)
-	plan.truthy(v)
-} else := "fail"
+_s0(r) := check.value(r, ["encrypted"], "truthy", null, null, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["encrypted"], "encrypted", "true", null)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)

@@ -53,6 +53,7 @@
 
 package soc2opa.controls.ec2_instance_block_devices_encrypted
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -81,58 +82,22 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["root_block_device", i1, "encrypted"])
-} else := "pass" if {
-	v := plan.value_or(r, ["root_block_device", i1, "encrypted"], null)
-	plan.truthy(v)
-} else := "fail"
+_s0(r, i1) := check.value(r, ["root_block_device", i1, "encrypted"], "truthy", null, null, "unknown")
 
-_w0(r, i1, want) := [plan.describe(r, ["root_block_device", i1, "encrypted"], sprintf("root_block_device[%d].encrypted", [i1]), "true", null)] if {
-	_s0(r, i1) == want
-} else := []
+_w0(r, i1, want) := check.why_value(r, ["root_block_device", i1, "encrypted"], sprintf("root_block_device[%d].encrypted", [i1]), "true", null, _s0(r, i1), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["root_block_device"])
-} else := "unknown" if {
-	count(plan.list_at(r, ["root_block_device"])) == 0
-} else := tri.all_of([_s0(r, i1) | some i1, _ in plan.list_at(r, ["root_block_device"])])
+_s1(r) := check.items(r, ["root_block_device"], "all", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["root_block_device"])], "unknown", "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := [sprintf(`%s is known only after apply`, ["root_block_device"])] if {
-	plan.unknown_at(r, ["root_block_device"])
-} else := [sprintf("%s is empty", ["root_block_device"])] if {
-	count(plan.list_at(r, ["root_block_device"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["root_block_device"]); some m in _w0(r, i1, want)]
+_w1(r, want) := check.why_items(r, ["root_block_device"], "root_block_device", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["root_block_device"])])
 
-_s2(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["ebs_block_device", i1, "encrypted"])
-} else := "pass" if {
-	v := plan.value_or(r, ["ebs_block_device", i1, "encrypted"], null)
-	plan.truthy(v)
-} else := "fail"
+_s2(r, i1) := check.value(r, ["ebs_block_device", i1, "encrypted"], "truthy", null, null, "unknown")
 
-_w2(r, i1, want) := [plan.describe(r, ["ebs_block_device", i1, "encrypted"], sprintf("ebs_block_device[%d].encrypted", [i1]), "true", null)] if {
-	_s2(r, i1) == want
-} else := []
+_w2(r, i1, want) := check.why_value(r, ["ebs_block_device", i1, "encrypted"], sprintf("ebs_block_device[%d].encrypted", [i1]), "true", null, _s2(r, i1), want)
 
-_s3(r) := "unknown" if {
-	plan.unknown_at(r, ["ebs_block_device"])
-} else := "pass" if {
-	count(plan.list_at(r, ["ebs_block_device"])) == 0
-} else := tri.all_of([_s2(r, i1) | some i1, _ in plan.list_at(r, ["ebs_block_device"])])
+_s3(r) := check.items(r, ["ebs_block_device"], "all", [_s2(r, i1) | some i1, _ in plan.list_at(r, ["ebs_block_device"])], "pass", "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := [sprintf(`%s is known only after apply`, ["ebs_block_device"])] if {
-	plan.unknown_at(r, ["ebs_block_device"])
-} else := [sprintf("%s is empty", ["ebs_block_device"])] if {
-	count(plan.list_at(r, ["ebs_block_device"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["ebs_block_device"]); some m in _w2(r, i1, want)]
+_w3(r, want) := check.why_items(r, ["ebs_block_device"], "ebs_block_device", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["ebs_block_device"])])
 
 _s4(r) := tri.all_of([_s1(r), _s3(r)])
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := [m | some l in [_w1(r, want), _w3(r, want)]; some m in l]
+_w4(r, want) := check.why_children(_s4(r), want, [_w1(r, want), _w3(r, want)])

@@ -51,8 +51,8 @@
 
 package soc2opa.controls.ec2_launch_template_ebs_encrypted
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
-import data.soc2opa.lib.tri
 
 # METADATA
 # description: This control's metadata, read from the package annotation above.
@@ -79,41 +79,14 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"])
-} else := "pass" if {
-	v := plan.value_or(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"], null)
-	plan.truthy(v)
-} else := "fail"
+_s0(r, i1, i2) := check.value(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"], "truthy", null, null, "unknown")
 
-_w0(r, i1, i2, want) := [plan.describe(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"], sprintf("block_device_mappings[%d].ebs[%d].encrypted", [i1, i2]), "\"true\"", null)] if {
-	_s0(r, i1, i2) == want
-} else := []
+_w0(r, i1, i2, want) := check.why_value(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"], sprintf("block_device_mappings[%d].ebs[%d].encrypted", [i1, i2]), "\"true\"", null, _s0(r, i1, i2), want)
 
-_s1(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["block_device_mappings", i1, "ebs"])
-} else := "pass" if {
-	count(plan.list_at(r, ["block_device_mappings", i1, "ebs"])) == 0
-} else := tri.all_of([_s0(r, i1, i2) | some i2, _ in plan.list_at(r, ["block_device_mappings", i1, "ebs"])])
+_s1(r, i1) := check.items(r, ["block_device_mappings", i1, "ebs"], "all", [_s0(r, i1, i2) | some i2, _ in plan.list_at(r, ["block_device_mappings", i1, "ebs"])], "pass", "unknown")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("block_device_mappings[%d].ebs", [i1])])] if {
-	plan.unknown_at(r, ["block_device_mappings", i1, "ebs"])
-} else := [sprintf("%s is empty", [sprintf("block_device_mappings[%d].ebs", [i1])])] if {
-	count(plan.list_at(r, ["block_device_mappings", i1, "ebs"])) == 0
-} else := [m | some i2, _ in plan.list_at(r, ["block_device_mappings", i1, "ebs"]); some m in _w0(r, i1, i2, want)]
+_w1(r, i1, want) := check.why_items(r, ["block_device_mappings", i1, "ebs"], sprintf("block_device_mappings[%d].ebs", [i1]), _s1(r, i1), want, [_w0(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["block_device_mappings", i1, "ebs"])])
 
-_s2(r) := "unknown" if {
-	plan.unknown_at(r, ["block_device_mappings"])
-} else := "pass" if {
-	count(plan.list_at(r, ["block_device_mappings"])) == 0
-} else := tri.all_of([_s1(r, i1) | some i1, _ in plan.list_at(r, ["block_device_mappings"])])
+_s2(r) := check.items(r, ["block_device_mappings"], "all", [_s1(r, i1) | some i1, _ in plan.list_at(r, ["block_device_mappings"])], "pass", "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := [sprintf(`%s is known only after apply`, ["block_device_mappings"])] if {
-	plan.unknown_at(r, ["block_device_mappings"])
-} else := [sprintf("%s is empty", ["block_device_mappings"])] if {
-	count(plan.list_at(r, ["block_device_mappings"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["block_device_mappings"]); some m in _w1(r, i1, want)]
+_w2(r, want) := check.why_items(r, ["block_device_mappings"], "block_device_mappings", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["block_device_mappings"])])

@@ -45,8 +45,8 @@
 
 package soc2opa.controls.elb_classic_tls_listeners
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
-import data.soc2opa.lib.tri
 
 # METADATA
 # description: This control's metadata, read from the package annotation above.
@@ -73,27 +73,10 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["listener", i1, "lb_protocol"])
-} else := "pass" if {
-	v := plan.value_or(r, ["listener", i1, "lb_protocol"], null)
-	plan.matches(`(?i)^(https|ssl)$`, v)
-} else := "fail"
+_s0(r, i1) := check.value(r, ["listener", i1, "lb_protocol"], "matches", `(?i)^(https|ssl)$`, null, "unknown")
 
-_w0(r, i1, want) := [plan.describe(r, ["listener", i1, "lb_protocol"], sprintf("listener[%d].lb_protocol", [i1]), "HTTPS or SSL", null)] if {
-	_s0(r, i1) == want
-} else := []
+_w0(r, i1, want) := check.why_value(r, ["listener", i1, "lb_protocol"], sprintf("listener[%d].lb_protocol", [i1]), "HTTPS or SSL", null, _s0(r, i1), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["listener"])
-} else := "pass" if {
-	count(plan.list_at(r, ["listener"])) == 0
-} else := tri.all_of([_s0(r, i1) | some i1, _ in plan.list_at(r, ["listener"])])
+_s1(r) := check.items(r, ["listener"], "all", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["listener"])], "pass", "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := [sprintf(`%s is known only after apply`, ["listener"])] if {
-	plan.unknown_at(r, ["listener"])
-} else := [sprintf("%s is empty", ["listener"])] if {
-	count(plan.list_at(r, ["listener"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["listener"]); some m in _w0(r, i1, want)]
+_w1(r, want) := check.why_items(r, ["listener"], "listener", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["listener"])])

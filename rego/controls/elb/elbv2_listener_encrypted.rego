@@ -62,6 +62,7 @@
 
 package soc2opa.controls.elbv2_listener_encrypted
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -93,16 +94,9 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["load_balancer_type"])
-} else := "pass" if {
-	v := plan.value_or(r, ["load_balancer_type"], "application")
-	v != "gateway"
-} else := "fail"
+_s0(r) := check.value(r, ["load_balancer_type"], "not_equals", "gateway", "application", "unknown")
 
-_w0(r, want) := [plan.describe(r, ["load_balancer_type"], "load_balancer_type", "anything but \"gateway\"", "application")] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "anything but \"gateway\"", "application", _s0(r), want)
 
 _ids1 := refs.identity_index({"aws_lb", "aws_alb"})
 
@@ -112,71 +106,30 @@ _targets1(src) := refs.targets(src, ["load_balancer_arn"], {"aws_lb", "aws_alb"}
 
 _related1(r) := _targets1(r)
 
-_s1(r) := "pass" if {
-	count(_related1(r)) == 0
-} else := tri.any_of([_s0(x) | some x in _related1(r)])
+_s1(r) := check.related([_s0(x) | some x in _related1(r)], "pass")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := ["load_balancer_arn does not point at a aws_lb or aws_alb in this plan"] if {
-	count(_related1(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related1(r); some m in _w0(x, want)]
+_w1(r, want) := check.why_related(_s1(r), want, "load_balancer_arn does not point at a aws_lb or aws_alb in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
 
-_s2(r) := "unknown" if {
-	plan.unknown_at(r, ["protocol"])
-} else := "pass" if {
-	v := plan.value_or(r, ["protocol"], null)
-	plan.matches(`(?i)^(https|tls)$`, v)
-} else := "fail"
+_s2(r) := check.value(r, ["protocol"], "matches", `(?i)^(https|tls)$`, null, "unknown")
 
-_w2(r, want) := [plan.describe(r, ["protocol"], "protocol", "HTTPS or TLS", null)] if {
-	_s2(r) == want
-} else := []
+_w2(r, want) := check.why_value(r, ["protocol"], "protocol", "HTTPS or TLS", null, _s2(r), want)
 
-_s3(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["default_action", i1, "type"])
-} else := "pass" if {
-	v := plan.value_or(r, ["default_action", i1, "type"], null)
-	plan.matches(`(?i)^redirect$`, v)
-} else := "fail"
+_s3(r, i1) := check.value(r, ["default_action", i1, "type"], "matches", `(?i)^redirect$`, null, "unknown")
 
-_w3(r, i1, want) := [plan.describe(r, ["default_action", i1, "type"], sprintf("default_action[%d].type", [i1]), "a redirect to HTTPS", null)] if {
-	_s3(r, i1) == want
-} else := []
+_w3(r, i1, want) := check.why_value(r, ["default_action", i1, "type"], sprintf("default_action[%d].type", [i1]), "a redirect to HTTPS", null, _s3(r, i1), want)
 
-_s4(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["default_action", i1, "redirect", 0, "protocol"])
-} else := "pass" if {
-	v := plan.value_or(r, ["default_action", i1, "redirect", 0, "protocol"], "#{protocol}")
-	v == "HTTPS"
-} else := "fail"
+_s4(r, i1) := check.value(r, ["default_action", i1, "redirect", 0, "protocol"], "equals", "HTTPS", "#{protocol}", "unknown")
 
-_w4(r, i1, want) := [plan.describe(r, ["default_action", i1, "redirect", 0, "protocol"], "redirect protocol", "\"HTTPS\"", "#{protocol}")] if {
-	_s4(r, i1) == want
-} else := []
+_w4(r, i1, want) := check.why_value(r, ["default_action", i1, "redirect", 0, "protocol"], "redirect protocol", "\"HTTPS\"", "#{protocol}", _s4(r, i1), want)
 
 _s5(r, i1) := tri.all_of([_s3(r, i1), _s4(r, i1)])
 
-_w5(r, i1, want) := [] if {
-	_s5(r, i1) != want
-} else := [m | some l in [_w3(r, i1, want), _w4(r, i1, want)]; some m in l]
+_w5(r, i1, want) := check.why_children(_s5(r, i1), want, [_w3(r, i1, want), _w4(r, i1, want)])
 
-_s6(r) := "unknown" if {
-	plan.unknown_at(r, ["default_action"])
-} else := "fail" if {
-	count(plan.list_at(r, ["default_action"])) == 0
-} else := tri.any_of([_s5(r, i1) | some i1, _ in plan.list_at(r, ["default_action"])])
+_s6(r) := check.items(r, ["default_action"], "any", [_s5(r, i1) | some i1, _ in plan.list_at(r, ["default_action"])], "fail", "unknown")
 
-_w6(r, want) := [] if {
-	_s6(r) != want
-} else := [sprintf(`%s is known only after apply`, ["default_action"])] if {
-	plan.unknown_at(r, ["default_action"])
-} else := [sprintf("%s is empty", ["default_action"])] if {
-	count(plan.list_at(r, ["default_action"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["default_action"]); some m in _w5(r, i1, want)]
+_w6(r, want) := check.why_items(r, ["default_action"], "default_action", _s6(r), want, [_w5(r, i1, want) | some i1, _ in plan.list_at(r, ["default_action"])])
 
 _s7(r) := tri.any_of([_s2(r), _s6(r)])
 
-_w7(r, want) := [] if {
-	_s7(r) != want
-} else := [m | some l in [_w2(r, want), _w6(r, want)]; some m in l]
+_w7(r, want) := check.why_children(_s7(r), want, [_w2(r, want), _w6(r, want)])

@@ -36,6 +36,7 @@
 
 package soc2opa.controls.rds_instance_storage_encrypted
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -63,13 +64,6 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["storage_encrypted"])
-} else := "pass" if {
-	v := plan.value_or(r, ["storage_encrypted"], false)
-	plan.truthy(v)
-} else := "fail"
+_s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["storage_encrypted"], "storage_encrypted", "true", false)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s0(r), want)

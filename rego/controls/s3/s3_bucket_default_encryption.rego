@@ -40,6 +40,7 @@
 
 package soc2opa.controls.s3_bucket_default_encryption
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -69,71 +70,25 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r, i1, i2) := "fail" if {
-	plan.unknown_at(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"])
-} else := "pass" if {
-	v := plan.value_or(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], null)
-	v in {"AES256", "aws:kms", "aws:kms:dsse"}
-} else := "fail"
+_s0(r, i1, i2) := check.value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "one_of", {"AES256", "aws:kms", "aws:kms:dsse"}, null, "fail")
 
-_w0(r, i1, i2, want) := [] if {
-	_s0(r, i1, i2) != want
-} else := [sprintf(`%s is not set in the configuration (the provider computes it at apply)`, ["inline server_side_encryption_configuration"])] if {
-	plan.unknown_at(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"])
-} else := [plan.describe(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "inline server_side_encryption_configuration", "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null)]
+_w0(r, i1, i2, want) := check.why_value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "inline server_side_encryption_configuration", "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null, _s0(r, i1, i2), want)
 
-_s1(r, i1) := "fail" if {
-	plan.unknown_at(r, ["server_side_encryption_configuration", i1, "rule"])
-} else := "fail" if {
-	count(plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"])) == 0
-} else := tri.any_of([_s0(r, i1, i2) | some i2, _ in plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"])])
+_s1(r, i1) := check.items(r, ["server_side_encryption_configuration", i1, "rule"], "any", [_s0(r, i1, i2) | some i2, _ in plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"])], "fail", "fail")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := [sprintf(`%s is not set in the configuration (the provider computes it at apply)`, [sprintf("server_side_encryption_configuration[%d].rule", [i1])])] if {
-	plan.unknown_at(r, ["server_side_encryption_configuration", i1, "rule"])
-} else := [sprintf("%s is empty", [sprintf("server_side_encryption_configuration[%d].rule", [i1])])] if {
-	count(plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"])) == 0
-} else := [m | some i2, _ in plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"]); some m in _w0(r, i1, i2, want)]
+_w1(r, i1, want) := check.why_items(r, ["server_side_encryption_configuration", i1, "rule"], sprintf("server_side_encryption_configuration[%d].rule", [i1]), _s1(r, i1), want, [_w0(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"])])
 
-_s2(r) := "fail" if {
-	plan.unknown_at(r, ["server_side_encryption_configuration"])
-} else := "fail" if {
-	count(plan.list_at(r, ["server_side_encryption_configuration"])) == 0
-} else := tri.any_of([_s1(r, i1) | some i1, _ in plan.list_at(r, ["server_side_encryption_configuration"])])
+_s2(r) := check.items(r, ["server_side_encryption_configuration"], "any", [_s1(r, i1) | some i1, _ in plan.list_at(r, ["server_side_encryption_configuration"])], "fail", "fail")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := [sprintf(`%s is not set in the configuration (the provider computes it at apply)`, ["server_side_encryption_configuration"])] if {
-	plan.unknown_at(r, ["server_side_encryption_configuration"])
-} else := [sprintf("%s is empty", ["server_side_encryption_configuration"])] if {
-	count(plan.list_at(r, ["server_side_encryption_configuration"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["server_side_encryption_configuration"]); some m in _w1(r, i1, want)]
+_w2(r, want) := check.why_items(r, ["server_side_encryption_configuration"], "server_side_encryption_configuration", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["server_side_encryption_configuration"])])
 
-_s3(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"])
-} else := "pass" if {
-	v := plan.value_or(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], null)
-	v in {"AES256", "aws:kms", "aws:kms:dsse"}
-} else := "fail"
+_s3(r, i1) := check.value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "one_of", {"AES256", "aws:kms", "aws:kms:dsse"}, null, "unknown")
 
-_w3(r, i1, want) := [plan.describe(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], sprintf("rule[%d].apply_server_side_encryption_by_default[0].sse_algorithm", [i1]), "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null)] if {
-	_s3(r, i1) == want
-} else := []
+_w3(r, i1, want) := check.why_value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], sprintf("rule[%d].apply_server_side_encryption_by_default[0].sse_algorithm", [i1]), "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null, _s3(r, i1), want)
 
-_s4(r) := "unknown" if {
-	plan.unknown_at(r, ["rule"])
-} else := "fail" if {
-	count(plan.list_at(r, ["rule"])) == 0
-} else := tri.any_of([_s3(r, i1) | some i1, _ in plan.list_at(r, ["rule"])])
+_s4(r) := check.items(r, ["rule"], "any", [_s3(r, i1) | some i1, _ in plan.list_at(r, ["rule"])], "fail", "unknown")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := [sprintf(`%s is known only after apply`, ["rule"])] if {
-	plan.unknown_at(r, ["rule"])
-} else := [sprintf("%s is empty", ["rule"])] if {
-	count(plan.list_at(r, ["rule"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["rule"]); some m in _w3(r, i1, want)]
+_w4(r, want) := check.why_items(r, ["rule"], "rule", _s4(r), want, [_w3(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])
 
 _ids5 := refs.identity_index({"aws_s3_bucket"})
 
@@ -149,18 +104,10 @@ _rel5 := plan.group({[t.address, i] |
 
 _related5(r) := [plan.resources[i] | some i in object.get(_rel5, r.address, [])]
 
-_s5(r) := "fail" if {
-	count(_related5(r)) == 0
-} else := tri.any_of([_s4(x) | some x in _related5(r)])
+_s5(r) := check.related([_s4(x) | some x in _related5(r)], "fail")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := ["no aws_s3_bucket_server_side_encryption_configuration in this plan refers to this resource through bucket"] if {
-	count(_related5(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related5(r); some m in _w4(x, want)]
+_w5(r, want) := check.why_related(_s5(r), want, "no aws_s3_bucket_server_side_encryption_configuration in this plan refers to this resource through bucket", [[x.address, _w4(x, want)] | some x in _related5(r)])
 
 _s6(r) := tri.any_of([_s2(r), _s5(r)])
 
-_w6(r, want) := [] if {
-	_s6(r) != want
-} else := [m | some l in [_w2(r, want), _w5(r, want)]; some m in l]
+_w6(r, want) := check.why_children(_s6(r), want, [_w2(r, want), _w5(r, want)])

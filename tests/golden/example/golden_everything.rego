@@ -22,6 +22,7 @@
 
 package soc2opa.controls.golden_everything
 
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -53,209 +54,77 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := "unknown" if {
-	plan.unknown_at(r, ["enabled"])
-} else := "pass" if {
-	v := plan.value_or(r, ["enabled"], true)
-	plan.truthy(v)
-} else := "fail"
+_s0(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := [plan.describe(r, ["enabled"], "enabled", "true", true)] if {
-	_s0(r) == want
-} else := []
+_w0(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s0(r), want)
 
-_s1(r) := "unknown" if {
-	plan.unknown_at(r, ["name"])
-} else := "pass" if {
-	v := plan.value_or(r, ["name"], null)
-	plan.matches(`^[a-z-]+$`, v)
-} else := "fail"
+_s1(r) := check.value(r, ["name"], "matches", `^[a-z-]+$`, null, "unknown")
 
-_w1(r, want) := [plan.describe(r, ["name"], "name", "a match for /^[a-z-]+$/", null)] if {
-	_s1(r) == want
-} else := []
+_w1(r, want) := check.why_value(r, ["name"], "name", "a match for /^[a-z-]+$/", null, _s1(r), want)
 
-_s2(r) := "unknown" if {
-	plan.unknown_at(r, ["name"])
-} else := "pass" if {
-	v := plan.value_or(r, ["name"], null)
-	not plan.matches(`forbidden`, v)
-} else := "fail"
+_s2(r) := check.value(r, ["name"], "not_matches", `forbidden`, null, "unknown")
 
-_w2(r, want) := [plan.describe(r, ["name"], "name", "no match for /forbidden/", null)] if {
-	_s2(r) == want
-} else := []
+_w2(r, want) := check.why_value(r, ["name"], "name", "no match for /forbidden/", null, _s2(r), want)
 
-_s3(r) := "unknown" if {
-	plan.unknown_at(r, ["mode"])
-} else := "pass" if {
-	v := plan.value_or(r, ["mode"], "a")
-	v in {"a", "b"}
-} else := "fail"
+_s3(r) := check.value(r, ["mode"], "one_of", {"a", "b"}, "a", "unknown")
 
-_w3(r, want) := [plan.describe(r, ["mode"], "mode", "one of \"a\", \"b\"", "a")] if {
-	_s3(r) == want
-} else := []
+_w3(r, want) := check.why_value(r, ["mode"], "mode", "one of \"a\", \"b\"", "a", _s3(r), want)
 
-_s4(r) := "unknown" if {
-	plan.unknown_at(r, ["tier"])
-} else := "pass" if {
-	v := plan.value_or(r, ["tier"], null)
-	not v in {"free"}
-} else := "fail"
+_s4(r) := check.value(r, ["tier"], "none_of", {"free"}, null, "unknown")
 
-_w4(r, want) := [plan.describe(r, ["tier"], "tier", "none of \"free\"", null)] if {
-	_s4(r) == want
-} else := []
+_w4(r, want) := check.why_value(r, ["tier"], "tier", "none of \"free\"", null, _s4(r), want)
 
-_s5(r) := "unknown" if {
-	plan.unknown_at(r, ["size"])
-} else := "pass" if {
-	v := plan.value_or(r, ["size"], null)
-	n := plan.number_of(v)
-	n >= 10
-	n <= 100
-} else := "fail"
+_s5(r) := check.value(r, ["size"], "bounds", {"gte": 10, "lte": 100}, null, "unknown")
 
-_w5(r, want) := [plan.describe(r, ["size"], "size", ">= 10 and <= 100", null)] if {
-	_s5(r) == want
-} else := []
+_w5(r, want) := check.why_value(r, ["size"], "size", ">= 10 and <= 100", null, _s5(r), want)
 
-_s6(r) := "unknown" if {
-	plan.unknown_at(r, ["owner"])
-} else := "pass" if {
-	v := plan.value_or(r, ["owner"], null)
-	plan.present(v)
-} else := "fail"
+_s6(r) := check.value(r, ["owner"], "exists", null, null, "unknown")
 
-_w6(r, want) := [plan.describe(r, ["owner"], "owning team", "a value", null)] if {
-	_s6(r) == want
-} else := []
+_w6(r, want) := check.why_value(r, ["owner"], "owning team", "a value", null, _s6(r), want)
 
-_s7(r) := "unknown" if {
-	plan.unknown_at(r, ["legacy_flag"])
-} else := "pass" if {
-	v := plan.value_or(r, ["legacy_flag"], null)
-	not plan.present(v)
-} else := "fail"
+_s7(r) := check.value(r, ["legacy_flag"], "absent", null, null, "unknown")
 
-_w7(r, want) := [plan.describe(r, ["legacy_flag"], "legacy_flag", "no value", null)] if {
-	_s7(r) == want
-} else := []
+_w7(r, want) := check.why_value(r, ["legacy_flag"], "legacy_flag", "no value", null, _s7(r), want)
 
-_s8(r) := "unknown" if {
-	plan.unknown_at(r, ["debug"])
-} else := "pass" if {
-	v := plan.value_or(r, ["debug"], null)
-	not plan.truthy(v)
-} else := "fail"
+_s8(r) := check.value(r, ["debug"], "falsy", null, null, "unknown")
 
-_w8(r, want) := [plan.describe(r, ["debug"], "debug", "false or unset", null)] if {
-	_s8(r) == want
-} else := []
+_w8(r, want) := check.why_value(r, ["debug"], "debug", "false or unset", null, _s8(r), want)
 
-_s9(r) := "fail" if {
-	plan.unknown_at(r, ["region"])
-} else := "pass" if {
-	v := plan.value_or(r, ["region"], null)
-	v != "us-gov-west-1"
-} else := "fail"
+_s9(r) := check.value(r, ["region"], "not_equals", "us-gov-west-1", null, "fail")
 
-_w9(r, want) := [] if {
-	_s9(r) != want
-} else := [sprintf(`%s is not set in the configuration (the provider computes it at apply)`, ["region"])] if {
-	plan.unknown_at(r, ["region"])
-} else := [plan.describe(r, ["region"], "region", "anything but \"us-gov-west-1\"", null)]
+_w9(r, want) := check.why_value(r, ["region"], "region", "anything but \"us-gov-west-1\"", null, _s9(r), want)
 
-_s10(r) := "unknown" if {
-	plan.unknown_at(r, ["version"])
-} else := "pass" if {
-	v := plan.value_or(r, ["version"], null)
-	v == 2
-} else := "fail"
+_s10(r) := check.value(r, ["version"], "equals", 2, null, "unknown")
 
-_w10(r, want) := [plan.describe(r, ["version"], "version", "2", null)] if {
-	_s10(r) == want
-} else := []
+_w10(r, want) := check.why_value(r, ["version"], "version", "2", null, _s10(r), want)
 
-_s11(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "action"])
-} else := "pass" if {
-	v := plan.value_or(r, ["rule", i1, "action"], null)
-	v == "deny"
-} else := "fail"
+_s11(r, i1) := check.value(r, ["rule", i1, "action"], "equals", "deny", null, "unknown")
 
-_w11(r, i1, want) := [plan.describe(r, ["rule", i1, "action"], sprintf("rule[%d].action", [i1]), "\"deny\"", null)] if {
-	_s11(r, i1) == want
-} else := []
+_w11(r, i1, want) := check.why_value(r, ["rule", i1, "action"], sprintf("rule[%d].action", [i1]), "\"deny\"", null, _s11(r, i1), want)
 
-_s12(r, i1, i2) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "ports", i2])
-} else := "pass" if {
-	v := plan.value_or(r, ["rule", i1, "ports", i2], null)
-	n := plan.number_of(v)
-	n >= 1
-} else := "fail"
+_s12(r, i1, i2) := check.value(r, ["rule", i1, "ports", i2], "bounds", {"gte": 1}, null, "unknown")
 
-_w12(r, i1, i2, want) := [plan.describe(r, ["rule", i1, "ports", i2], sprintf("rule[%d].ports[%d]", [i1, i2]), ">= 1", null)] if {
-	_s12(r, i1, i2) == want
-} else := []
+_w12(r, i1, i2, want) := check.why_value(r, ["rule", i1, "ports", i2], sprintf("rule[%d].ports[%d]", [i1, i2]), ">= 1", null, _s12(r, i1, i2), want)
 
-_s13(r, i1) := "unknown" if {
-	plan.unknown_at(r, ["rule", i1, "ports"])
-} else := "pass" if {
-	count(plan.list_at(r, ["rule", i1, "ports"])) == 0
-} else := tri.all_of([_s12(r, i1, i2) | some i2, _ in plan.list_at(r, ["rule", i1, "ports"])])
+_s13(r, i1) := check.items(r, ["rule", i1, "ports"], "all", [_s12(r, i1, i2) | some i2, _ in plan.list_at(r, ["rule", i1, "ports"])], "pass", "unknown")
 
-_w13(r, i1, want) := [] if {
-	_s13(r, i1) != want
-} else := [sprintf(`%s is known only after apply`, [sprintf("rule[%d].ports", [i1])])] if {
-	plan.unknown_at(r, ["rule", i1, "ports"])
-} else := [sprintf("%s is empty", [sprintf("rule[%d].ports", [i1])])] if {
-	count(plan.list_at(r, ["rule", i1, "ports"])) == 0
-} else := [m | some i2, _ in plan.list_at(r, ["rule", i1, "ports"]); some m in _w12(r, i1, i2, want)]
+_w13(r, i1, want) := check.why_items(r, ["rule", i1, "ports"], sprintf("rule[%d].ports", [i1]), _s13(r, i1), want, [_w12(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["rule", i1, "ports"])])
 
 _s14(r, i1) := tri.all_of([_s11(r, i1), _s13(r, i1)])
 
-_w14(r, i1, want) := [] if {
-	_s14(r, i1) != want
-} else := [m | some l in [_w11(r, i1, want), _w13(r, i1, want)]; some m in l]
+_w14(r, i1, want) := check.why_children(_s14(r, i1), want, [_w11(r, i1, want), _w13(r, i1, want)])
 
-_s15(r) := "unknown" if {
-	plan.unknown_at(r, ["rule"])
-} else := "fail" if {
-	count(plan.list_at(r, ["rule"])) == 0
-} else := tri.any_of([_s14(r, i1) | some i1, _ in plan.list_at(r, ["rule"])])
+_s15(r) := check.items(r, ["rule"], "any", [_s14(r, i1) | some i1, _ in plan.list_at(r, ["rule"])], "fail", "unknown")
 
-_w15(r, want) := [] if {
-	_s15(r) != want
-} else := [sprintf(`%s is known only after apply`, ["rule"])] if {
-	plan.unknown_at(r, ["rule"])
-} else := [sprintf("%s is empty", ["rule"])] if {
-	count(plan.list_at(r, ["rule"])) == 0
-} else := [m | some i1, _ in plan.list_at(r, ["rule"]); some m in _w14(r, i1, want)]
+_w15(r, want) := check.why_items(r, ["rule"], "rule", _s15(r), want, [_w14(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])
 
-_s16(r) := "unknown" if {
-	plan.unknown_at(r, ["key_id"])
-} else := "pass" if {
-	v := plan.value_or(r, ["key_id"], null)
-	plan.present(v)
-} else := "fail"
+_s16(r) := check.value(r, ["key_id"], "exists", null, null, "unknown")
 
-_w16(r, want) := [plan.describe(r, ["key_id"], "key_id", "a key", null)] if {
-	_s16(r) == want
-} else := []
+_w16(r, want) := check.why_value(r, ["key_id"], "key_id", "a key", null, _s16(r), want)
 
-_s17(r) := "unknown" if {
-	plan.unknown_at(r, ["key_id"])
-} else := "pass" if {
-	v := plan.value_or(r, ["key_id"], null)
-	plan.present(v)
-} else := "fail"
+_s17(r) := check.value(r, ["key_id"], "exists", null, null, "unknown")
 
-_w17(r, want) := [plan.describe(r, ["key_id"], "key_id", "a value", null)] if {
-	_s17(r) == want
-} else := []
+_w17(r, want) := check.why_value(r, ["key_id"], "key_id", "a value", null, _s17(r), want)
 
 _ids18 := refs.identity_index({"aws_example_widget"})
 
@@ -271,26 +140,13 @@ _rel18 := plan.group({[t.address, i] |
 
 _related18(r) := [plan.resources[i] | some i in object.get(_rel18, r.address, [])]
 
-_s18(r) := "fail" if {
-	count(_related18(r)) == 0
-} else := tri.any_of([_s17(x) | some x in _related18(r)])
+_s18(r) := check.related([_s17(x) | some x in _related18(r)], "fail")
 
-_w18(r, want) := [] if {
-	_s18(r) != want
-} else := ["no aws_example_key_binding in this plan refers to this resource through widget"] if {
-	count(_related18(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related18(r); some m in _w17(x, want)]
+_w18(r, want) := check.why_related(_s18(r), want, "no aws_example_key_binding in this plan refers to this resource through widget", [[x.address, _w17(x, want)] | some x in _related18(r)])
 
-_s19(r) := "unknown" if {
-	plan.unknown_at(r, ["rotation"])
-} else := "pass" if {
-	v := plan.value_or(r, ["rotation"], null)
-	plan.truthy(v)
-} else := "fail"
+_s19(r) := check.value(r, ["rotation"], "truthy", null, null, "unknown")
 
-_w19(r, want) := [plan.describe(r, ["rotation"], "rotation", "true", null)] if {
-	_s19(r) == want
-} else := []
+_w19(r, want) := check.why_value(r, ["rotation"], "rotation", "true", null, _s19(r), want)
 
 _ids20 := refs.identity_index({"aws_example_key"})
 
@@ -300,24 +156,14 @@ _targets20(src) := refs.targets(src, ["settings", 0, "key_ref"], {"aws_example_k
 
 _related20(r) := _targets20(r)
 
-_s20(r) := "fail" if {
-	count(_related20(r)) == 0
-} else := tri.any_of([_s19(x) | some x in _related20(r)])
+_s20(r) := check.related([_s19(x) | some x in _related20(r)], "fail")
 
-_w20(r, want) := [] if {
-	_s20(r) != want
-} else := ["settings[0].key_ref does not point at a aws_example_key in this plan"] if {
-	count(_related20(r)) == 0
-} else := [sprintf("%s: %s", [x.address, m]) | some x in _related20(r); some m in _w19(x, want)]
+_w20(r, want) := check.why_related(_s20(r), want, "settings[0].key_ref does not point at a aws_example_key in this plan", [[x.address, _w19(x, want)] | some x in _related20(r)])
 
 _s21(r) := tri.any_of([_s16(r), _s18(r), _s20(r)])
 
-_w21(r, want) := [] if {
-	_s21(r) != want
-} else := [m | some l in [_w16(r, want), _w18(r, want), _w20(r, want)]; some m in l]
+_w21(r, want) := check.why_children(_s21(r), want, [_w16(r, want), _w18(r, want), _w20(r, want)])
 
 _s22(r) := tri.all_of([_s1(r), _s2(r), _s3(r), _s4(r), _s5(r), _s6(r), _s7(r), _s8(r), _s9(r), _s10(r), _s15(r), _s21(r)])
 
-_w22(r, want) := [] if {
-	_s22(r) != want
-} else := [m | some l in [_w1(r, want), _w2(r, want), _w3(r, want), _w4(r, want), _w5(r, want), _w6(r, want), _w7(r, want), _w8(r, want), _w9(r, want), _w10(r, want), _w15(r, want), _w21(r, want)]; some m in l]
+_w22(r, want) := check.why_children(_s22(r), want, [_w1(r, want), _w2(r, want), _w3(r, want), _w4(r, want), _w5(r, want), _w6(r, want), _w7(r, want), _w8(r, want), _w9(r, want), _w10(r, want), _w15(r, want), _w21(r, want)])

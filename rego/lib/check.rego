@@ -1,0 +1,112 @@
+# METADATA
+# title: Check nodes
+# description: >-
+#   The logic of each node of the check language, written once. Generated control packages
+#   call these with constant arguments, so each check node compiles to one status rule and one
+#   reason rule, which keeps bundle compile time low as the catalog grows.
+# scope: package
+package soc2opa.lib.check
+
+import data.soc2opa.lib.plan
+import data.soc2opa.lib.tri
+
+_not_set := "not set in the configuration (the provider computes it at apply)"
+
+# METADATA
+# description: Outcome of a value check; unknown values give if_unknown ("unknown" or "fail").
+value(r, path, op, arg, default_value, if_unknown) := if_unknown if {
+	plan.unknown_at(r, path)
+} else := "pass" if {
+	holds(op, plan.value_or(r, path, default_value), arg)
+} else := "fail"
+
+# METADATA
+# description: Whether value v satisfies operator op with argument arg.
+holds("equals", v, x) if v == x
+
+holds("not_equals", v, x) if v != x
+
+holds("one_of", v, xs) if v in xs
+
+holds("none_of", v, xs) if not v in xs
+
+holds("exists", v, _) if plan.present(v)
+
+holds("absent", v, _) if not plan.present(v)
+
+holds("truthy", v, _) if plan.truthy(v)
+
+holds("falsy", v, _) if not plan.truthy(v)
+
+holds("matches", v, pattern) if plan.matches(pattern, v)
+
+holds("not_matches", v, pattern) if not plan.matches(pattern, v)
+
+holds("bounds", v, bounds) if {
+	n := plan.number_of(v)
+	every op, x in bounds {
+		_compare(op, n, x)
+	}
+}
+
+_compare("gte", n, x) if n >= x
+
+_compare("gt", n, x) if n > x
+
+_compare("lte", n, x) if n <= x
+
+_compare("lt", n, x) if n < x
+
+# METADATA
+# description: The reason a value check has outcome want, or [] when it has another.
+why_value(r, path, label, expect, default_value, status, want) := [] if {
+	status != want
+} else := [sprintf("%s is %s", [label, _not_set])] if {
+	status == "fail"
+	plan.unknown_at(r, path)
+} else := [plan.describe(r, path, label, expect, default_value)]
+
+# METADATA
+# description: >-
+#   Outcome of a quantifier over the list at path: if_unknown when the list is unknown,
+#   if_empty when it is empty, else all_of or any_of the elements' outcomes.
+items(r, path, quantifier, statuses, if_empty, if_unknown) := if_unknown if {
+	plan.unknown_at(r, path)
+} else := if_empty if {
+	count(plan.list_at(r, path)) == 0
+} else := tri.all_of(statuses) if {
+	quantifier == "all"
+} else := tri.any_of(statuses)
+
+# METADATA
+# description: The reasons a quantifier has outcome want, from its elements' reasons.
+why_items(r, path, label, status, want, element_reasons) := [] if {
+	status != want
+} else := [sprintf("%s is %s", [label, _not_set])] if {
+	status == "fail"
+	plan.unknown_at(r, path)
+} else := [sprintf("%s is known only after apply", [label])] if {
+	plan.unknown_at(r, path)
+} else := [sprintf("%s is empty", [label])] if {
+	count(plan.list_at(r, path)) == 0
+} else := [m | some l in element_reasons; some m in l]
+
+# METADATA
+# description: The reasons of a combinator with outcome want, from its children's reasons.
+why_children(status, want, child_reasons) := [] if {
+	status != want
+} else := [m | some l in child_reasons; some m in l]
+
+# METADATA
+# description: Outcome of a relation (if_none when nothing is related, else any related passes).
+related(statuses, if_none) := if_none if {
+	count(statuses) == 0
+} else := tri.any_of(statuses)
+
+# METADATA
+# description: The reasons of a relation with outcome want, prefixed by the related address.
+why_related(status, want, none_message, addressed_reasons) := [] if {
+	status != want
+} else := [none_message] if {
+	count(addressed_reasons) == 0
+} else := [sprintf("%s: %s", [a, m]) | some [a, ms] in addressed_reasons; some m in ms]
