@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "f4ccad55431315a0"
+revision := "ea2bf66044a4d646"

@@ -24,18 +24,14 @@ _changes := input.resource_changes if is_array(input.resource_changes)
 
 else := []
 
-# Deleted and forgotten resources are gone after apply; a replacement is still judged.
-_judged_actions(actions) if "create" in actions
-
-_judged_actions(actions) if {
-	not "delete" in actions
-	not "forget" in actions
-}
+# Deleted and forgotten resources are gone after apply; a replacement ("delete", "create" in
+# either order) is still judged. One set lookup per resource keeps this pass cheap.
+_gone := {["delete"], ["forget"], ["delete", "forget"], ["forget", "delete"]}
 
 _from_changes := [rc |
 	some rc in _changes
 	rc.mode == "managed"
-	_judged_actions(rc.change.actions)
+	not rc.change.actions in _gone
 ]
 
 # planned_values nests child modules; Rego has no recursion, so the depth is unrolled.
@@ -164,8 +160,12 @@ unknown_at(r, path) if {
 
 # METADATA
 # description: True when the plan marks the value at path, or a value containing it, sensitive.
+sensitive_at(r, path) if r.change.after_sensitive[path[0]] == true
+
 sensitive_at(r, path) if {
-	some n in numbers.range(1, count(path))
+	marks := r.change.after_sensitive[path[0]]
+	not is_boolean(marks)
+	some n in numbers.range(2, count(path))
 	object.get(r.change.after_sensitive, array.slice(path, 0, n), false) == true
 }
 
@@ -187,18 +187,19 @@ list_at(r, path) := v if {
 # description: A short rendering of the value at path that never reveals a sensitive value.
 show(r, path, default_value) := "(sensitive)" if {
 	sensitive_at(r, path)
-} else := "unset" if {
-	object.get(after(r), path, null) == null
-	default_value == null
-} else := sprintf("unset, so %s by default", [json.marshal(default_value)]) if {
-	object.get(after(r), path, null) == null
-} else := s if {
-	v := value_or(r, path, default_value)
+} else := _render(object.get(after(r), path, null), default_value)
+
+_render(null, null) := "unset"
+
+_render(null, d) := sprintf("unset, so %s by default", [json.marshal(d)]) if d != null
+
+_render(v, _) := s if {
+	v != null
 	not is_object(v)
 	not is_array(v)
 	s := json.marshal(v)
 	count(s) <= 80
-} else := sprintf("a %s", [type_name(value_or(r, path, default_value))])
+} else := sprintf("a %s", [type_name(v)]) if v != null
 
 # METADATA
 # description: Why a value check did not pass, without revealing sensitive values.
