@@ -68,6 +68,9 @@ def test_json_report_lists_every_pair_and_validates(run: Run, mixed_plan: Path) 
     cc61 = report["summary"]["by_criterion"]["CC6.1"]
     assert cc61["fail"] >= 1 and "rds_instance_storage_encrypted" in cc61["controls"]
     assert report["summary"]["exit_code"] == 1 and report["summary"]["failing"] == 1
+    rds_control = next(c for c in report["controls"] if c["id"] == "rds_instance_storage_encrypted")
+    assert rds_control["description"].startswith("An RDS instance holds customer data at rest")
+    assert rds_control["crosswalk"]["nist_800_53"] == ["SC-28", "SC-13", "CP-9"]
     na = [c for c in report["controls"] if c["status"] == "not_applicable"]
     assert all(c["counts"] == {"pass": 0, "fail": 0, "unknown": 0} for c in na)
 

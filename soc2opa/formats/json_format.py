@@ -44,6 +44,7 @@ def report_document(report: Report) -> dict[str, Any]:
             {
                 "id": c.id,
                 "title": c.title,
+                "description": c.description,
                 "service": c.service,
                 "category": c.category,
                 "severity": c.severity,
