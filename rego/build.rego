@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "ea2bf66044a4d646"
+revision := "f4b8bdf13d42fcb7"

@@ -1,3 +1,7 @@
+# METADATA
+# title: Tests of the Conftest entry point
+# description: deny for failing results, warn for unknown ones, deny for unusable input.
+# scope: package
 package soc2opa.conftest_test
 
 import data.soc2opa.conftest

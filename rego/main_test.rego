@@ -1,3 +1,7 @@
+# METADATA
+# title: Tests of the entry point
+# description: Input problems (state files, versions, malformed sections) and the catalog.
+# scope: package
 package soc2opa.main_test
 
 import data.soc2opa.main

@@ -116,3 +116,14 @@ def test_bundle_manifest(opa: Path) -> None:
     assert manifest["revision"] == revision(ROOT)
     assert not any(n.endswith("_test.rego") for n in names)
     assert "lib/plan.rego" in names and "main.rego" in names
+
+
+def test_every_rego_package_has_package_metadata() -> None:
+    import re
+
+    files = [*ROOT.glob("rego/**/*.rego"), *GOLDEN.glob("**/*.rego")]
+    assert len(files) > 60
+    for path in files:
+        text = path.read_text()
+        m = re.search(r"((?:^#.*\n)+)package ", text, re.M)
+        assert m and "# METADATA" in m.group(1) and "# scope: package" in m.group(1), path

@@ -1,3 +1,7 @@
+# METADATA
+# title: Tests of the plan library
+# description: Judged resources, the type index, unknown and sensitive values, planned_values-only plans.
+# scope: package
 package soc2opa.lib.plan_test
 
 import data.soc2opa.lib.plan

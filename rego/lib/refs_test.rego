@@ -1,3 +1,7 @@
+# METADATA
+# title: Tests of the join library
+# description: Joins through module inputs and outputs, count and for_each instances, and known values.
+# scope: package
 package soc2opa.lib.refs_test
 
 import data.soc2opa.lib.plan

@@ -1,3 +1,7 @@
+# METADATA
+# title: Tests of three-valued outcomes
+# description: all_of and any_of over pass, fail and unknown.
+# scope: package
 package soc2opa.lib.tri_test
 
 import data.soc2opa.lib.tri

@@ -32,7 +32,6 @@
 #     iso_27001:
 #     - A.8.15
 #   source: controls/apigateway/apigateway_stage_access_logging.yaml
-
 package soc2opa.controls.apigateway_stage_access_logging
 
 import data.soc2opa.lib.check

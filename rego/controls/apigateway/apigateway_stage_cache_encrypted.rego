@@ -42,7 +42,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/apigateway/apigateway_stage_cache_encrypted.yaml
-
 package soc2opa.controls.apigateway_stage_cache_encrypted
 
 import data.soc2opa.lib.check

@@ -50,7 +50,6 @@
 #     iso_27001:
 #     - A.8.15
 #   source: controls/apigateway/apigateway_stage_execution_logging.yaml
-
 package soc2opa.controls.apigateway_stage_execution_logging
 
 import data.soc2opa.lib.check

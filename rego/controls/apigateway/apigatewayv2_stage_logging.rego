@@ -51,7 +51,6 @@
 #     iso_27001:
 #     - A.8.15
 #   source: controls/apigateway/apigatewayv2_stage_logging.yaml
-
 package soc2opa.controls.apigatewayv2_stage_logging
 
 import data.soc2opa.lib.check

@@ -27,7 +27,6 @@
 #     iso_27001:
 #     - A.8.15
 #   source: controls/appsync/appsync_field_level_logging.yaml
-
 package soc2opa.controls.appsync_field_level_logging
 
 import data.soc2opa.lib.check

@@ -31,7 +31,6 @@
 #     - A.8.11
 #     - A.8.24
 #   source: controls/athena/athena_workgroup_encrypted.yaml
-
 package soc2opa.controls.athena_workgroup_encrypted
 
 import data.soc2opa.lib.check

@@ -34,7 +34,6 @@
 #     - A.8.11
 #     - A.8.24
 #   source: controls/athena/athena_workgroup_enforce_configuration.yaml
-
 package soc2opa.controls.athena_workgroup_enforce_configuration
 
 import data.soc2opa.lib.check

@@ -31,7 +31,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/backup/backup_vault_kms_cmk.yaml
-
 package soc2opa.controls.backup_vault_kms_cmk
 
 import data.soc2opa.lib.check

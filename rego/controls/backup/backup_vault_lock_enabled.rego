@@ -27,7 +27,6 @@
 #     hipaa:
 #     - 164.308(a)(7)(ii)(A)
 #   source: controls/backup/backup_vault_lock_enabled.yaml
-
 package soc2opa.controls.backup_vault_lock_enabled
 
 import data.soc2opa.lib.check

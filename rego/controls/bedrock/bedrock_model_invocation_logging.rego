@@ -36,7 +36,6 @@
 #     iso_27001:
 #     - A.8.15
 #   source: controls/bedrock/bedrock_model_invocation_logging.yaml
-
 package soc2opa.controls.bedrock_model_invocation_logging
 
 import data.soc2opa.lib.check

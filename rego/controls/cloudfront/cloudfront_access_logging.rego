@@ -32,7 +32,6 @@
 #     - A.8.15
 #     - A.8.16
 #   source: controls/cloudfront/cloudfront_access_logging.yaml
-
 package soc2opa.controls.cloudfront_access_logging
 
 import data.soc2opa.lib.check

@@ -27,7 +27,6 @@
 #     - A.8.11
 #     - A.8.24
 #   source: controls/cloudfront/cloudfront_field_level_encryption.yaml
-
 package soc2opa.controls.cloudfront_field_level_encryption
 
 import data.soc2opa.lib.check

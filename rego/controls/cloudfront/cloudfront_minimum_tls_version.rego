@@ -24,7 +24,6 @@
 #         }
 #       }
 #   source: controls/cloudfront/cloudfront_minimum_tls_version.yaml
-
 package soc2opa.controls.cloudfront_minimum_tls_version
 
 import data.soc2opa.lib.check

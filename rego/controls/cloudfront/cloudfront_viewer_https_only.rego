@@ -28,7 +28,6 @@
 #         }
 #       }
 #   source: controls/cloudfront/cloudfront_viewer_https_only.yaml
-
 package soc2opa.controls.cloudfront_viewer_https_only
 
 import data.soc2opa.lib.check

@@ -37,7 +37,6 @@
 #     - A.8.15
 #     - A.8.16
 #   source: controls/cloudtrail/cloudtrail_log_file_validation_enabled.yaml
-
 package soc2opa.controls.cloudtrail_log_file_validation_enabled
 
 import data.soc2opa.lib.check

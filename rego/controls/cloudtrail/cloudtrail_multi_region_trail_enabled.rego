@@ -55,7 +55,6 @@
 #     - SI-7
 #     - SI-10
 #   source: controls/cloudtrail/cloudtrail_multi_region_trail_enabled.yaml
-
 package soc2opa.controls.cloudtrail_multi_region_trail_enabled
 
 import data.soc2opa.lib.check

@@ -61,7 +61,6 @@
 #     - A.8.15
 #     - A.8.16
 #   source: controls/cloudtrail/cloudtrail_s3_data_events_read.yaml
-
 package soc2opa.controls.cloudtrail_s3_data_events_read
 
 import data.soc2opa.lib.check

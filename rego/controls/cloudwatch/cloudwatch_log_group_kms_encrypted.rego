@@ -40,7 +40,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/cloudwatch/cloudwatch_log_group_kms_encrypted.yaml
-
 package soc2opa.controls.cloudwatch_log_group_kms_encrypted
 
 import data.soc2opa.lib.check

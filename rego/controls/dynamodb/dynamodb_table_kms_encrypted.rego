@@ -45,7 +45,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/dynamodb/dynamodb_table_kms_encrypted.yaml
-
 package soc2opa.controls.dynamodb_table_kms_encrypted
 
 import data.soc2opa.lib.check

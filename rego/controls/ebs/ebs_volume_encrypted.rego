@@ -40,7 +40,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/ebs/ebs_volume_encrypted.yaml
-
 package soc2opa.controls.ebs_volume_encrypted
 
 import data.soc2opa.lib.check

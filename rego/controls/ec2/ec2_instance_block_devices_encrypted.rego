@@ -50,7 +50,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/ec2/ec2_instance_block_devices_encrypted.yaml
-
 package soc2opa.controls.ec2_instance_block_devices_encrypted
 
 import data.soc2opa.lib.check

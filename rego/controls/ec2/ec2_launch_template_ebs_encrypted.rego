@@ -48,7 +48,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/ec2/ec2_launch_template_ebs_encrypted.yaml
-
 package soc2opa.controls.ec2_launch_template_ebs_encrypted
 
 import data.soc2opa.lib.check

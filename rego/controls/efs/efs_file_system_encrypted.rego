@@ -33,7 +33,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/efs/efs_file_system_encrypted.yaml
-
 package soc2opa.controls.efs_file_system_encrypted
 
 import data.soc2opa.lib.check

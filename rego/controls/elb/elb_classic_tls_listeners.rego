@@ -42,7 +42,6 @@
 #     - SC-23
 #     - SI-1
 #   source: controls/elb/elb_classic_tls_listeners.yaml
-
 package soc2opa.controls.elb_classic_tls_listeners
 
 import data.soc2opa.lib.check

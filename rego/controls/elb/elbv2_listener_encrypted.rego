@@ -59,7 +59,6 @@
 #     - SC-23
 #     - SI-1
 #   source: controls/elb/elbv2_listener_encrypted.yaml
-
 package soc2opa.controls.elbv2_listener_encrypted
 
 import data.soc2opa.lib.check

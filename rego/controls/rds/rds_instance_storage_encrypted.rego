@@ -33,7 +33,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/rds/rds_instance_storage_encrypted.yaml
-
 package soc2opa.controls.rds_instance_storage_encrypted
 
 import data.soc2opa.lib.check

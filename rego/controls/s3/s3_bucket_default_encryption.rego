@@ -37,7 +37,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/s3/s3_bucket_default_encryption.yaml
-
 package soc2opa.controls.s3_bucket_default_encryption
 
 import data.soc2opa.lib.check

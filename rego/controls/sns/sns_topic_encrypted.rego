@@ -36,7 +36,6 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/sns/sns_topic_encrypted.yaml
-
 package soc2opa.controls.sns_topic_encrypted
 
 import data.soc2opa.lib.check

@@ -20,7 +20,6 @@
 #         multi = true
 #       }
 #   source: controls/example/golden_escape.yaml
-
 package soc2opa.controls.golden_escape
 
 import data.soc2opa.lib.plan

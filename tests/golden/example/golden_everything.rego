@@ -19,7 +19,6 @@
 #         name = "ok"
 #       }
 #   source: controls/example/golden_everything.yaml
-
 package soc2opa.controls.golden_everything
 
 import data.soc2opa.lib.check
