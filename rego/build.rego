@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "f4b8bdf13d42fcb7"
+revision := "f2be3f58e6f97178"

@@ -25,13 +25,12 @@ _changes := input.resource_changes if is_array(input.resource_changes)
 else := []
 
 # Deleted and forgotten resources are gone after apply; a replacement ("delete", "create" in
-# either order) is still judged. One set lookup per resource keeps this pass cheap.
-_gone := {["delete"], ["forget"], ["delete", "forget"], ["forget", "delete"]}
-
+# either order) is still judged. Plain comparisons keep this pass over every resource cheap.
 _from_changes := [rc |
 	some rc in _changes
 	rc.mode == "managed"
-	not rc.change.actions in _gone
+	rc.change.actions != ["delete"]
+	rc.change.actions != ["forget"]
 ]
 
 # planned_values nests child modules; Rego has no recursion, so the depth is unrolled.

@@ -71,68 +71,87 @@ _references(r, path) := array.concat(refs, object.get(_block_cfg(r), ["for_each_
 
 _reserved := {"var", "local", "module", "data", "each", "count", "path", "terraform", "self"}
 
-# A reference in module instance `mod`, as [kind, scope, rest]; `wild` scopes match any instance.
-_classify(scope, ref) := ["resource", scope, m[1], m[2], m[3]] if {
-	m := regex.find_all_string_submatch_n(`^([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_-]*)(\[[^\]]+\])?`, ref, 1)[0]
-	not m[1] in _reserved
-}
+# A reference in a module instance scope ([address, wild]; a wild scope matches any instance
+# of the module), classified once: ["resource", scope, type, name, key], ["var", scope, name,
+# "", ""], ["module", scope, call, output, ""] or ["other", scope, "", "", ""]. Plain string
+# splitting serves the common cases; a regular expression only quoted keys, which may hold dots.
+_classify(scope, ref) := _classify_parts(scope, ref, split(ref, "."))
 
-_classify(scope, ref) := ["var", scope, m[1], "", ""] if {
-	m := regex.find_all_string_submatch_n(`^var\.([A-Za-z_][A-Za-z0-9_-]*)`, ref, 1)[0]
-}
+_classify_parts(scope, _, parts) := ["var", scope, _name_key(parts[1])[0], "", ""] if {
+	parts[0] == "var"
+	count(parts) > 1
+} else := ["module", scope, _name_key(parts[1])[0], parts[2], ""] if {
+	parts[0] == "module"
+	count(parts) > 2
+	not contains(parts[1], `"`)
+} else := ["module", scope, m[1], m[2], ""] if {
+	parts[0] == "module"
+	m := regex.find_all_string_submatch_n(`^module\.([A-Za-z_][A-Za-z0-9_-]*)(?:\[[^\]]+\])?\.([A-Za-z_][A-Za-z0-9_-]*)`, concat(".", parts), 1)[0]
+} else := ["other", scope, "", "", ""] if {
+	parts[0] in _reserved
+} else := ["resource", scope, parts[0], nk[0], nk[1]] if {
+	count(parts) > 1
+	not contains(parts[1], `"`)
+	nk := _name_key(parts[1])
+} else := ["resource", scope, m[1], m[2], m[3]] if {
+	m := regex.find_all_string_submatch_n(`^([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_-]*)(\[[^\]]+\])?`, concat(".", parts), 1)[0]
+} else := ["other", scope, "", "", ""]
 
-_classify(scope, ref) := ["module", scope, m[1], m[2], ""] if {
-	m := regex.find_all_string_submatch_n(`^module\.([A-Za-z_][A-Za-z0-9_-]*)(?:\[[^\]]+\])?\.([A-Za-z_][A-Za-z0-9_-]*)`, ref, 1)[0]
-}
+_name_key(s) := [substring(s, 0, i), substring(s, i, -1)] if {
+	i := indexof(s, "[")
+	i >= 0
+} else := [s, ""]
 
-_terminals(pending) := [[scope, ref] | some [scope, ref] in pending; _classify(scope, ref)[0] == "resource"]
+_terminals(entries) := [c | some c in entries; c[0] == "resource"]
 
 # One hop: module inputs resolve in the calling module, module outputs inside the called one.
-_step(pending) := array.concat(_input_hops(pending), _output_hops(pending))
+_step(entries) := array.concat(_input_hops(entries), _output_hops(entries))
 
-_input_hops(pending) := [[[_parent(scope[0]), scope[1]], r] |
-	some [scope, ref] in pending
-	c := _classify(scope, ref)
-	c[0] == "var"
-	name := c[2]
+_input_hops(entries) := [_classify([_parent(scope[0]), scope[1]], r) |
+	some [kind, scope, name, _, _] in entries
+	kind == "var"
 	scope[0] != ""
 	call := object.get(_module_cfg(_parent(scope[0])), ["module_calls", _own_name(scope[0])], {})
 	some r in object.get(call, ["expressions", name, "references"], [])
 ]
 
-_output_hops(pending) := [[[_join(scope[0], sprintf("module.%s", [child])), true], r] |
-	some [scope, ref] in pending
-	c := _classify(scope, ref)
-	c[0] == "module"
-	child := c[2]
-	output := c[3]
+_output_hops(entries) := [_classify([_join(scope[0], sprintf("module.%s", [child])), true], r) |
+	some [kind, scope, child, output, _] in entries
+	kind == "module"
 	cfg := _module_cfg(_join(strip_keys(scope[0]), sprintf("module.%s", [child])))
 	some r in object.get(cfg, ["outputs", output, "expression", "references"], [])
 ]
 
 # METADATA
-# description: The resource references an attribute's expression leads to, following up to three module hops.
-resolved(r, path) := _terminals(p0) if {
-	p0 := _start(r, path)
-	not _hops(p0)
-} else := array.concat(array.concat(_terminals(p0), _terminals(p1)), array.concat(_terminals(p2), _terminals(p3))) if {
-	p0 := _start(r, path)
-	p1 := _step(p0)
-	p2 := _step(p1)
-	p3 := _step(p2)
+# description: >-
+#   The classified resource references an attribute's expression leads to, following up to
+#   three module hops.
+resolved(r, path) := _terminals(c0) if {
+	c0 := _start(r, path)
+	not _has_hops(c0)
+} else := array.concat(array.concat(_terminals(c0), _terminals(c1)), array.concat(_terminals(c2), _terminals(c3))) if {
+	c0 := _start(r, path)
+	c1 := _step(c0)
+	c2 := _step(c1)
+	c3 := _step(c2)
 }
 
-_start(r, path) := [[[plan.module_of(r), false], ref] | some ref in _references(r, path)]
+_start(r, path) := [_classify([plan.module_of(r), false], ref) | some ref in _references(r, path)]
 
-_hops(pending) if {
-	some [_, ref] in pending
-	regex.match(`^(var|module)\.`, ref)
+_has_hops(entries) if {
+	some c in entries
+	c[0] in {"var", "module"}
 }
 
+# Whether the expression picks the instance matching the source's own key (count/for_each).
 _aligned(r, path) if {
-	some ref in object.get(expressions(r), array.concat(path, ["references"]), [])
-	regex.match(`^(count\.index|each\.(key|value))`, ref)
-}
+	some ref in _references(r, path)
+	_is_alignment(ref)
+} else := false
+
+_is_alignment(ref) if startswith(ref, "count.index")
+
+_is_alignment(ref) if startswith(ref, "each.")
 
 _unquote(s) := to_number(s) if regex.match(`^[0-9]+$`, s)
 
@@ -162,7 +181,7 @@ _same_module([mod, false], m) := m == mod
 
 # The instances a reference picks: the one it names by key, the one aligned with the source
 # by count.index or each.key, the single instance, or else every instance of the block.
-_pick(src, path, scope, t, name, key) := [i |
+_pick(src, aligned, scope, t, name, key) := [i |
 	some i in _block(scope, t, name)
 	plan.resources[i].index == _unquote(trim(key, "[]"))
 ] if {
@@ -170,34 +189,33 @@ _pick(src, path, scope, t, name, key) := [i |
 	key != ""
 } else := _lookup(_address(scope[0], t, name, key)) if {
 	key != ""
-} else := _lookup(_address(scope[0], t, name, _key_of(src.index))) if {
+} else := hit if {
 	not scope[1]
-	_aligned(src, path)
+	aligned
 	src.index != null
-	count(_lookup(_address(scope[0], t, name, _key_of(src.index)))) == 1
-} else := _lookup(_address(scope[0], t, name, "")) if {
+	hit := _lookup(_address(scope[0], t, name, _key_of(src.index)))
+	count(hit) == 1
+} else := hit if {
 	not scope[1]
-	count(_lookup(_address(scope[0], t, name, ""))) == 1
+	hit := _lookup(_address(scope[0], t, name, ""))
+	count(hit) == 1
 } else := _block(scope, t, name)
 
 _by_reference(src, path, types) := {i |
 	found := resolved(src, path)
-	some [scope, ref] in found
-	[_, _, t, name, key] := _classify(scope, ref)
-	t in types
-	not _indexed_elsewhere(found, scope, t, name, key)
-	some i in _pick(src, path, scope, t, name, key)
+	indexed := {[c[1], c[2], c[3]] | some c in found; c[4] != ""}
+	aligned := _aligned(src, path)
+	some c in found
+	c[2] in types
+	not _shadowed(c, indexed)
+	some i in _pick(src, aligned, c[1], c[2], c[3], c[4])
 }
 
 # Terraform lists the bare block (aws_s3_bucket.b) beside an indexed reference to it
 # (aws_s3_bucket.b[0]); the indexed one is what the expression uses.
-_indexed_elsewhere(found, scope, t, name, "") if {
-	some [s2, ref2] in found
-	s2 == scope
-	c := _classify(s2, ref2)
-	c[2] == t
-	c[3] == name
-	c[4] != ""
+_shadowed(c, indexed) if {
+	c[4] == ""
+	[c[1], c[2], c[3]] in indexed
 }
 
 # Known identifying values of a resource that other resources use to point at it.

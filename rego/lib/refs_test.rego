@@ -91,9 +91,22 @@ test_strip_keys_and_expressions if {
 	refs.strip_keys(`module.a["k"].module.b[0]`) == "module.a.module.b"
 	src := plan.resources[plan.by_address["module.enc.aws_s3_bucket_versioning.v"]] with input as _plan
 	refs.expressions(src).bucket.references == ["var.bucket_id"] with input as _plan
-	refs.resolved(src, ["bucket"]) == [[["", false], "aws_s3_bucket.b.id"], [["", false], "aws_s3_bucket.b"]] with input as _plan
+	refs.resolved(src, ["bucket"]) == [
+		["resource", ["", false], "aws_s3_bucket", "b", ""],
+		["resource", ["", false], "aws_s3_bucket", "b", ""],
+	] with input as _plan
 }
 
 test_for_each_over_a_resource_joins_each_value_by_key if {
 	_targets(`aws_s3_bucket_versioning.each["b"]`) == [`aws_s3_bucket.many["b"]`] with input as _plan
+}
+
+test_reference_strings_are_classified if {
+	refs._classify(["", false], "aws_s3_bucket.b[0].id") == ["resource", ["", false], "aws_s3_bucket", "b", "[0]"]
+	refs._classify(["", false], `aws_s3_bucket.b["a.b"].id`) == ["resource", ["", false], "aws_s3_bucket", "b", `["a.b"]`]
+	refs._classify(["", false], "var.bucket.id") == ["var", ["", false], "bucket", "", ""]
+	refs._classify(["", false], "module.m.out") == ["module", ["", false], "m", "out", ""]
+	refs._classify(["", false], `module.m["k.x"].out`) == ["module", ["", false], "m", "out", ""]
+	refs._classify(["", false], "data.aws_iam_policy_document.p.json") == ["other", ["", false], "", "", ""]
+	refs._classify(["", false], "local.name") == ["other", ["", false], "", "", ""]
 }
