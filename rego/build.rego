@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "f2be3f58e6f97178"
+revision := "55f899560de15b73"

@@ -63,11 +63,12 @@ expressions(r) := e if {
 
 # An attribute's references; each.value stands for the element of the block's for_each, so
 # `for_each = aws_s3_bucket.b` with `bucket = each.value.id` points at the matching instance.
-_references(r, path) := array.concat(refs, object.get(_block_cfg(r), ["for_each_expression", "references"], [])) if {
-	refs := object.get(expressions(r), array.concat(path, ["references"]), [])
+_references(r, path) := _with_for_each(r, object.get(expressions(r), array.concat(path, ["references"]), []))
+
+_with_for_each(r, refs) := array.concat(refs, object.get(_block_cfg(r), ["for_each_expression", "references"], [])) if {
 	some ref in refs
 	startswith(ref, "each.value")
-} else := object.get(expressions(r), array.concat(path, ["references"]), [])
+} else := refs
 
 _reserved := {"var", "local", "module", "data", "each", "count", "path", "terraform", "self"}
 
@@ -126,17 +127,19 @@ _output_hops(entries) := [_classify([_join(scope[0], sprintf("module.%s", [child
 # description: >-
 #   The classified resource references an attribute's expression leads to, following up to
 #   three module hops.
-resolved(r, path) := _terminals(c0) if {
-	c0 := _start(r, path)
+resolved(r, path) := _resolve(r, _references(r, path))
+
+_resolve(r, refs) := _terminals(c0) if {
+	c0 := _start(r, refs)
 	not _has_hops(c0)
 } else := array.concat(array.concat(_terminals(c0), _terminals(c1)), array.concat(_terminals(c2), _terminals(c3))) if {
-	c0 := _start(r, path)
+	c0 := _start(r, refs)
 	c1 := _step(c0)
 	c2 := _step(c1)
 	c3 := _step(c2)
 }
 
-_start(r, path) := [_classify([plan.module_of(r), false], ref) | some ref in _references(r, path)]
+_start(r, refs) := [_classify([plan.module_of(r), false], ref) | some ref in refs]
 
 _has_hops(entries) if {
 	some c in entries
@@ -144,8 +147,8 @@ _has_hops(entries) if {
 }
 
 # Whether the expression picks the instance matching the source's own key (count/for_each).
-_aligned(r, path) if {
-	some ref in _references(r, path)
+_aligned(refs) if {
+	some ref in refs
 	_is_alignment(ref)
 } else := false
 
@@ -202,9 +205,10 @@ _pick(src, aligned, scope, t, name, key) := [i |
 } else := _block(scope, t, name)
 
 _by_reference(src, path, types) := {i |
-	found := resolved(src, path)
+	refs := _references(src, path)
+	found := _resolve(src, refs)
 	indexed := {[c[1], c[2], c[3]] | some c in found; c[4] != ""}
-	aligned := _aligned(src, path)
+	aligned := _aligned(refs)
 	some c in found
 	c[2] in types
 	not _shadowed(c, indexed)
