@@ -97,7 +97,7 @@ def eval_command(
     )  # fmt: skip
     text = FORMATS[fmt]().render(report)
     if output:
-        output.write_text(text)
+        output.write_text(click.unstyle(text))
     else:
         click.echo(text, nl=False)
     sys.exit(report.exit_code)

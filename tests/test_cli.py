@@ -160,6 +160,9 @@ def test_output_file(run: Run, mixed_plan: Path, tmp_path: Path) -> None:
     proc = run("eval", str(mixed_plan), "--format", "json", "-o", str(out))
     assert proc.returncode == 1 and proc.stdout == ""
     assert json.loads(out.read_text())["summary"]["results"]["fail"] >= 1
+    text = tmp_path / "report.txt"
+    assert run("eval", str(mixed_plan), "-o", str(text)).returncode == 1
+    assert "FAILED" in text.read_text() and "\x1b" not in text.read_text()
 
 
 def test_empty_plan_warns_and_passes(run: Run, tmp_path: Path) -> None:
