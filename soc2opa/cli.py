@@ -163,8 +163,9 @@ def controls_command(bundle: Path | None, fmt: str, opa_path: str | None) -> Non
 
 def main() -> None:
     """Entry point: the one place errors become exit codes (0, 1 findings, 2 errors)."""
+    args = sys.argv[1:] or ["--help"]
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=args, prog_name="soc2opa", standalone_mode=False)
     except Soc2OpaError as exc:
         click.echo(f"soc2opa: error: {exc.message}", err=True)
         sys.exit(2)

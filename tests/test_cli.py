@@ -187,5 +187,7 @@ def test_controls_command_lists_the_bundle(run: Run) -> None:
 
 def test_version_and_help(run: Run) -> None:
     assert run("--version").stdout.startswith("soc2opa, version ")
+    bare = run()
+    assert bare.returncode == 0 and "eval" in bare.stdout and bare.stderr == ""
     helped = run("eval", "--help")
     assert helped.returncode == 0 and "--fail-on" in helped.stdout
