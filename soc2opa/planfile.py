@@ -52,12 +52,18 @@ def _sniff(raw: bytes, name: str) -> bytes | None:
             f"{name}: this looks like Terraform source (HCL), not a plan; "
             "run `terraform show -json tfplan > plan.json`"
         )
-    if head.startswith(b"["):
-        raise InputError(
-            f"{name}: not a plan: a JSON array, expected the object terraform show -json writes"
-        )
     if not head.startswith(b"{"):
-        raise InputError(f"{name}: not JSON: expected the output of `terraform show -json`")
+        try:
+            value = json.loads(raw.decode("utf-8-sig"))
+        except (ValueError, UnicodeDecodeError):
+            raise InputError(
+                f"{name}: not JSON: expected the output of `terraform show -json`"
+            ) from None
+        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        raise InputError(
+            f"{name}: not a plan: the JSON value is {kinds.get(type(value), 'a number')}, "
+            "expected the object terraform show -json writes"
+        )
     return None
 
 

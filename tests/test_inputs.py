@@ -61,7 +61,9 @@ BAD_INPUTS = {
     "whitespace": ("  \n\n ", "empty"),
     "truncated": (json.dumps(GOOD_PLAN)[:150], "truncated JSON"),
     "broken": ('{"format_version": "1.2", "resource_changes": [}', "not valid JSON"),
-    "array": ("[1, 2, 3]", "JSON array"),
+    "array": ("[1, 2, 3]", "the JSON value is an array"),
+    "number": ("42", "the JSON value is a number"),
+    "json_null": ("null", "the JSON value is null"),
     "future_version": (
         json.dumps({**GOOD_PLAN, "format_version": "2.0"}),
         "unsupported plan format_version 2.0",
