@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "55f899560de15b73"
+revision := "7ed0f473d2dc84d7"

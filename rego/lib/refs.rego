@@ -204,7 +204,43 @@ _pick(src, aligned, scope, t, name, key) := [i |
 	count(hit) == 1
 } else := _block(scope, t, name)
 
-_by_reference(src, path, types) := {i |
+_by_reference(src, path, types) := direct if {
+	direct := _direct(src, _references(src, path), types)
+} else := general(src, path, types)
+
+# The common shape without the general machinery: every reference names a resource of the
+# source's own module instance directly (no module hop, key, count or for_each), and those of
+# the wanted types are single instances. Anything else takes the general path.
+_direct(src, refs, types) := {i |
+	some ref in refs
+	parts := split(ref, ".")
+	parts[0] in types
+	i := plan.by_address[_join(plan.module_of(src), concat(".", [parts[0], parts[1]]))]
+} if {
+	count(refs) > 0
+	every ref in refs {
+		_plain(src, ref, types)
+	}
+}
+
+_plain(src, ref, types) if {
+	not contains(ref, "[")
+	parts := split(ref, ".")
+	count(parts) > 1
+	not parts[0] in _reserved
+	_single(src, parts, types)
+}
+
+_single(_, parts, types) if not parts[0] in types
+
+_single(src, parts, types) if {
+	parts[0] in types
+	plan.by_address[_join(plan.module_of(src), concat(".", [parts[0], parts[1]]))]
+}
+
+# METADATA
+# description: Targets by configuration references through the general resolver (hops, keys, alignment).
+general(src, path, types) := {i |
 	refs := _references(src, path)
 	found := _resolve(src, refs)
 	indexed := {[c[1], c[2], c[3]] | some c in found; c[4] != ""}
@@ -214,6 +250,18 @@ _by_reference(src, path, types) := {i |
 	not _shadowed(c, indexed)
 	some i in _pick(src, aligned, c[1], c[2], c[3], c[4])
 }
+
+# METADATA
+# description: >-
+#   Sources and attributes where the direct path disagrees with the general resolver
+#   (empty unless a bug); the tests check it on every real plan.
+fast_path_disagreements := [[r.address, attr] |
+	some r in plan.resources
+	some attr, _ in expressions(r)
+	refs := _references(r, [attr])
+	direct := _direct(r, refs, plan._types)
+	direct != general(r, [attr], plan._types)
+]
 
 # Terraform lists the bare block (aws_s3_bucket.b) beside an indexed reference to it
 # (aws_s3_bucket.b[0]); the indexed one is what the expression uses.

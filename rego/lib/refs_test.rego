@@ -110,3 +110,11 @@ test_reference_strings_are_classified if {
 	refs._classify(["", false], "data.aws_iam_policy_document.p.json") == ["other", ["", false], "", "", ""]
 	refs._classify(["", false], "local.name") == ["other", ["", false], "", "", ""]
 }
+
+test_fast_path_agrees_with_general_resolver if {
+	refs.fast_path_disagreements == [] with input as _plan
+	src := plan.resources[plan.by_address["module.store.aws_s3_bucket_versioning.first"]] with input as _plan
+	not refs._direct(src, refs._references(src, ["bucket"]), {"aws_s3_bucket"}) with input as _plan
+	root := plan.resources[plan.by_address["aws_s3_bucket_versioning.legacy"]] with input as _plan
+	refs.general(root, ["bucket"], {"aws_s3_bucket"}) == set() with input as _plan
+}
