@@ -83,6 +83,10 @@ class RemoteEngine:
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise EngineError(f"--opa-url: {url!r} is not an http(s) URL")
+        if parsed.path not in ("", "/") or parsed.query:
+            raise EngineError(
+                f"--opa-url: {url!r} has a path; give the server root, e.g. http://127.0.0.1:8181"
+            )
         self.url = url
         self.host = parsed.hostname
         self.port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -92,6 +96,7 @@ class RemoteEngine:
 
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """POST the plan as input to /v1/data/soc2opa/main/report."""
+        # Imported here so the default local engine does not pay for the HTTP stack at start-up.
         import requests
         from opa_client import create_opa_client
 
