@@ -97,7 +97,10 @@ def eval_command(
     )  # fmt: skip
     text = FORMATS[fmt]().render(report)
     if output:
-        output.write_text(click.unstyle(text))
+        try:
+            output.write_text(click.unstyle(text))
+        except OSError as exc:
+            raise UsageError(f"--output: cannot write {output}: {exc.strerror}") from None
     else:
         click.echo(text, nl=False)
     sys.exit(report.exit_code)

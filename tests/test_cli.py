@@ -144,6 +144,10 @@ def test_control_and_criterion_filters(run: Run, mixed_plan: Path) -> None:
         (("--fail-on", "severe"), "Invalid value for '--fail-on'"),
         (("--opa-url", "ftp://x"), "is not an http(s) URL"),
         (("--opa-url", "http://127.0.0.1:8181/v1/data"), "has a path; give the server root"),
+        (
+            ("-o", "/nonexistent-dir/report.json"),
+            "--output: cannot write /nonexistent-dir/report.json",
+        ),
         (("--bundle", "/nonexistent/b.tar.gz"), "bundle not found"),
     ],
 )
