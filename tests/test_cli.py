@@ -196,3 +196,11 @@ def test_version_and_help(run: Run) -> None:
     assert bare.returncode == 0 and "eval" in bare.stdout and bare.stderr == ""
     helped = run("eval", "--help")
     assert helped.returncode == 0 and "--fail-on" in helped.stdout
+
+
+def test_documented_report_excerpt_matches_the_schema() -> None:
+    doc = (ROOT / "docs/report-format.md").read_text()
+    excerpt = json.loads(doc.split("```json\n", 1)[1].split("```", 1)[0])
+    jsonschema.Draft202012Validator(SCHEMA).validate(excerpt)
+    for field in SCHEMA["required"]:
+        assert f"`{field}`" in doc or f"`{field}." in doc or f"`{field}[" in doc, field
