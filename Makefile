@@ -9,7 +9,7 @@ CONFTEST := $(TOOLS)/conftest
 export SOC2OPA_OPA := $(OPA)
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: setup demo test lint rego-check build check-generated bench clean
+.PHONY: setup demo test lint rego-check build check-generated plans plans-check bench clean
 
 setup: $(BIN)/soc2opa $(OPA) $(CONFTEST)
 
@@ -34,6 +34,12 @@ demo: setup
 
 build: setup
 	$(BIN)/soc2opa build
+
+plans: setup
+	$(BIN)/soc2opa plans
+
+plans-check: setup
+	$(BIN)/soc2opa plans --check
 
 check-generated: setup
 	$(BIN)/soc2opa build --check

@@ -6,7 +6,7 @@ from typing import Any
 
 from generator.compiler import parse_path
 from soc2opa.address import parse_address
-from soc2opa.catalog import Control
+from soc2opa.catalog import Control, example_slug
 
 
 def example_resources(control: Control, example: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,3 +106,22 @@ def example_plan(control: Control, example: dict[str, Any]) -> dict[str, Any]:
         "resource_changes": changes,
         "configuration": {"root_module": root},
     }
+
+
+def hcl_target(control: Control, example: dict[str, Any], plan: dict[str, Any]) -> str:
+    """The full address of the resource an HCL example asserts, inside the example's module."""
+    module = f"module.{control.id}__{example_slug(example['name'])}"
+    if "target" in example:
+        return f"{module}.{example['target']}"
+    types = set(control.data["resource_types"])
+    judged = [
+        rc["address"]
+        for rc in plan.get("resource_changes", [])
+        if rc.get("type") in types and rc.get("mode") == "managed"
+    ]
+    if len(judged) != 1:
+        raise ValueError(
+            f"{control.path}: example {example['name']!r}: name its target among "
+            f"{[a.removeprefix(module + '.') for a in judged]}"
+        )
+    return str(judged[0])

@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "7ed0f473d2dc84d7"
+revision := "28ff11c5fa467b41"

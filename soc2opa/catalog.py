@@ -144,9 +144,20 @@ def validate_control(data: Any, path: Path, seen: dict[str, Path], retired: set[
     if computed and "unknown" not in expects:
         fail("examples: the check reads a computed value, so it needs an expect: unknown example")
     types = set(data["resource_types"])
+    slugs: dict[str, int] = {}
     for i, ex in enumerate(data["examples"]):
-        if ("values" in ex) == ("resources" in ex):
-            fail(f"examples[{i}]: give either values (one resource) or resources")
+        given = [k for k in ("hcl", "values", "resources") if k in ex]
+        if len(given) != 1:
+            fail(f"examples[{i}]: give exactly one of hcl, values (one resource) or resources")
+        slug = example_slug(ex["name"])
+        if slug in slugs:
+            fail(f"examples[{i}].name: {ex['name']!r} reads the same as examples[{slugs[slug]}]")
+        slugs[slug] = i
+        if "hcl" in ex:
+            for key in ("unknown", "sensitive"):
+                if key in ex:
+                    fail(f"examples[{i}].{key}: an hcl example gets it from Terraform's plan")
+            continue
         if "resources" in ex:
             targets = [
                 r["address"] for r in ex["resources"] if _address_type(r["address"]) in types
@@ -154,6 +165,11 @@ def validate_control(data: Any, path: Path, seen: dict[str, Path], retired: set[
             if "target" not in ex and len(targets) != 1:
                 fail(f"examples[{i}].target: name the judged resource among {targets}")
     return Control(path=path, data=data)
+
+
+def example_slug(name: str) -> str:
+    """The example's name as an identifier: its module name in planned fixtures and test name."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60]
 
 
 def _address_type(address: str) -> str:

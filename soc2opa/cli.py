@@ -117,13 +117,14 @@ def eval_command(
 def build_command(check: bool, root: Path, opa_path: str | None) -> None:
     """Compile controls/*.yaml into rego/ and bundles/soc2opa.tar.gz (from a source checkout)."""
     root = root.resolve()
+    opa = find_opa(opa_path).resolve()
     if not (root / "controls").is_dir() or not (root / "generator").is_dir():
         raise UsageError(f"{root}: not a soc2opa checkout (needs controls/ and generator/)")
     sys.path.insert(0, str(root))
     from generator import build
 
     os.chdir(root)
-    result = build(Path("."), find_opa(opa_path), check=check)
+    result = build(Path("."), opa, check=check)
     if check:
         if result.stale:
             click.echo(
@@ -138,6 +139,25 @@ def build_command(check: bool, root: Path, opa_path: str | None) -> None:
         f"built {result.controls} controls, revision {result.revision}: "
         "rego/, docs/controls.md, bundles/soc2opa.tar.gz"
     )
+
+
+@cli.command("plans")
+@click.option("--all", "everything", is_flag=True, help="Plan every control's examples again.")
+@click.option(
+    "--check", is_flag=True, help="Re-plan everything; fail if a committed fixture differs."
+)
+@click.option(
+    "--root", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True
+)
+def plans_command(everything: bool, check: bool, root: Path) -> None:
+    """Plan the controls' HCL examples with real Terraform into tests/plans/ (source checkout)."""
+    root = root.resolve()
+    if not (root / "controls").is_dir() or not (root / "generator").is_dir():
+        raise UsageError(f"{root}: not a soc2opa checkout (needs controls/ and generator/)")
+    sys.path.insert(0, str(root))
+    from generator.plans import run
+
+    sys.exit(run(root, everything=everything, check=check))
 
 
 @cli.command("controls")
