@@ -82,7 +82,7 @@ CASES = {
     ),
     "example without resource": (
         lambda d: d["examples"][0].pop("values"),
-        "examples[0]: give either values (one resource) or resources",
+        "examples[0]: give exactly one of hcl, values (one resource) or resources",
     ),
     "operator outside attr": (
         lambda d: d.update(check={"all": [d["check"]], "equals": 1}),

@@ -68,7 +68,7 @@ def test_generated_files_start_with_do_not_edit() -> None:
 
 
 def _copy_checkout(dest: Path) -> Path:
-    for name in ("controls", "generator", "rego", "bundles", "docs"):
+    for name in ("controls", "generator", "rego", "bundles", "docs", "tests/plans"):
         shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
