@@ -8,17 +8,30 @@
 package soc2opa.lib.check
 
 import data.soc2opa.lib.plan
+import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
 
 _not_set := "not set in the configuration (the provider computes it at apply)"
 
 # METADATA
 # description: Outcome of a value check; unknown values give if_unknown ("unknown" or "fail").
-value(r, path, op, arg, default_value, if_unknown) := if_unknown if {
+value(r, path, op, arg, default_value, if_unknown) := _when_unknown(r, path, if_unknown) if {
 	plan.unknown_at(r, path)
 } else := "pass" if {
 	holds(op, plan.value_or(r, path, default_value), arg)
 } else := "fail"
+
+# if_unknown "fail" reads an unknown value as "not configured, the provider computes it"; when
+# the configuration does set it (to a value known only after apply) it is really unknown.
+_when_unknown(r, path, "fail") := "unknown" if configured(r, path)
+
+else := "fail"
+
+_when_unknown(_, _, "unknown") := "unknown"
+
+# METADATA
+# description: Whether the resource's configuration sets the attribute or block at path.
+configured(r, path) if object.get(refs.expressions(r), path, null) != null
 
 # METADATA
 # description: Whether value v satisfies operator op with argument arg.
@@ -70,7 +83,7 @@ why_value(r, path, label, expect, default_value, status, want) := [] if {
 # description: >-
 #   Outcome of a quantifier over the list at path: if_unknown when the list is unknown,
 #   if_empty when it is empty, else all_of or any_of the elements' outcomes.
-items(r, path, quantifier, statuses, if_empty, if_unknown) := if_unknown if {
+items(r, path, quantifier, statuses, if_empty, if_unknown) := _when_unknown(r, path, if_unknown) if {
 	plan.unknown_at(r, path)
 } else := if_empty if {
 	count(plan.list_at(r, path)) == 0
