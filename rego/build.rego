@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "28ff11c5fa467b41"
+revision := "895d49af92508835"
