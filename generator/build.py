@@ -146,6 +146,7 @@ def render_control(
         uses_refs=out.uses_refs,
         uses_check=out.uses_check,
         uses_tri=out.uses_tri,
+        uses_policy=out.uses_policy,
         resource_types="{" + ", ".join(rego_literal(t) for t in d["resource_types"]) + "}",
         when=when,
         root=top,

@@ -96,6 +96,7 @@ class CompiledCheck:
     uses_refs: bool = False
     uses_tri: bool = False
     uses_check: bool = False
+    uses_policy: bool = False
 
 
 class CheckCompiler:
@@ -130,6 +131,8 @@ class CheckCompiler:
             return self._items(node, scope)
         if "referenced_by" in node or "refers_to" in node:
             return self._relation(node, scope)
+        if "policy" in node:
+            return self._policy(node, scope)
         return self._rego(node, scope)
 
     def _value(self, node: dict[str, Any], segments: list[Segment], scope: Scope) -> int:
@@ -241,6 +244,27 @@ _rel{n} := plan.group({{[t.address, i] |
         )
         return n
 
+    def _policy(self, node: dict[str, Any], scope: Scope) -> int:
+        n = self._number()
+        segments = parse_path(node["policy"])
+        if "*" in segments:
+            raise ValueError(f"{self.control_id}: policy takes a plain path, without [*]")
+        mode = "none" if "no_statement" in node else "some"
+        spec = node["no_statement" if mode == "none" else "some_statement"]
+        path = scope.path(segments)
+        label = rego_literal(node["label"]) if "label" in node else scope.label_expr(segments)
+        pattern = rego_literal(statement_pattern(spec))
+        what = rego_literal(list(describe_statement(spec)))
+        if_unknown = node.get("if_unknown", "unknown")
+        p = scope.params
+        self.out.uses_policy = True
+        self._emit(f'_s{n}({p}) := policy.status(r, {path}, "{mode}", {pattern}, "{if_unknown}")')
+        self._emit(
+            f'_w{n}({p}, want) := policy.why(r, {path}, {label}, "{mode}", {pattern}, {what}, '
+            f"_s{n}({p}), want)"
+        )
+        return n
+
     def _emit_targets(self, n: int, via_path: str, types: str) -> None:
         # The identity index is only built when some source has a known value to join by.
         self._emit(f"_ids{n} := refs.identity_index({types})")
@@ -323,3 +347,36 @@ def _expectation(node: dict[str, Any]) -> str:
         return f"no match for /{node['not_matches']}/"
     words = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
     return " and ".join(f"{words[k]} {node[k]}" for k in BOUND_OPS if k in node)
+
+
+def statement_pattern(spec: dict[str, Any]) -> dict[str, Any]:
+    """The statement pattern as rego/lib/policy.rego matches it (condition keys in lower case)."""
+    keys = ("effect", "principal", "actions", "actions_any")
+    pattern: dict[str, Any] = {k: spec[k] for k in keys if k in spec}
+    if "restricted_by" in spec:
+        pattern["restricted_by"] = sorted({k.lower() for k in spec["restricted_by"]})
+    if "condition" in spec:
+        conds = spec["condition"] if isinstance(spec["condition"], list) else [spec["condition"]]
+        pattern["condition"] = [{k: str(c[k]) for k in ("test", "key", "value")} for c in conds]
+    return pattern
+
+
+def describe_statement(spec: dict[str, Any]) -> tuple[str, str]:
+    """How messages name the statement pattern: with an article, and without."""
+    words = [spec["effect"]] if "effect" in spec else []
+    words.append("statement")
+    if spec.get("principal") == "everyone":
+        words.append("for everyone")
+    elif spec.get("principal") == "public":
+        words.append("for everyone without a restricting condition")
+    if "actions" in spec:
+        words.append("covering " + ", ".join(spec["actions"]))
+    if "actions_any" in spec:
+        words.append("covering any of " + ", ".join(spec["actions_any"]))
+    if "condition" in spec:
+        conds = spec["condition"] if isinstance(spec["condition"], list) else [spec["condition"]]
+        shown = [f"{c['test']} {c['key']} {json.dumps(str(c['value']))}" for c in conds]
+        words.append("under condition " + " or ".join(shown))
+    text = " ".join(words)
+    article = "an" if text[0].lower() in "aeiou" else "a"
+    return f"{article} {text}", text

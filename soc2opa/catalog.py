@@ -90,10 +90,14 @@ def _check_node(node: dict[str, Any], where: str, fail: Any) -> bool:
                     fail(f"{where}.{key}: a backtick cannot appear in a pattern")
     else:
         stray = [k for k in (*VALUE_OPS, *BOUND_OPS, "default", "each") if k in node]
-        if "if_unknown" in node and not any(k in node for k in ("all_items", "any_items")):
+        if "if_unknown" in node and not any(
+            k in node for k in ("all_items", "any_items", "policy")
+        ):
             stray.append("if_unknown")
         if stray:
             fail(f"{where}: {stray[0]} belongs with attr")
+    if ("policy" in node) != (("no_statement" in node) != ("some_statement" in node)):
+        fail(f"{where}: a policy check takes exactly one of no_statement or some_statement")
     for key in ("all", "any"):
         for i, child in enumerate(node.get(key, [])):
             computed |= _check_node(child, f"{where}.{key}[{i}]", fail)

@@ -312,3 +312,12 @@ value_known(src, path) if {
 	is_string(v)
 	v != ""
 }
+
+# METADATA
+# description: >-
+#   True when the plan's configuration holds the resource's block and the block does not set
+#   the attribute name (so an unknown value there is one the provider computes).
+not_configured(r, name) if {
+	block := _block_cfg(r)
+	not name in object.keys(object.get(block, "expressions", {}))
+}
