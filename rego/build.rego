@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "895d49af92508835"
+revision := "b830ed0b853ecdfc"
