@@ -19,21 +19,26 @@ from typing import Any
 
 from soc2opa.catalog import BOUND_OPS
 
-_SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]+|\*)\]")
+_SEGMENT = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]+|\*)\]|\["([^"\\]+)"\]')
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 Segment = str | int
 
 
 def parse_path(path: str) -> list[Segment]:
-    """Split a path such as ``rule[*].apply[0].sse_algorithm`` into segments ("*" for [*])."""
+    """Split a path such as ``rule[*].apply[0].sse_algorithm`` into segments ("*" for [*]).
+
+    Map keys that are not names are quoted: ``default_arguments["--enable-metrics"]``.
+    """
     segments: list[Segment] = []
-    for part in path.split("."):
-        for m in _SEGMENT.finditer(part):
-            if m.group(1) is not None:
-                segments.append(m.group(1))
-            else:
-                idx = m.group(2)
-                segments.append("*" if idx == "*" else int(idx))
+    for m in _SEGMENT.finditer(path):
+        if m.group(1) is not None:
+            segments.append(m.group(1))
+        elif m.group(3) is not None:
+            segments.append(m.group(3))
+        else:
+            idx = m.group(2)
+            segments.append("*" if idx == "*" else int(idx))
     return segments
 
 
@@ -43,6 +48,8 @@ def format_path(segments: list[Segment]) -> str:
     for seg in segments:
         if isinstance(seg, int) or seg == "*":
             out += f"[{seg}]"
+        elif not _NAME.fullmatch(seg):
+            out += f'["{seg}"]'
         else:
             out += ("." if out else "") + seg
     return out
