@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "b830ed0b853ecdfc"
+revision := "6fd46f27fda49f92"
