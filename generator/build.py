@@ -91,6 +91,12 @@ def _metadata(control: Control) -> str:
     custom["remediation"] = d["remediation"]
     if d.get("crosswalk"):
         custom["crosswalk"] = d["crosswalk"]
+    if d.get("reference"):
+        custom["reference"] = d["reference"]
+    if d.get("aggregate") == "any":
+        custom["scope"] = "account"
+    if d.get("runtime_evidence"):
+        custom["runtime_evidence"] = " ".join(d["runtime_evidence"].split())
     custom["source"] = control.path.as_posix()
     annotation = {
         "title": d["title"],
@@ -133,7 +139,7 @@ def render_control(
     compiler = CheckCompiler(d["id"])
     try:
         when = compiler.compile(d["when"], d["resource_types"]) if "when" in d else None
-        top = compiler.compile(d["check"], d["resource_types"])
+        top = compiler.compile(d["check"], d["resource_types"]) if "check" in d else None
     except ValueError as exc:
         raise CatalogError(f"{control.path}: check: {exc}") from exc
     out = compiler.out
@@ -147,15 +153,30 @@ def render_control(
         uses_check=out.uses_check,
         uses_tri=out.uses_tri,
         uses_policy=out.uses_policy,
-        resource_types="{" + ", ".join(rego_literal(t) for t in d["resource_types"]) + "}",
+        resource_types=(
+            "{" + ", ".join(rego_literal(t) for t in d["resource_types"]) + "}"
+            if d["resource_types"]
+            else "set()"
+        ),
         when=when,
         root=top,
         aggregate=d.get("aggregate", "each"),
+        runtime_only=top is None,
         functions=out.functions,
         custom_rego=out.custom_rego,
     )
     tests = []
-    for i, ex in enumerate(d["examples"]):
+    if top is None:
+        tests.append(
+            {
+                "name": "a plan never decides this control",
+                "expect": "runtime",
+                "slug": "00_runtime_only",
+                "input": json.dumps({"format_version": "1.2", "resource_changes": []}),
+                "assertions": ["d.runtime", "count(d.pass) == 0"],
+            }
+        )
+    for i, ex in enumerate(d.get("examples", [])):
         slug = example_slug(ex["name"])
         if "hcl" in ex:
             plan = (planned or {}).get(slug)

@@ -71,7 +71,7 @@ def hcl_examples(control: Control) -> list[HclExample]:
     """The control's examples written in HCL."""
     return [
         HclExample(control, example_slug(ex["name"]), ex["hcl"])
-        for ex in control.data["examples"]
+        for ex in control.data.get("examples", [])
         if "hcl" in ex
     ]
 

@@ -138,6 +138,16 @@ def validate_control(data: Any, path: Path, seen: dict[str, Path], retired: set[
     for i, crit in enumerate(data["criteria"]):
         if crit not in CRITERIA:
             fail(f"criteria[{i}]: {crit!r} is not a 2017 Trust Services Criteria id (e.g. CC6.1)")
+    if "check" not in data:
+        if "runtime_evidence" not in data:
+            fail("check: a control needs a check, or runtime_evidence when a plan cannot decide it")
+        if data.get("examples") or "when" in data:
+            fail("examples: a control without a check has no examples (a plan cannot decide it)")
+        return Control(path=path, data=data)
+    if "examples" not in data:
+        fail("examples: a control with a check needs examples")
+    if not data["resource_types"]:
+        fail("resource_types: a control with a check judges at least one resource type")
     computed = _check_node(data["check"], "check", fail)
     if "when" in data:
         _check_node(data["when"], "when", fail)

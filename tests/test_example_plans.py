@@ -28,7 +28,7 @@ CONTROLS = load_catalog(ROOT / "controls")
 CASES = [
     pytest.param(c, ex, id=f"{c.id}:{example_slug(ex['name'])}")
     for c in CONTROLS
-    for ex in c.data["examples"]
+    for ex in c.data.get("examples", [])
     if "hcl" in ex
 ]
 

@@ -19,6 +19,7 @@
 #       resource "aws_example_trail" "t" {
 #         multi = true
 #       }
+#   scope: account
 #   source: controls/example/golden_escape.yaml
 package soc2opa.controls.golden_escape
 
@@ -38,6 +39,7 @@ decision := {
 	"pass": [a | some a, s in _status; s == "pass"],
 	"fail": {r.address: _reason(r, "fail") | some r in _judged; _status[r.address] == "fail"},
 	"unknown": {r.address: _reason(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
+	"absent": count(_judged) == 0,
 }
 
 _judged := plan.of_types(resource_types)
