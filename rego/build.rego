@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "6fd46f27fda49f92"
+revision := "e0876667f1faa977"

@@ -54,6 +54,7 @@
 #     - SI-4
 #     - SI-7
 #     - SI-10
+#   scope: account
 #   source: controls/cloudtrail/cloudtrail_multi_region_trail_enabled.yaml
 package soc2opa.controls.cloudtrail_multi_region_trail_enabled
 
@@ -74,6 +75,7 @@ decision := {
 	"pass": [a | some a, s in _status; s == "pass"],
 	"fail": {r.address: _reason(r, "fail") | some r in _judged; _status[r.address] == "fail"},
 	"unknown": {r.address: _reason(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
+	"absent": count(_judged) == 0,
 }
 
 _judged := plan.of_types(resource_types)

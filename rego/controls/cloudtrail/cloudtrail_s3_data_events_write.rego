@@ -61,6 +61,7 @@
 #     iso_27001:
 #     - A.8.15
 #     - A.8.16
+#   scope: account
 #   source: controls/cloudtrail/cloudtrail_s3_data_events_write.yaml
 package soc2opa.controls.cloudtrail_s3_data_events_write
 
@@ -81,6 +82,7 @@ decision := {
 	"pass": [a | some a, s in _status; s == "pass"],
 	"fail": {r.address: _reason(r, "fail") | some r in _judged; _status[r.address] == "fail"},
 	"unknown": {r.address: _reason(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
+	"absent": count(_judged) == 0,
 }
 
 _judged := plan.of_types(resource_types)

@@ -27,6 +27,8 @@
 #   crosswalk:
 #     iso_27001:
 #     - A.8.15
+#   reference:
+#   - datasync_task_logging
 #   source: controls/datasync/datasync_task_logging.yaml
 package soc2opa.controls.datasync_task_logging
 

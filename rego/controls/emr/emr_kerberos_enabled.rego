@@ -27,6 +27,8 @@
 #           kdc_admin_password = var.kdc_admin_password
 #         }
 #       }
+#   reference:
+#   - emr_kerberos_enabled
 #   source: controls/emr/emr_kerberos_enabled.yaml
 package soc2opa.controls.emr_kerberos_enabled
 

@@ -35,6 +35,8 @@
 #     - MP-2
 #     - SC-7
 #     - SC-25
+#   reference:
+#   - emr_master_no_public_ip
 #   source: controls/emr/emr_master_no_public_ip.yaml
 package soc2opa.controls.emr_master_no_public_ip
 

@@ -32,6 +32,8 @@
 #   crosswalk:
 #     iso_27001:
 #     - A.8.15
+#   reference:
+#   - glue_job_logging
 #   source: controls/glue/glue_job_logging.yaml
 package soc2opa.controls.glue_job_logging
 

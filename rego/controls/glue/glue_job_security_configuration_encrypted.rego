@@ -30,6 +30,8 @@
 #     - A.8.11
 #     - A.8.15
 #     - A.8.24
+#   reference:
+#   - glue_job_security_configuration_encrypted
 #   source: controls/glue/glue_job_security_configuration_encrypted.yaml
 package soc2opa.controls.glue_job_security_configuration_encrypted
 

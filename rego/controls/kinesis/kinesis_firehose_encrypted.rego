@@ -34,6 +34,8 @@
 #   crosswalk:
 #     iso_27001:
 #     - A.8.24
+#   reference:
+#   - kinesis_firehose_encrypted
 #   source: controls/kinesis/kinesis_firehose_encrypted.yaml
 package soc2opa.controls.kinesis_firehose_encrypted
 

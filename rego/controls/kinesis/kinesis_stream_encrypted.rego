@@ -25,6 +25,8 @@
 #   crosswalk:
 #     iso_27001:
 #     - A.8.24
+#   reference:
+#   - kinesis_stream_encrypted
 #   source: controls/kinesis/kinesis_stream_encrypted.yaml
 package soc2opa.controls.kinesis_stream_encrypted
 

@@ -28,6 +28,8 @@
 #         encryption_type = "KMS"
 #         kms_key_id      = aws_kms_key.kinesis.arn
 #       }
+#   reference:
+#   - kinesis_stream_encrypted_cmk
 #   source: controls/kinesis/kinesis_stream_encrypted_cmk.yaml
 package soc2opa.controls.kinesis_stream_encrypted_cmk
 

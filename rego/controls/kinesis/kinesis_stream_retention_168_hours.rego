@@ -21,6 +21,8 @@
 #         shard_count      = 1
 #         retention_period = 168
 #       }
+#   reference:
+#   - kinesis_stream_retention_168_hours
 #   source: controls/kinesis/kinesis_stream_retention_168_hours.yaml
 package soc2opa.controls.kinesis_stream_retention_168_hours
 

@@ -26,6 +26,8 @@
 #   crosswalk:
 #     iso_27001:
 #     - A.8.15
+#   reference:
+#   - mq_broker_logging
 #   source: controls/mq/mq_broker_logging.yaml
 package soc2opa.controls.mq_broker_logging
 

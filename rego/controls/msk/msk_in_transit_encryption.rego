@@ -29,6 +29,8 @@
 #     iso_27001:
 #     - A.8.12
 #     - A.8.24
+#   reference:
+#   - msk_in_transit_encryption
 #   source: controls/msk/msk_in_transit_encryption.yaml
 package soc2opa.controls.msk_in_transit_encryption
 

@@ -26,6 +26,8 @@
 #     iso_27001:
 #     - A.8.11
 #     - A.8.24
+#   reference:
+#   - mskconnect_connector_tls
 #   source: controls/msk/mskconnect_connector_tls.yaml
 package soc2opa.controls.mskconnect_connector_tls
 

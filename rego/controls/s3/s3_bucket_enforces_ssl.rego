@@ -49,6 +49,8 @@
 #     - SC-16
 #     - SC-23
 #     - SI-1
+#   reference:
+#   - s3_bucket_enforces_ssl
 #   source: controls/s3/s3_bucket_enforces_ssl.yaml
 package soc2opa.controls.s3_bucket_enforces_ssl
 

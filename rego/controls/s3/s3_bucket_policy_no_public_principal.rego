@@ -46,6 +46,8 @@
 #     - SC-25
 #     iso_27001:
 #     - A.8.1
+#   reference:
+#   - s3_bucket_policy_no_public_principal
 #   source: controls/s3/s3_bucket_policy_no_public_principal.yaml
 package soc2opa.controls.s3_bucket_policy_no_public_principal
 

@@ -36,6 +36,8 @@
 #     - SC-13
 #     - SC-28
 #     - SI-19
+#   reference:
+#   - sagemaker_endpoint_config_kms
 #   source: controls/sagemaker/sagemaker_endpoint_config_kms.yaml
 package soc2opa.controls.sagemaker_endpoint_config_kms
 

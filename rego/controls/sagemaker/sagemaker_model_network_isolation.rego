@@ -25,6 +25,8 @@
 #           image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1"
 #         }
 #       }
+#   reference:
+#   - sagemaker_model_network_isolation
 #   source: controls/sagemaker/sagemaker_model_network_isolation.yaml
 package soc2opa.controls.sagemaker_model_network_isolation
 

@@ -28,6 +28,8 @@
 #     - A.8.20
 #     - A.8.21
 #     - A.8.22
+#   reference:
+#   - sagemaker_notebook_in_vpc
 #   source: controls/sagemaker/sagemaker_notebook_in_vpc.yaml
 package soc2opa.controls.sagemaker_notebook_in_vpc
 

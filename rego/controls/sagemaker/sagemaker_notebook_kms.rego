@@ -34,6 +34,8 @@
 #     iso_27001:
 #     - A.8.11
 #     - A.8.24
+#   reference:
+#   - sagemaker_notebook_kms
 #   source: controls/sagemaker/sagemaker_notebook_kms.yaml
 package soc2opa.controls.sagemaker_notebook_kms
 

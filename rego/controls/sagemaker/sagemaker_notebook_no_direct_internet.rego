@@ -38,6 +38,8 @@
 #     - SC-25
 #     iso_27001:
 #     - A.8.1
+#   reference:
+#   - sagemaker_notebook_no_direct_internet
 #   source: controls/sagemaker/sagemaker_notebook_no_direct_internet.yaml
 package soc2opa.controls.sagemaker_notebook_no_direct_internet
 

@@ -22,6 +22,8 @@
 #         instance_type = "ml.t3.medium"
 #         root_access   = "Disabled"
 #       }
+#   reference:
+#   - sagemaker_notebook_root_access_disabled
 #   source: controls/sagemaker/sagemaker_notebook_root_access_disabled.yaml
 package soc2opa.controls.sagemaker_notebook_root_access_disabled
 

@@ -24,6 +24,8 @@
 #     iso_27001:
 #     - A.8.12
 #     - A.8.24
+#   reference:
+#   - transfer_server_no_ftp
 #   source: controls/transfer/transfer_server_no_ftp.yaml
 package soc2opa.controls.transfer_server_no_ftp
 
