@@ -16,13 +16,14 @@ import jinja2
 import yaml
 
 from generator.compiler import CheckCompiler, rego_literal
+from generator.docs import help_uri, render_docs
 from generator.examples import example_plan, example_target, hcl_target
 from generator.plans import fixture_problem, load_fixture
 from soc2opa.catalog import Control, example_slug, load_catalog
-from soc2opa.criteria import CRITERIA, criterion_sort_key
 from soc2opa.errors import CatalogError, EngineError
 
-GENERATED_DIRS = ("rego/controls",)
+# Folders the build owns entirely (stale files in them are removed), with the files' extension.
+GENERATED_DIRS = (("rego/controls", "rego"), ("docs/controls", "md"))
 BUNDLE = "bundles/soc2opa.tar.gz"
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -98,6 +99,7 @@ def _metadata(control: Control) -> str:
     if d.get("runtime_evidence"):
         custom["runtime_evidence"] = " ".join(d["runtime_evidence"].split())
     custom["source"] = control.path.as_posix()
+    custom["help_uri"] = help_uri(d["service"], d["id"])
     annotation = {
         "title": d["title"],
         "description": " ".join(d["description"].split()),
@@ -202,33 +204,6 @@ def render_control(
     return {f"{base}.rego": policy, f"{base}_test.rego": test}
 
 
-def _docs(controls: list[Control], root: Path) -> str:
-    by_crit: dict[str, list[str]] = {}
-    for c in controls:
-        for crit in c.data["criteria"]:
-            by_crit.setdefault(crit, []).append(f"`{c.id}`")
-    rows = [
-        {
-            "id": c.id,
-            "source": c.path.relative_to(root).as_posix(),
-            "title": c.data["title"],
-            "criteria": c.data["criteria"],
-            "severity": c.data["severity"],
-            "resource_types": c.data["resource_types"],
-        }
-        for c in controls
-    ]
-    return (
-        _env()
-        .get_template("controls.md.j2")
-        .render(
-            controls=rows,
-            by_criterion=sorted(by_crit.items(), key=lambda kv: criterion_sort_key(kv[0])),
-            criteria_names=CRITERIA,
-        )
-    )
-
-
 def _opa(opa: Path, *args: str, cwd: Path | None = None) -> str:
     proc = subprocess.run([str(opa), *args], capture_output=True, text=True, cwd=cwd)
     if proc.returncode != 0:
@@ -263,7 +238,7 @@ def _build_bundle(root: Path, opa: Path, files: dict[str, str], out: Path) -> No
         staging = Path(tmp, "rego")
         for src in root.glob("rego/**/*"):
             rel = src.relative_to(root).as_posix()
-            if src.is_file() and not rel.startswith(GENERATED_DIRS):
+            if src.is_file() and not rel.startswith("rego/controls"):
                 dest = Path(tmp, rel)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(src.read_bytes())
@@ -318,9 +293,11 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
         )
         + "\n"
     )
-    files["docs/controls.md"] = _docs(controls, root)
+    files.update(render_docs(controls, root))
     existing = {
-        p.relative_to(root).as_posix() for d in GENERATED_DIRS for p in root.glob(f"{d}/**/*.rego")
+        p.relative_to(root).as_posix()
+        for d, ext in GENERATED_DIRS
+        for p in root.glob(f"{d}/**/*.{ext}")
     }
     if check:
         for rel, text in sorted(files.items()):

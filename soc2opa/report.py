@@ -33,6 +33,7 @@ class Control:
     remediation_terraform: str
     crosswalk: dict[str, list[str]]
     counts: dict[str, int]
+    help_uri: str = ""
 
     @property
     def status(self) -> str:
@@ -159,6 +160,7 @@ def _control(raw: dict[str, Any]) -> Control:
         remediation=remediation.get("text", ""),
         remediation_terraform=remediation.get("terraform", ""),
         crosswalk=custom.get("crosswalk", {}),
+        help_uri=custom.get("help_uri", ""),
         counts={
             "pass": len(raw.get("pass", [])),
             "fail": len(raw.get("fail", {})),

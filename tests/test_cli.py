@@ -71,6 +71,9 @@ def test_json_report_lists_every_pair_and_validates(run: Run, mixed_plan: Path) 
     rds_control = next(c for c in report["controls"] if c["id"] == "rds_instance_storage_encrypted")
     assert rds_control["description"].startswith("An RDS instance holds customer data at rest")
     assert rds_control["crosswalk"]["nist_800_53"] == ["SC-28", "SC-13", "CP-9"]
+    assert rds_control["help_uri"] == "docs/controls/rds/rds_instance_storage_encrypted.md"
+    assert (ROOT / rds_control["help_uri"]).is_file()
+    assert all((ROOT / r["help_uri"]).is_file() for r in report["results"])
     na = [c for c in report["controls"] if c["status"] == "not_applicable"]
     assert all(c["counts"] == {"pass": 0, "fail": 0, "unknown": 0} for c in na)
 
@@ -84,6 +87,7 @@ def test_text_report_is_grouped_with_remediation(run: Run, mixed_plan: Path) -> 
     assert "FAIL [high] rds_instance_storage_encrypted" in out
     assert "- aws_db_instance.bad: storage_encrypted is false; expected true" in out
     assert "fix: Set storage_encrypted = true" in out and "storage_encrypted = true" in out
+    assert "more: docs/controls/rds/rds_instance_storage_encrypted.md" in out
     assert "- aws_db_instance.later: storage_encrypted is known only after apply" in out
     assert "aws_db_instance.gone" not in out and "data.aws_db_instance.ro" not in out
     assert out.rstrip().splitlines()[-1].startswith("Summary: 1 failed, 1 unknown, 1 passed")

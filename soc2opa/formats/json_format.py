@@ -54,6 +54,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "counts": c.counts,
                 "remediation": {"text": c.remediation, "terraform": c.remediation_terraform},
                 "crosswalk": c.crosswalk,
+                "help_uri": c.help_uri,
             }
             for c in report.controls
         ],
@@ -69,6 +70,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "status": r.status,
                 "message": r.message,
                 "remediation": r.control.remediation if r.status != "pass" else None,
+                "help_uri": r.control.help_uri,
             }
             for r in report.results
         ],

@@ -85,6 +85,8 @@ class TextFormat(Format):
                     lines += [
                         "        " + ln for ln in c.remediation_terraform.rstrip().splitlines()
                     ]
+                if c.help_uri:
+                    lines.append(f"      more: {c.help_uri}")
         return lines
 
     def _criteria(self, report: Report) -> list[str]:
