@@ -21,6 +21,7 @@
 #       }
 #   scope: account
 #   source: controls/example/golden_escape.yaml
+#   help_uri: docs/controls/example/golden_escape.md
 package soc2opa.controls.golden_escape
 
 import data.soc2opa.lib.plan

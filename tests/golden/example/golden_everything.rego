@@ -19,6 +19,7 @@
 #         name = "ok"
 #       }
 #   source: controls/example/golden_everything.yaml
+#   help_uri: docs/controls/example/golden_everything.md
 package soc2opa.controls.golden_everything
 
 import data.soc2opa.lib.check
