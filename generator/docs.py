@@ -86,7 +86,7 @@ def control_page(control: Control, root: Path) -> str:
         if control.path.is_absolute()
         else str(control.path)
     )
-    examples = [_example(ex) for ex in d["examples"]]
+    examples = [_example(ex) for ex in d.get("examples", [])]
     order = {"Passes": 0, "Fails": 1, "Unknown until apply": 2, "Not judged": 3}
     examples.sort(key=lambda e: order[e["expect"]])
     crosswalk = [
@@ -103,7 +103,8 @@ def control_page(control: Control, root: Path) -> str:
             criteria=[(c, CRITERIA.get(c, "")) for c in d["criteria"]],
             crosswalk=crosswalk,
             when=compact_yaml(d["when"]) if "when" in d else None,
-            check=compact_yaml(d["check"]),
+            check=compact_yaml(d["check"]) if "check" in d else None,
+        runtime_evidence=" ".join(d.get("runtime_evidence", "").split()),
             examples=examples,
             reference=d.get("reference", []),
         )
