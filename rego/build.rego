@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "e0876667f1faa977"
+revision := "9a067d2d701cae66"

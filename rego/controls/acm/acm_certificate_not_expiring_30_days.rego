@@ -32,6 +32,7 @@
 #     iso_27001:
 #     - A.8.5
 #   source: controls/acm/acm_certificate_not_expiring_30_days.yaml
+#   help_uri: docs/controls/acm/acm_certificate_not_expiring_30_days.md
 package soc2opa.controls.acm_certificate_not_expiring_30_days
 
 import data.soc2opa.lib.plan

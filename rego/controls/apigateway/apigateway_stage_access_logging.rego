@@ -32,6 +32,7 @@
 #     iso_27001:
 #     - A.8.15
 #   source: controls/apigateway/apigateway_stage_access_logging.yaml
+#   help_uri: docs/controls/apigateway/apigateway_stage_access_logging.md
 package soc2opa.controls.apigateway_stage_access_logging
 
 import data.soc2opa.lib.check

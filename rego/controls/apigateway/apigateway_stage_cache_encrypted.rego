@@ -42,6 +42,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/apigateway/apigateway_stage_cache_encrypted.yaml
+#   help_uri: docs/controls/apigateway/apigateway_stage_cache_encrypted.md
 package soc2opa.controls.apigateway_stage_cache_encrypted
 
 import data.soc2opa.lib.check

@@ -50,6 +50,7 @@
 #     iso_27001:
 #     - A.8.15
 #   source: controls/apigateway/apigateway_stage_execution_logging.yaml
+#   help_uri: docs/controls/apigateway/apigateway_stage_execution_logging.md
 package soc2opa.controls.apigateway_stage_execution_logging
 
 import data.soc2opa.lib.check

@@ -51,6 +51,7 @@
 #     iso_27001:
 #     - A.8.15
 #   source: controls/apigateway/apigatewayv2_stage_logging.yaml
+#   help_uri: docs/controls/apigateway/apigatewayv2_stage_logging.md
 package soc2opa.controls.apigatewayv2_stage_logging
 
 import data.soc2opa.lib.check

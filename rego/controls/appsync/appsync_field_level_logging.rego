@@ -27,6 +27,7 @@
 #     iso_27001:
 #     - A.8.15
 #   source: controls/appsync/appsync_field_level_logging.yaml
+#   help_uri: docs/controls/appsync/appsync_field_level_logging.md
 package soc2opa.controls.appsync_field_level_logging
 
 import data.soc2opa.lib.check

@@ -31,6 +31,7 @@
 #     - A.8.11
 #     - A.8.24
 #   source: controls/athena/athena_workgroup_encrypted.yaml
+#   help_uri: docs/controls/athena/athena_workgroup_encrypted.md
 package soc2opa.controls.athena_workgroup_encrypted
 
 import data.soc2opa.lib.check

@@ -34,6 +34,7 @@
 #     - A.8.11
 #     - A.8.24
 #   source: controls/athena/athena_workgroup_enforce_configuration.yaml
+#   help_uri: docs/controls/athena/athena_workgroup_enforce_configuration.md
 package soc2opa.controls.athena_workgroup_enforce_configuration
 
 import data.soc2opa.lib.check

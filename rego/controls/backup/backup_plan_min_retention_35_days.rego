@@ -41,6 +41,7 @@
 #     hipaa:
 #     - 164.308(a)(7)(ii)(A)
 #   source: controls/backup/backup_plan_min_retention_35_days.yaml
+#   help_uri: docs/controls/backup/backup_plan_min_retention_35_days.md
 package soc2opa.controls.backup_plan_min_retention_35_days
 
 import data.soc2opa.lib.check

@@ -31,6 +31,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/backup/backup_vault_kms_cmk.yaml
+#   help_uri: docs/controls/backup/backup_vault_kms_cmk.md
 package soc2opa.controls.backup_vault_kms_cmk
 
 import data.soc2opa.lib.check

@@ -27,6 +27,7 @@
 #     hipaa:
 #     - 164.308(a)(7)(ii)(A)
 #   source: controls/backup/backup_vault_lock_enabled.yaml
+#   help_uri: docs/controls/backup/backup_vault_lock_enabled.md
 package soc2opa.controls.backup_vault_lock_enabled
 
 import data.soc2opa.lib.check

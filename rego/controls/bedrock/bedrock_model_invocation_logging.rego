@@ -36,6 +36,7 @@
 #     iso_27001:
 #     - A.8.15
 #   source: controls/bedrock/bedrock_model_invocation_logging.yaml
+#   help_uri: docs/controls/bedrock/bedrock_model_invocation_logging.md
 package soc2opa.controls.bedrock_model_invocation_logging
 
 import data.soc2opa.lib.check

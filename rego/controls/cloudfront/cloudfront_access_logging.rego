@@ -32,6 +32,7 @@
 #     - A.8.15
 #     - A.8.16
 #   source: controls/cloudfront/cloudfront_access_logging.yaml
+#   help_uri: docs/controls/cloudfront/cloudfront_access_logging.md
 package soc2opa.controls.cloudfront_access_logging
 
 import data.soc2opa.lib.check

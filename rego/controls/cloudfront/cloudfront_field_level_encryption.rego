@@ -27,6 +27,7 @@
 #     - A.8.11
 #     - A.8.24
 #   source: controls/cloudfront/cloudfront_field_level_encryption.yaml
+#   help_uri: docs/controls/cloudfront/cloudfront_field_level_encryption.md
 package soc2opa.controls.cloudfront_field_level_encryption
 
 import data.soc2opa.lib.check

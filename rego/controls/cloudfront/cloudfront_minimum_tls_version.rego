@@ -24,6 +24,7 @@
 #         }
 #       }
 #   source: controls/cloudfront/cloudfront_minimum_tls_version.yaml
+#   help_uri: docs/controls/cloudfront/cloudfront_minimum_tls_version.md
 package soc2opa.controls.cloudfront_minimum_tls_version
 
 import data.soc2opa.lib.check

@@ -28,6 +28,7 @@
 #         }
 #       }
 #   source: controls/cloudfront/cloudfront_viewer_https_only.yaml
+#   help_uri: docs/controls/cloudfront/cloudfront_viewer_https_only.md
 package soc2opa.controls.cloudfront_viewer_https_only
 
 import data.soc2opa.lib.check

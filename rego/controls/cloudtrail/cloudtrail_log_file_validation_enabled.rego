@@ -37,6 +37,7 @@
 #     - A.8.15
 #     - A.8.16
 #   source: controls/cloudtrail/cloudtrail_log_file_validation_enabled.yaml
+#   help_uri: docs/controls/cloudtrail/cloudtrail_log_file_validation_enabled.md
 package soc2opa.controls.cloudtrail_log_file_validation_enabled
 
 import data.soc2opa.lib.check

@@ -56,6 +56,7 @@
 #     - SI-10
 #   scope: account
 #   source: controls/cloudtrail/cloudtrail_multi_region_trail_enabled.yaml
+#   help_uri: docs/controls/cloudtrail/cloudtrail_multi_region_trail_enabled.md
 package soc2opa.controls.cloudtrail_multi_region_trail_enabled
 
 import data.soc2opa.lib.check

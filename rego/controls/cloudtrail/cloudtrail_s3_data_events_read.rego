@@ -62,6 +62,7 @@
 #     - A.8.16
 #   scope: account
 #   source: controls/cloudtrail/cloudtrail_s3_data_events_read.yaml
+#   help_uri: docs/controls/cloudtrail/cloudtrail_s3_data_events_read.md
 package soc2opa.controls.cloudtrail_s3_data_events_read
 
 import data.soc2opa.lib.check

@@ -63,6 +63,7 @@
 #     - A.8.16
 #   scope: account
 #   source: controls/cloudtrail/cloudtrail_s3_data_events_write.yaml
+#   help_uri: docs/controls/cloudtrail/cloudtrail_s3_data_events_write.md
 package soc2opa.controls.cloudtrail_s3_data_events_write
 
 import data.soc2opa.lib.check

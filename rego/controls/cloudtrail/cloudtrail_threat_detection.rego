@@ -23,6 +23,7 @@
 #   - cloudtrail_threat_detection
 #   runtime_evidence: The output of a threat detection over CloudTrail (GuardDuty with CloudTrail management and data event analysis, Security Hub, or a SIEM rule set) for the period, with the review records of what it raised.
 #   source: controls/cloudtrail/cloudtrail_threat_detection.yaml
+#   help_uri: docs/controls/cloudtrail/cloudtrail_threat_detection.md
 package soc2opa.controls.cloudtrail_threat_detection
 
 # METADATA

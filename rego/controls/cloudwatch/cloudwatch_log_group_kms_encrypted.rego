@@ -40,6 +40,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/cloudwatch/cloudwatch_log_group_kms_encrypted.yaml
+#   help_uri: docs/controls/cloudwatch/cloudwatch_log_group_kms_encrypted.md
 package soc2opa.controls.cloudwatch_log_group_kms_encrypted
 
 import data.soc2opa.lib.check

@@ -30,6 +30,7 @@
 #   reference:
 #   - datasync_task_logging
 #   source: controls/datasync/datasync_task_logging.yaml
+#   help_uri: docs/controls/datasync/datasync_task_logging.md
 package soc2opa.controls.datasync_task_logging
 
 import data.soc2opa.lib.check

@@ -45,6 +45,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/dynamodb/dynamodb_table_kms_encrypted.yaml
+#   help_uri: docs/controls/dynamodb/dynamodb_table_kms_encrypted.md
 package soc2opa.controls.dynamodb_table_kms_encrypted
 
 import data.soc2opa.lib.check

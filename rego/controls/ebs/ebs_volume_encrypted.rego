@@ -40,6 +40,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/ebs/ebs_volume_encrypted.yaml
+#   help_uri: docs/controls/ebs/ebs_volume_encrypted.md
 package soc2opa.controls.ebs_volume_encrypted
 
 import data.soc2opa.lib.check

@@ -50,6 +50,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/ec2/ec2_instance_block_devices_encrypted.yaml
+#   help_uri: docs/controls/ec2/ec2_instance_block_devices_encrypted.md
 package soc2opa.controls.ec2_instance_block_devices_encrypted
 
 import data.soc2opa.lib.check

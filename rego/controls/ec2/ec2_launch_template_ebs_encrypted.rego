@@ -48,6 +48,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/ec2/ec2_launch_template_ebs_encrypted.yaml
+#   help_uri: docs/controls/ec2/ec2_launch_template_ebs_encrypted.md
 package soc2opa.controls.ec2_launch_template_ebs_encrypted
 
 import data.soc2opa.lib.check

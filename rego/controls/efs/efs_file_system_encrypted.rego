@@ -33,6 +33,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/efs/efs_file_system_encrypted.yaml
+#   help_uri: docs/controls/efs/efs_file_system_encrypted.md
 package soc2opa.controls.efs_file_system_encrypted
 
 import data.soc2opa.lib.check

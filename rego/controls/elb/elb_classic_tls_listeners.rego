@@ -42,6 +42,7 @@
 #     - SC-23
 #     - SI-1
 #   source: controls/elb/elb_classic_tls_listeners.yaml
+#   help_uri: docs/controls/elb/elb_classic_tls_listeners.md
 package soc2opa.controls.elb_classic_tls_listeners
 
 import data.soc2opa.lib.check

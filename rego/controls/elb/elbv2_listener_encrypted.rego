@@ -59,6 +59,7 @@
 #     - SC-23
 #     - SI-1
 #   source: controls/elb/elbv2_listener_encrypted.yaml
+#   help_uri: docs/controls/elb/elbv2_listener_encrypted.md
 package soc2opa.controls.elbv2_listener_encrypted
 
 import data.soc2opa.lib.check

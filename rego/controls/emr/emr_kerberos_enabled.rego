@@ -30,6 +30,7 @@
 #   reference:
 #   - emr_kerberos_enabled
 #   source: controls/emr/emr_kerberos_enabled.yaml
+#   help_uri: docs/controls/emr/emr_kerberos_enabled.md
 package soc2opa.controls.emr_kerberos_enabled
 
 import data.soc2opa.lib.check

@@ -38,6 +38,7 @@
 #   reference:
 #   - emr_master_no_public_ip
 #   source: controls/emr/emr_master_no_public_ip.yaml
+#   help_uri: docs/controls/emr/emr_master_no_public_ip.md
 package soc2opa.controls.emr_master_no_public_ip
 
 import data.soc2opa.lib.check

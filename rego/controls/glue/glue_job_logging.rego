@@ -35,6 +35,7 @@
 #   reference:
 #   - glue_job_logging
 #   source: controls/glue/glue_job_logging.yaml
+#   help_uri: docs/controls/glue/glue_job_logging.md
 package soc2opa.controls.glue_job_logging
 
 import data.soc2opa.lib.check

@@ -33,6 +33,7 @@
 #   reference:
 #   - glue_job_security_configuration_encrypted
 #   source: controls/glue/glue_job_security_configuration_encrypted.yaml
+#   help_uri: docs/controls/glue/glue_job_security_configuration_encrypted.md
 package soc2opa.controls.glue_job_security_configuration_encrypted
 
 import data.soc2opa.lib.check

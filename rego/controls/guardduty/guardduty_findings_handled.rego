@@ -35,6 +35,7 @@
 #   - guardduty_findings_handled
 #   runtime_evidence: GuardDuty ListFindings (no unarchived high-severity findings older than the response target) sampled over the period, with the incident tickets that handled them, or Security Hub's finding history.
 #   source: controls/guardduty/guardduty_findings_handled.yaml
+#   help_uri: docs/controls/guardduty/guardduty_findings_handled.md
 package soc2opa.controls.guardduty_findings_handled
 
 # METADATA

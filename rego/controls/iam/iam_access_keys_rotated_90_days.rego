@@ -32,6 +32,7 @@
 #   - iam_access_keys_rotated_90_days
 #   runtime_evidence: The IAM credential report (access_key_N_last_rotated within 90 days for active keys) sampled over the period, or the Config rule access-keys-rotated with its compliance history.
 #   source: controls/iam/iam_access_keys_rotated_90_days.yaml
+#   help_uri: docs/controls/iam/iam_access_keys_rotated_90_days.md
 package soc2opa.controls.iam_access_keys_rotated_90_days
 
 # METADATA

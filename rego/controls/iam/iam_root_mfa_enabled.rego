@@ -32,6 +32,7 @@
 #   - iam_root_mfa_enabled
 #   runtime_evidence: The IAM credential report (mfa_active for <root_account>) or GetAccountSummary (AccountMFAEnabled = 1), exported at least once in the audit period, and for hardware MFA the list of virtual MFA devices showing none for root; or an AWS Config rule root-account-hardware-mfa-enabled with its compliance history.
 #   source: controls/iam/iam_root_mfa_enabled.yaml
+#   help_uri: docs/controls/iam/iam_root_mfa_enabled.md
 package soc2opa.controls.iam_root_mfa_enabled
 
 # METADATA

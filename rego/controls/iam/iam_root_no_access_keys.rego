@@ -38,6 +38,7 @@
 #   - iam_root_no_access_keys
 #   runtime_evidence: The IAM credential report (access_key_1_active and access_key_2_active false for <root_account>) or GetAccountSummary (AccountAccessKeysPresent = 0), or the Config rule iam-root-access-key-check with its compliance history over the period.
 #   source: controls/iam/iam_root_no_access_keys.yaml
+#   help_uri: docs/controls/iam/iam_root_no_access_keys.md
 package soc2opa.controls.iam_root_no_access_keys
 
 # METADATA

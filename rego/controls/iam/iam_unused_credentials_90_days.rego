@@ -40,6 +40,7 @@
 #   - iam_unused_credentials_90_days
 #   runtime_evidence: The IAM credential report (password_last_used, access_key_N_last_used_date) sampled over the period, or the Config rule iam-user-unused-credentials-check with its compliance history, plus the tickets of removals.
 #   source: controls/iam/iam_unused_credentials_90_days.yaml
+#   help_uri: docs/controls/iam/iam_unused_credentials_90_days.md
 package soc2opa.controls.iam_unused_credentials_90_days
 
 # METADATA

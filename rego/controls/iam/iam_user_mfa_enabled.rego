@@ -34,6 +34,7 @@
 #   - iam_user_mfa_enabled
 #   runtime_evidence: The IAM credential report (password_enabled true implies mfa_active true) for the audit period, or the Config rule mfa-enabled-for-iam-console-access with its compliance history; an IAM policy denying actions without aws:MultiFactorAuthPresent attached to all console users supports it.
 #   source: controls/iam/iam_user_mfa_enabled.yaml
+#   help_uri: docs/controls/iam/iam_user_mfa_enabled.md
 package soc2opa.controls.iam_user_mfa_enabled
 
 # METADATA

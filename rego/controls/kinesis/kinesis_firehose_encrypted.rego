@@ -37,6 +37,7 @@
 #   reference:
 #   - kinesis_firehose_encrypted
 #   source: controls/kinesis/kinesis_firehose_encrypted.yaml
+#   help_uri: docs/controls/kinesis/kinesis_firehose_encrypted.md
 package soc2opa.controls.kinesis_firehose_encrypted
 
 import data.soc2opa.lib.check

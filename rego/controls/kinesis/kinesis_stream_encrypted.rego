@@ -28,6 +28,7 @@
 #   reference:
 #   - kinesis_stream_encrypted
 #   source: controls/kinesis/kinesis_stream_encrypted.yaml
+#   help_uri: docs/controls/kinesis/kinesis_stream_encrypted.md
 package soc2opa.controls.kinesis_stream_encrypted
 
 import data.soc2opa.lib.check

@@ -31,6 +31,7 @@
 #   reference:
 #   - kinesis_stream_encrypted_cmk
 #   source: controls/kinesis/kinesis_stream_encrypted_cmk.yaml
+#   help_uri: docs/controls/kinesis/kinesis_stream_encrypted_cmk.md
 package soc2opa.controls.kinesis_stream_encrypted_cmk
 
 import data.soc2opa.lib.check

@@ -24,6 +24,7 @@
 #   reference:
 #   - kinesis_stream_retention_168_hours
 #   source: controls/kinesis/kinesis_stream_retention_168_hours.yaml
+#   help_uri: docs/controls/kinesis/kinesis_stream_retention_168_hours.md
 package soc2opa.controls.kinesis_stream_retention_168_hours
 
 import data.soc2opa.lib.check

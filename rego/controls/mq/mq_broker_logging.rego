@@ -29,6 +29,7 @@
 #   reference:
 #   - mq_broker_logging
 #   source: controls/mq/mq_broker_logging.yaml
+#   help_uri: docs/controls/mq/mq_broker_logging.md
 package soc2opa.controls.mq_broker_logging
 
 import data.soc2opa.lib.check

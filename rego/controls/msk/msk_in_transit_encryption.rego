@@ -32,6 +32,7 @@
 #   reference:
 #   - msk_in_transit_encryption
 #   source: controls/msk/msk_in_transit_encryption.yaml
+#   help_uri: docs/controls/msk/msk_in_transit_encryption.md
 package soc2opa.controls.msk_in_transit_encryption
 
 import data.soc2opa.lib.check

@@ -29,6 +29,7 @@
 #   reference:
 #   - mskconnect_connector_tls
 #   source: controls/msk/mskconnect_connector_tls.yaml
+#   help_uri: docs/controls/msk/mskconnect_connector_tls.md
 package soc2opa.controls.mskconnect_connector_tls
 
 import data.soc2opa.lib.check

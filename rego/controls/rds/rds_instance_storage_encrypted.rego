@@ -33,6 +33,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/rds/rds_instance_storage_encrypted.yaml
+#   help_uri: docs/controls/rds/rds_instance_storage_encrypted.md
 package soc2opa.controls.rds_instance_storage_encrypted
 
 import data.soc2opa.lib.check

@@ -37,6 +37,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/s3/s3_bucket_default_encryption.yaml
+#   help_uri: docs/controls/s3/s3_bucket_default_encryption.md
 package soc2opa.controls.s3_bucket_default_encryption
 
 import data.soc2opa.lib.check

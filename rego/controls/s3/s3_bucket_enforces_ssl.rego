@@ -52,6 +52,7 @@
 #   reference:
 #   - s3_bucket_enforces_ssl
 #   source: controls/s3/s3_bucket_enforces_ssl.yaml
+#   help_uri: docs/controls/s3/s3_bucket_enforces_ssl.md
 package soc2opa.controls.s3_bucket_enforces_ssl
 
 import data.soc2opa.lib.check

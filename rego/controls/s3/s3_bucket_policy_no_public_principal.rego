@@ -49,6 +49,7 @@
 #   reference:
 #   - s3_bucket_policy_no_public_principal
 #   source: controls/s3/s3_bucket_policy_no_public_principal.yaml
+#   help_uri: docs/controls/s3/s3_bucket_policy_no_public_principal.md
 package soc2opa.controls.s3_bucket_policy_no_public_principal
 
 import data.soc2opa.lib.plan

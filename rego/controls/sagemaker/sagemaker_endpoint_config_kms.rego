@@ -39,6 +39,7 @@
 #   reference:
 #   - sagemaker_endpoint_config_kms
 #   source: controls/sagemaker/sagemaker_endpoint_config_kms.yaml
+#   help_uri: docs/controls/sagemaker/sagemaker_endpoint_config_kms.md
 package soc2opa.controls.sagemaker_endpoint_config_kms
 
 import data.soc2opa.lib.check

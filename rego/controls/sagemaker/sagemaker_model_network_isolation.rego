@@ -28,6 +28,7 @@
 #   reference:
 #   - sagemaker_model_network_isolation
 #   source: controls/sagemaker/sagemaker_model_network_isolation.yaml
+#   help_uri: docs/controls/sagemaker/sagemaker_model_network_isolation.md
 package soc2opa.controls.sagemaker_model_network_isolation
 
 import data.soc2opa.lib.check

@@ -31,6 +31,7 @@
 #   reference:
 #   - sagemaker_notebook_in_vpc
 #   source: controls/sagemaker/sagemaker_notebook_in_vpc.yaml
+#   help_uri: docs/controls/sagemaker/sagemaker_notebook_in_vpc.md
 package soc2opa.controls.sagemaker_notebook_in_vpc
 
 import data.soc2opa.lib.check

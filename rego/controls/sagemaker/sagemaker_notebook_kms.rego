@@ -37,6 +37,7 @@
 #   reference:
 #   - sagemaker_notebook_kms
 #   source: controls/sagemaker/sagemaker_notebook_kms.yaml
+#   help_uri: docs/controls/sagemaker/sagemaker_notebook_kms.md
 package soc2opa.controls.sagemaker_notebook_kms
 
 import data.soc2opa.lib.check

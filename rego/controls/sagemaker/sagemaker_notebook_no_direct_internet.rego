@@ -41,6 +41,7 @@
 #   reference:
 #   - sagemaker_notebook_no_direct_internet
 #   source: controls/sagemaker/sagemaker_notebook_no_direct_internet.yaml
+#   help_uri: docs/controls/sagemaker/sagemaker_notebook_no_direct_internet.md
 package soc2opa.controls.sagemaker_notebook_no_direct_internet
 
 import data.soc2opa.lib.check

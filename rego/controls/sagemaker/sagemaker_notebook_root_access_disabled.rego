@@ -25,6 +25,7 @@
 #   reference:
 #   - sagemaker_notebook_root_access_disabled
 #   source: controls/sagemaker/sagemaker_notebook_root_access_disabled.yaml
+#   help_uri: docs/controls/sagemaker/sagemaker_notebook_root_access_disabled.md
 package soc2opa.controls.sagemaker_notebook_root_access_disabled
 
 import data.soc2opa.lib.check

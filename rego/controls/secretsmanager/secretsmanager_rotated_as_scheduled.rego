@@ -30,6 +30,7 @@
 #   - secretsmanager_rotated_as_scheduled
 #   runtime_evidence: DescribeSecret for each rotated secret (LastRotatedDate within the rotation interval) sampled over the period, or the Config rule secretsmanager-scheduled-rotation-success-check with its history, and alarms on rotation failures from CloudTrail (RotationFailed events).
 #   source: controls/secretsmanager/secretsmanager_rotated_as_scheduled.yaml
+#   help_uri: docs/controls/secretsmanager/secretsmanager_rotated_as_scheduled.md
 package soc2opa.controls.secretsmanager_rotated_as_scheduled
 
 # METADATA

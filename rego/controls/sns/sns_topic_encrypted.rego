@@ -36,6 +36,7 @@
 #     hipaa:
 #     - 164.312(a)(2)(iv)
 #   source: controls/sns/sns_topic_encrypted.yaml
+#   help_uri: docs/controls/sns/sns_topic_encrypted.md
 package soc2opa.controls.sns_topic_encrypted
 
 import data.soc2opa.lib.check

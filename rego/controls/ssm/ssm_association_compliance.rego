@@ -31,6 +31,7 @@
 #   - ssm_association_compliance
 #   runtime_evidence: State Manager association compliance (ListComplianceItems with type Association) sampled over the period, or the Config rule ec2-managedinstance-association-compliance-status-check with its history.
 #   source: controls/ssm/ssm_association_compliance.yaml
+#   help_uri: docs/controls/ssm/ssm_association_compliance.md
 package soc2opa.controls.ssm_association_compliance
 
 # METADATA

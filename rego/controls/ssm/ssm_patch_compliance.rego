@@ -33,6 +33,7 @@
 #   - ssm_patch_compliance
 #   runtime_evidence: Systems Manager Patch Manager compliance reports (ListComplianceSummaries / Patch compliance in Explorer) sampled over the period, or the Config rule ec2-managedinstance-patch-compliance-status-check with its history, and the records of exceptions.
 #   source: controls/ssm/ssm_patch_compliance.yaml
+#   help_uri: docs/controls/ssm/ssm_patch_compliance.md
 package soc2opa.controls.ssm_patch_compliance
 
 # METADATA

@@ -27,6 +27,7 @@
 #   reference:
 #   - transfer_server_no_ftp
 #   source: controls/transfer/transfer_server_no_ftp.yaml
+#   help_uri: docs/controls/transfer/transfer_server_no_ftp.md
 package soc2opa.controls.transfer_server_no_ftp
 
 import data.soc2opa.lib.check
