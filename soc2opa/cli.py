@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from soc2opa import __version__
+from soc2opa.batch import evaluate_all, expand_plan_args, open_plans
+from soc2opa.config import Settings, find_config, load_config, merge, split_list
 from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
-from soc2opa.errors import EngineError, InputError, Soc2OpaError, UsageError
-from soc2opa.formats import FORMATS
-from soc2opa.planfile import open_plan
+from soc2opa.errors import EngineError, Soc2OpaError, UsageError
+from soc2opa.formats import FORMATS, FormatOptions, get_format
+from soc2opa.locations import locate_results
+from soc2opa.output import write_atomic
 from soc2opa.report import SEVERITIES, build_report
 from soc2opa.tools import default_bundle, find_opa
+from soc2opa.waivers import apply_waivers, load_waivers, today_utc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,32 +30,155 @@ def cli() -> None:
     """SOC 2 checks for Terraform plans on AWS, evaluated by Open Policy Agent."""
 
 
-@cli.command("eval")
-@click.argument("plan", type=click.Path(path_type=Path))
+EVAL_EPILOG = """\b
+PLAN is a `terraform show -json` file, a folder (its *.json files) or - for stdin:
+  terraform show -json tfplan | soc2opa eval -
+
+\b
+Exit codes:
+  0  no failing result at or above --fail-on (waived results never fail)
+  1  at least one failing result at or above --fail-on, over all plans
+     (with --strict, unknown results count as failing)
+  2  usage, input, config, waiver or engine error (one line on stderr)
+
+\b
+Environment variables:
+  SOC2OPA_OPA        the opa binary (after --opa-path)
+  SOC2OPA_BUNDLE     the policy bundle (after --bundle)
+  SOC2OPA_OPA_TOKEN  bearer token sent to --opa-url
+  NO_COLOR           set to anything: no colours (same as --no-color)
+  SOC2OPA_DEBUG      set to 1: show tracebacks of internal errors
+
+\b
+Settings also come from .soc2opa.yaml (or [tool.soc2opa] in pyproject.toml) in the
+current folder; flags override them; --no-config ignores the file. See docs/config.md.
+"""
+
+
+def _color_wanted(no_color: bool) -> bool:
+    return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+def _width() -> int:
+    if not sys.stdout.isatty():
+        return 100
+    return max(60, min(shutil.get_terminal_size((100, 24)).columns, 140))
+
+
+def _settings(config: Path | None, no_config: bool, flags: dict[str, Any]) -> Settings:
+    if config and no_config:
+        raise UsageError("--config and --no-config exclude each other")
+    base = Settings()
+    path = config or (None if no_config else find_config(Path.cwd()))
+    if path is not None:
+        base = load_config(path)
+    return merge(base, flags)
+
+
+def _output_specs(settings: Settings) -> list[tuple[str, Path, bool]]:
+    """(format, file, whether the format was named) for each --output."""
+    specs = []
+    for spec in settings.outputs:
+        name, sep, file = spec.partition("=")
+        if sep and name.lower() in FORMATS and file:
+            specs.append((name.lower(), Path(file), True))
+        elif sep and name and file and "/" not in name and "." not in name:
+            raise UsageError(
+                f"--output: unknown format {name!r} in {spec!r} (formats: {', '.join(FORMATS)})"
+            )
+        else:
+            specs.append((settings.format, Path(spec), False))
+    for _, path, _named in specs:
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise UsageError(f"--output: cannot write {path}: no such folder {folder}")
+    return specs
+
+
+def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
+    if opa_url:
+        if settings.bundle and "bundle" in settings.sources:
+            raise UsageError(
+                "--bundle and --opa-url exclude each other (the server has its bundle)"
+            )
+        remote = RemoteEngine(
+            opa_url, timeout=settings.timeout, token=os.environ.get("SOC2OPA_OPA_TOKEN")
+        )
+        return remote, opa_url
+    bundle_path = settings.bundle or default_bundle()
+    return LocalEngine(find_opa(settings.opa_path), bundle_path, timeout=settings.timeout), str(
+        bundle_path
+    )
+
+
+@cli.command("eval", epilog=EVAL_EPILOG)
+@click.argument("plans", nargs=-1, metavar="PLAN...")
 @click.option(
     "--bundle", type=click.Path(path_type=Path), help="Policy bundle (default: the built-in one)."
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATS), case_sensitive=False),
+    help="Report format on stdout (default: text).",
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(SEVERITIES),
-    default="low",
-    show_default=True,
-    help="Lowest severity of a failing result that makes the exit code 1.",
+    type=click.Choice(SEVERITIES, case_sensitive=False),
+    help="Lowest severity of a failing result that makes the exit code 1 (default: low).",
 )
-@click.option("--strict", is_flag=True, help="Results unknown until apply also fail the run.")
 @click.option(
-    "--control", "controls", multiple=True, metavar="ID", help="Only this control (repeatable)."
+    "--strict/--no-strict",
+    default=None,
+    help="Results unknown until apply also fail the run.",
+)
+@click.option(
+    "--control",
+    "controls",
+    multiple=True,
+    metavar="ID[,ID]",
+    help="Only these controls (repeatable, comma lists accepted).",
+)
+@click.option(
+    "--exclude-control",
+    "exclude_controls",
+    multiple=True,
+    metavar="ID[,ID]",
+    help="Leave these controls out (repeatable, comma lists accepted).",
 )
 @click.option(
     "--criterion",
     "criteria",
     multiple=True,
-    metavar="ID",
-    help="Only controls mapped to this SOC 2 criterion, e.g. CC6.1 (repeatable).",
+    metavar="ID[,ID]",
+    help="Only controls mapped to these SOC 2 criteria, e.g. CC6.1 or cc6.1 (repeatable).",
 )
+@click.option(
+    "--exclude-criterion",
+    "exclude_criteria",
+    multiple=True,
+    metavar="ID[,ID]",
+    help="Leave out controls mapped to these criteria (repeatable).",
+)
+@click.option(
+    "--waivers",
+    type=click.Path(path_type=Path),
+    help="YAML file of accepted findings (reason, owner, expiry); see docs/waivers.md.",
+)
+@click.option(
+    "--tf-dir",
+    type=click.Path(path_type=Path),
+    help="The Terraform root module: findings point at the .tf file and line.",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    help="Config file (default: ./.soc2opa.yaml or [tool.soc2opa] in ./pyproject.toml).",
+)
+@click.option("--no-config", is_flag=True, help="Ignore any config file.")
+@click.option("--quiet", "-q", is_flag=True, help="Print the summary line only.")
+@click.option("--no-color", is_flag=True, help="No colours (also when NO_COLOR is set).")
 @click.option(
     "--opa-url",
     metavar="URL",
@@ -63,47 +192,62 @@ def cli() -> None:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(path_type=Path),
-    help="Write the report here instead of stdout.",
+    "outputs",
+    multiple=True,
+    metavar="[FORMAT=]FILE",
+    help="Write a report to FILE (repeatable: -o sarif=out.sarif -o junit=out.xml); "
+    "a bare FILE takes --format and replaces stdout.",
 )
-@click.option(
-    "--timeout", type=float, default=600.0, show_default=True, help="Seconds OPA may take."
-)
+@click.option("--timeout", type=float, help="Seconds OPA may take (default: 600).")
 def eval_command(
-    plan: Path, bundle: Path | None, fmt: str, fail_on: str, strict: bool,
-    controls: tuple[str, ...], criteria: tuple[str, ...], opa_url: str | None,
-    opa_path: str | None, output: Path | None, timeout: float,
+    plans: tuple[str, ...], bundle: Path | None, fmt: str | None, fail_on: str | None,
+    strict: bool | None, controls: tuple[str, ...], exclude_controls: tuple[str, ...],
+    criteria: tuple[str, ...], exclude_criteria: tuple[str, ...], waivers: Path | None,
+    tf_dir: Path | None, config: Path | None, no_config: bool, quiet: bool, no_color: bool,
+    opa_url: str | None, opa_path: str | None, outputs: tuple[str, ...], timeout: float | None,
 ) -> None:  # fmt: skip
-    """Judge a `terraform show -json` plan against the SOC 2 controls."""
-    engine: Engine
-    if opa_url:
-        if bundle:
-            raise UsageError(
-                "--bundle and --opa-url exclude each other (the server has its bundle)"
-            )
-        engine = RemoteEngine(opa_url, timeout=timeout, token=os.environ.get("SOC2OPA_OPA_TOKEN"))
-        source = opa_url
-    else:
-        bundle_path = bundle or default_bundle()
-        engine = LocalEngine(find_opa(opa_path), bundle_path, timeout=timeout)
-        source = str(bundle_path)
-    with open_plan(plan) as plan_file:
-        raw = engine.evaluate(plan_file)
-    if raw["problems"]:
-        raise InputError(f"{plan}: {sorted(raw['problems'])[0]}")
-    report = build_report(
-        raw, plan_name=str(plan), bundle_source=source, engine=engine.name,
-        fail_on=fail_on, strict=strict, controls=controls, criteria=criteria,
-    )  # fmt: skip
-    text = FORMATS[fmt]().render(report)
-    if output:
-        try:
-            output.write_text(click.unstyle(text))
-        except OSError as exc:
-            raise UsageError(f"--output: cannot write {output}: {exc.strerror}") from None
-    else:
-        click.echo(text, nl=False)
-    sys.exit(report.exit_code)
+    """Judge `terraform show -json` plans against the SOC 2 controls."""
+    if not plans:
+        raise UsageError("eval: give a plan file, a folder of plans, or - to read stdin")
+    settings = _settings(config, no_config, {
+        "bundle": bundle, "format": fmt.lower() if fmt else None,
+        "fail_on": fail_on.lower() if fail_on else None, "strict": strict,
+        "controls": split_list(controls), "exclude_controls": split_list(exclude_controls),
+        "criteria": split_list(criteria), "exclude_criteria": split_list(exclude_criteria),
+        "waivers": waivers, "tf_dir": tf_dir, "opa_path": opa_path,
+        "outputs": split_list(outputs) if outputs else None, "timeout": timeout,
+    })  # fmt: skip
+    if settings.format not in FORMATS:
+        raise UsageError(f"{settings.source}: format must be one of {', '.join(FORMATS)}")
+    specs = _output_specs(settings)
+    loaded = load_waivers(settings.waivers) if settings.waivers else []
+    if settings.tf_dir is not None and not settings.tf_dir.is_dir():
+        raise UsageError(f"--tf-dir: {settings.tf_dir} is not a folder")
+    engine, source = _engine(settings, opa_url)
+    names = expand_plan_args(plans)
+    with open_plans(names) as files:
+        raws = evaluate_all(engine, files)
+        plan_names = [f.name for f in files]
+    reports = [
+        build_report(
+            raw, plan_name=name, bundle_source=source, engine=engine.name,
+            fail_on=settings.fail_on, strict=settings.strict, controls=settings.controls,
+            criteria=settings.criteria, exclude_controls=settings.exclude_controls,
+            exclude_criteria=settings.exclude_criteria,
+            baseline_elsewhere=settings.baseline_elsewhere,
+        )
+        for raw, name in zip(raws, plan_names, strict=True)
+    ]  # fmt: skip
+    apply_waivers(reports, loaded, today_utc())
+    if settings.tf_dir is not None:
+        locate_results(reports, settings.tf_dir)
+    file_options = FormatOptions(color=False)
+    for name, path, _named in specs:
+        write_atomic(path, get_format(name, file_options).render_all(reports))
+    if all(named for _, _, named in specs):
+        options = FormatOptions(color=_color_wanted(no_color), width=_width(), quiet=quiet)
+        click.echo(get_format(settings.format, options).render_all(reports), nl=False)
+    sys.exit(max(r.exit_code for r in reports))
 
 
 @cli.command("build")

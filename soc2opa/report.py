@@ -6,12 +6,16 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from soc2opa import __version__
 from soc2opa.address import Address, parse_address
 from soc2opa.criteria import CRITERIA, criterion_sort_key
 from soc2opa.errors import UsageError
+
+if TYPE_CHECKING:
+    from soc2opa.locations import SourceLocation
+    from soc2opa.waivers import Waiver
 
 SEVERITIES = ("low", "medium", "high", "critical")
 STATUSES = ("fail", "unknown", "pass")
@@ -52,6 +56,13 @@ class Result:
     address: str
     status: str
     message: str | None
+    waiver: Waiver | None = None
+    location: SourceLocation | None = None
+
+    @property
+    def waived(self) -> bool:
+        """Whether a live waiver accepts this result (its status stays what OPA decided)."""
+        return self.waiver is not None
 
     @cached_property
     def _parsed(self) -> Address | None:
@@ -90,6 +101,11 @@ class Report:
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
     )
     tool_version: str = __version__
+    excluded_controls: tuple[str, ...] = ()
+    baseline_elsewhere: tuple[str, ...] = ()
+    waivers_file: str | None = None
+    expired_waivers: list[Waiver] = field(default_factory=list)
+    unmatched_waivers: list[Waiver] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Results by status."""
@@ -126,8 +142,12 @@ class Report:
         return [
             r
             for r in self.results
-            if r.status in bad and SEVERITIES.index(r.control.severity) >= floor
+            if r.status in bad and not r.waived and SEVERITIES.index(r.control.severity) >= floor
         ]
+
+    def waived(self) -> list[Result]:
+        """Results a live waiver accepts; they keep their status but never fail the run."""
+        return [r for r in self.results if r.waived]
 
     @property
     def exit_code(self) -> int:
@@ -135,12 +155,16 @@ class Report:
         return 1 if self.failing() else 0
 
     def warnings(self) -> list[str]:
-        """Things a reader should not miss: an empty plan, nothing judged."""
+        """Things a reader should not miss: an empty plan, nothing judged, waivers gone stale."""
         out = []
         if self.plan.get("resources_judged", 0) == 0:
             out.append("the plan holds no managed resource to judge (after deletions)")
         elif not self.results:
             out.append("no resource in this plan is covered by the selected controls")
+        for w in self.expired_waivers:
+            out.append(f"{w.label()} expired on {w.expires.isoformat()} and no longer applies")
+        for w in self.unmatched_waivers:
+            out.append(f"{w.label()} matched no result")
         return out
 
 
@@ -169,23 +193,39 @@ def _control(raw: dict[str, Any]) -> Control:
     )
 
 
-def _select(
-    controls: dict[str, Control], ids: tuple[str, ...], criteria: tuple[str, ...]
-) -> set[str]:
+def _check_ids(controls: dict[str, Control], ids: tuple[str, ...], flag: str) -> None:
     for cid in ids:
         if cid not in controls:
             close = difflib.get_close_matches(cid, list(controls), n=1)
             hint = f"; did you mean {close[0]}?" if close else "; see `soc2opa controls`"
-            raise UsageError(f"--control: no control {cid!r} in this bundle{hint}")
-    for crit in criteria:
-        if crit not in CRITERIA:
-            raise UsageError(
-                f"--criterion: {crit!r} is not a Trust Services Criteria id (e.g. CC6.1)"
-            )
+            raise UsageError(f"{flag}: no control {cid!r} in this bundle{hint}")
+
+
+def normalize_criterion(crit: str, flag: str = "--criterion") -> str:
+    """A criterion id in canonical case (cc6.1 -> CC6.1); UsageError when it is not one."""
+    canonical = {c.upper(): c for c in CRITERIA}.get(crit.strip().upper())
+    if canonical is None:
+        raise UsageError(f"{flag}: {crit!r} is not a Trust Services Criteria id (e.g. CC6.1)")
+    return canonical
+
+
+def _select(
+    controls: dict[str, Control],
+    ids: tuple[str, ...],
+    criteria: tuple[str, ...],
+    excluded: tuple[str, ...] = (),
+    excluded_criteria: tuple[str, ...] = (),
+) -> set[str]:
+    _check_ids(controls, ids, "--control")
+    _check_ids(controls, excluded, "--exclude-control")
+    wanted = {normalize_criterion(c) for c in criteria}
+    unwanted = {normalize_criterion(c, "--exclude-criterion") for c in excluded_criteria}
     chosen = set(ids) if ids else set(controls)
-    if criteria:
-        chosen = {cid for cid in chosen if set(controls[cid].criteria) & set(criteria)}
-    return chosen
+    if wanted:
+        chosen = {cid for cid in chosen if set(controls[cid].criteria) & wanted}
+    if unwanted:
+        chosen = {cid for cid in chosen if not set(controls[cid].criteria) & unwanted}
+    return chosen - set(excluded)
 
 
 def build_report(
@@ -198,10 +238,13 @@ def build_report(
     strict: bool = False,
     controls: tuple[str, ...] = (),
     criteria: tuple[str, ...] = (),
+    exclude_controls: tuple[str, ...] = (),
+    exclude_criteria: tuple[str, ...] = (),
+    baseline_elsewhere: tuple[str, ...] = (),
 ) -> Report:
     """Turn data.soc2opa.main.report into a Report, keeping only the selected controls."""
     all_controls = {cid: _control(dec) for cid, dec in raw["controls"].items()}
-    chosen = _select(all_controls, controls, criteria)
+    chosen = _select(all_controls, controls, criteria, exclude_controls, exclude_criteria)
     kept = sorted((all_controls[c] for c in chosen), key=lambda c: c.id)
     results = []
     for control in kept:
@@ -221,7 +264,9 @@ def build_report(
         fail_on=fail_on,
         strict=strict,
         selected_controls=controls,
-        selected_criteria=criteria,
+        selected_criteria=tuple(normalize_criterion(c) for c in criteria),
         controls=kept,
         results=results,
+        excluded_controls=exclude_controls,
+        baseline_elsewhere=baseline_elsewhere,
     )

@@ -3,16 +3,46 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from soc2opa.formats.base import Format
-from soc2opa.report import Report
+from soc2opa.formats.base import Format, FormatOptions, rel_path
+from soc2opa.report import Report, Result
+from soc2opa.waivers import Waiver
 
 SCHEMA_VERSION = "1.0"
 
 
-def report_document(report: Report) -> dict[str, Any]:
+def _waiver(w: Waiver | None) -> dict[str, Any] | None:
+    if w is None:
+        return None
+    return {
+        "control": w.control,
+        "resource": w.resource,
+        "reason": w.reason,
+        "owner": w.owner,
+        "ticket": w.ticket,
+        "expires": w.expires.isoformat(),
+        "index": w.index,
+    }
+
+
+def _location(r: Result, options: FormatOptions) -> dict[str, Any] | None:
+    if r.location is None:
+        return None
+    return {
+        "file": rel_path(r.location.resource.path, options),
+        "line": r.location.resource.line,
+        "module_calls": [
+            {"module": call, "file": rel_path(line.path, options), "line": line.line}
+            for call, line in r.location.module_calls
+        ],
+    }
+
+
+def report_document(report: Report, options: FormatOptions | None = None) -> dict[str, Any]:
     """The report as plain data, every (control, resource) pair included."""
+    options = options or FormatOptions()
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "soc2opa", "version": report.tool_version},
@@ -31,6 +61,14 @@ def report_document(report: Report) -> dict[str, Any]:
             "strict": report.strict,
             "controls": list(report.selected_controls) or None,
             "criteria": list(report.selected_criteria) or None,
+            "exclude_controls": list(report.excluded_controls) or None,
+            "baseline_elsewhere": list(report.baseline_elsewhere) or None,
+        },
+        "waivers": {
+            "file": report.waivers_file,
+            "waived": len(report.waived()),
+            "expired": [_waiver(w) for w in report.expired_waivers],
+            "unmatched": [_waiver(w) for w in report.unmatched_waivers],
         },
         "summary": {
             "results": report.counts(),
@@ -71,6 +109,9 @@ def report_document(report: Report) -> dict[str, Any]:
                 "message": r.message,
                 "remediation": r.control.remediation if r.status != "pass" else None,
                 "help_uri": r.control.help_uri,
+                "waived": r.waived,
+                "waiver": _waiver(r.waiver),
+                "location": _location(r, options),
             }
             for r in report.results
         ],
@@ -82,6 +123,30 @@ class JsonFormat(Format):
 
     name = "json"
 
+    description = "the stable report (soc2opa/schemas/report.schema.json), passes included"
+
     def render(self, report: Report) -> str:
         """Indented JSON with a trailing newline."""
-        return json.dumps(report_document(report), indent=2) + "\n"
+        return json.dumps(report_document(report, self.options), indent=2) + "\n"
+
+    def render_all(self, reports: Sequence[Report]) -> str:
+        """One report as is; several as {"reports": [...], "summary": {...}}."""
+        if len(reports) == 1:
+            return self.render(reports[0])
+        docs = [report_document(r, self.options) for r in reports]
+        totals = dict.fromkeys(("pass", "fail", "unknown"), 0)
+        for d in docs:
+            for status, n in d["summary"]["results"].items():
+                totals[status] += n
+        combined = {
+            "schema_version": SCHEMA_VERSION,
+            "reports": docs,
+            "summary": {
+                "plans": len(docs),
+                "results": totals,
+                "waived": sum(d["waivers"]["waived"] for d in docs),
+                "failing": sum(d["summary"]["failing"] for d in docs),
+                "exit_code": max(d["summary"]["exit_code"] for d in docs),
+            },
+        }
+        return json.dumps(combined, indent=2) + "\n"

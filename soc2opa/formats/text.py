@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from soc2opa.criteria import CRITERIA, criterion_sort_key
-from soc2opa.formats.base import Format
+from soc2opa.formats.base import Format, plain, rel_path, where
 from soc2opa.report import SEVERITIES, Control, Report, Result
 
 _SEVERITY_ORDER = {s: i for i, s in enumerate(reversed(SEVERITIES))}
@@ -17,17 +19,35 @@ def _primary(control: Control) -> str:
     return control.criteria[0] if control.criteria else "-"
 
 
-def _wrap(text: str, indent: str, rest: str | None = None) -> list[str]:
-    return textwrap.wrap(text, width=100, initial_indent=indent, subsequent_indent=rest or indent)
-
-
 class TextFormat(Format):
     """For people: problems first, then a one-line summary per status."""
 
     name = "text"
+    description = "for a terminal: failing first, grouped by criterion, with the fix"
+
+    def _style(self, text: str, **kwargs: Any) -> str:
+        return click.style(text, **kwargs) if self.options.color else text
+
+    def _wrap(self, text: str, indent: str, rest: str | None = None) -> list[str]:
+        return textwrap.wrap(
+            text,
+            width=max(self.options.width, 40),
+            initial_indent=indent,
+            subsequent_indent=rest or indent,
+            break_on_hyphens=False,
+        )
+
+    def render_all(self, reports: Sequence[Report]) -> str:
+        """Each plan's report, then a combined summary line when there are several."""
+        if len(reports) == 1:
+            return self.render(reports[0])
+        body = "" if self.options.quiet else "\n".join(self.render(r) for r in reports) + "\n"
+        return body + combined_summary(reports) + "\n"
 
     def render(self, report: Report) -> str:
-        """The whole terminal report."""
+        """The whole terminal report (the summary line alone when quiet)."""
+        if self.options.quiet:
+            return self._summary(report) + "\n"
         lines = self._header(report)
         by_control: dict[str, list[Result]] = {}
         for r in report.results:
@@ -37,27 +57,40 @@ class TextFormat(Format):
             if controls:
                 lines += [
                     "",
-                    click.style(title, bold=True, fg="red" if status == "fail" else "yellow"),
+                    self._style(title, bold=True, fg="red" if status == "fail" else "yellow"),
                 ]
                 lines += self._grouped(controls, by_control, status)
         passed = [c for c in report.controls if c.counts["pass"]]
         if passed:
-            lines += ["", click.style("PASSED", bold=True, fg="green")]
+            lines += ["", self._style("PASSED", bold=True, fg="green")]
             for c in passed:
                 judged = sum(c.counts.values())
                 lines.append(f"  PASS {c.id}: {c.counts['pass']} of {judged} resources")
         idle = [c.id for c in report.controls if c.status == "not_applicable"]
         if idle:
             lines += ["", f"NOT APPLICABLE (nothing to judge in this plan): {len(idle)} controls"]
-            lines += _wrap(", ".join(idle), "  ")
+            lines += self._wrap(", ".join(idle), "  ")
+        waived = report.waived()
+        if waived:
+            lines += ["", self._style(f"WAIVED ({len(waived)}, not failing the run)", bold=True)]
+            for r in waived:
+                w = r.waiver
+                assert w is not None
+                ticket = f", {plain(w.ticket)}" if w.ticket else ""
+                lines += self._wrap(
+                    f"{r.control.id} {plain(r.address)} [{r.status}]: waived: {plain(w.reason)} "
+                    f"({plain(w.owner)}{ticket}, until {w.expires.isoformat()})",
+                    "  - ",
+                    "    ",
+                )
         lines += ["", *self._criteria(report), "", self._summary(report)]
-        lines += [click.style(f"warning: {w}", fg="yellow") for w in report.warnings()]
+        lines += [self._style(f"warning: {plain(w)}", fg="yellow") for w in report.warnings()]
         return "\n".join(lines) + "\n"
 
     def _header(self, report: Report) -> list[str]:
         plan = report.plan
         return [
-            f"soc2opa {report.tool_version}: {report.plan_name} "
+            f"soc2opa {report.tool_version}: {plain(report.plan_name)} "
             f"(Terraform {plan.get('terraform_version') or '?'}, plan format "
             f"{plan.get('format_version') or '?'}, {plan.get('resources_judged', 0)} resources "
             f"judged), bundle {report.bundle_revision[:12]}, {report.engine}"
@@ -71,7 +104,7 @@ class TextFormat(Format):
         for c in controls:
             groups.setdefault(_primary(c), []).append(c)
         for crit in sorted(groups, key=criterion_sort_key):
-            lines.append(click.style(f"{crit}  {CRITERIA.get(crit, '')}", bold=True))
+            lines.append(self._style(f"{crit}  {CRITERIA.get(crit, '')}", bold=True))
             for c in sorted(groups[crit], key=lambda c: (_SEVERITY_ORDER[c.severity], c.id)):
                 marker = "FAIL" if status == "fail" else "UNKNOWN"
                 lines.append(
@@ -79,8 +112,8 @@ class TextFormat(Format):
                 )
                 for r in by_control[c.id]:
                     if r.status == status:
-                        lines += _wrap(f"{r.address}: {r.message}", "      - ", "        ")
-                lines += _wrap(f"fix: {c.remediation}", "      ")
+                        lines += self._wrap(self._finding(r), "      - ", "        ")
+                lines += self._wrap(f"fix: {c.remediation}", "      ")
                 if status == "fail" and c.remediation_terraform:
                     lines += [
                         "        " + ln for ln in c.remediation_terraform.rstrip().splitlines()
@@ -88,6 +121,19 @@ class TextFormat(Format):
                 if c.help_uri:
                     lines.append(f"      more: {c.help_uri}")
         return lines
+
+    def _finding(self, r: Result) -> str:
+        text = f"{plain(r.address)}: {plain(r.message or '')}"
+        found = where(r, self.options)
+        if found:
+            text += f" (at {found[0]}:{found[1]}"
+            assert r.location is not None
+            for call, line in r.location.module_calls:
+                text += f"; {call} at {rel_path(line.path, self.options)}:{line.line}"
+            text += ")"
+        if r.waiver is not None:
+            text += f" [waived: {plain(r.waiver.reason)}]"
+        return text
 
     def _criteria(self, report: Report) -> list[str]:
         lines = ["By criterion:"]
@@ -99,17 +145,42 @@ class TextFormat(Format):
         return lines
 
     def _summary(self, report: Report) -> str:
-        counts = report.counts()
-        ctl = report.control_counts()
-        failing = len(report.failing())
-        verdict = (
-            f"exit 1: {failing} failing at or above {report.fail_on}"
-            if failing
-            else f"exit 0: nothing failing at or above {report.fail_on}"
-        )
-        return (
-            f"Summary: {counts['fail']} failed, {counts['unknown']} unknown, "
-            f"{counts['pass']} passed "
-            f"across {len(report.controls) - ctl['not_applicable']} controls "
-            f"({ctl['not_applicable']} not applicable); {verdict}."
-        )
+        return summary_line(report)
+
+
+def _verdict(failing: int, fail_on: str) -> str:
+    if failing:
+        return f"exit 1: {failing} failing at or above {fail_on}"
+    return f"exit 0: nothing failing at or above {fail_on}"
+
+
+def summary_line(report: Report) -> str:
+    """The one-line summary of one plan (what --quiet prints)."""
+    counts = report.counts()
+    ctl = report.control_counts()
+    waived = len(report.waived())
+    waived_text = f", {waived} waived" if waived else ""
+    return (
+        f"Summary: {counts['fail']} failed, {counts['unknown']} unknown, "
+        f"{counts['pass']} passed{waived_text} "
+        f"across {len(report.controls) - ctl['not_applicable']} controls "
+        f"({ctl['not_applicable']} not applicable); "
+        f"{_verdict(len(report.failing()), report.fail_on)}."
+    )
+
+
+def combined_summary(reports: Sequence[Report]) -> str:
+    """One line over several plans: counts added up, exit code over all of them."""
+    totals = dict.fromkeys(("fail", "unknown", "pass"), 0)
+    for r in reports:
+        for status, n in r.counts().items():
+            totals[status] += n
+    waived = sum(len(r.waived()) for r in reports)
+    failing = sum(len(r.failing()) for r in reports)
+    bad = sum(1 for r in reports if r.failing())
+    waived_text = f", {waived} waived" if waived else ""
+    return (
+        f"Combined: {len(reports)} plans ({bad} failing): {totals['fail']} failed, "
+        f"{totals['unknown']} unknown, {totals['pass']} passed{waived_text}; "
+        f"{_verdict(failing, reports[0].fail_on)}."
+    )

@@ -1,0 +1,207 @@
+"""Where a resource is written: the .tf file and line of its block, and its module calls.
+
+A small scanner reads the top-level blocks of each .tf file (resource, data, module) with the
+line they start on; strings, interpolations, heredocs and comments are skipped so braces in them
+do not count. Module calls with a local source (./x, ../x) are followed; others are looked up in
+.terraform/modules/modules.json when `terraform init` has run.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from soc2opa.address import parse_address
+
+if TYPE_CHECKING:
+    from soc2opa.report import Report
+
+_HEADER = re.compile(r'^\s*(resource|data|module)\s+"([^"]+)"(?:\s+"([^"]+)")?\s*$')
+_HEREDOC = re.compile(r"<<-?([A-Za-z_][A-Za-z0-9_-]*)[ \t]*\r?\n")
+_SOURCE = re.compile(r'^\s*source\s*=\s*"([^"]*)"', re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """One block in a .tf file: an absolute path and a 1-based line."""
+
+    path: Path
+    line: int
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """The resource block, and the module blocks that lead to it (outermost first)."""
+
+    resource: SourceLine
+    module_calls: tuple[tuple[str, SourceLine], ...] = ()
+
+
+@dataclass
+class ModuleIndex:
+    """The blocks of one module folder."""
+
+    folder: Path
+    resources: dict[tuple[str, str, str], SourceLine] = field(default_factory=dict)
+    modules: dict[str, tuple[SourceLine, str | None]] = field(default_factory=dict)
+
+
+def scan_blocks(text: str) -> list[tuple[str, str, str | None, int, str]]:
+    """Top-level blocks as (kind, label1, label2, line, body) for resource, data and module."""
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    blocks: list[tuple[str, str, str | None, int, str]] = []
+    stack: list[str] = []
+    header_start = 0
+    open_at = 0
+    pending: tuple[str, str, str | None, int] | None = None
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if stack and stack[-1] == "S":
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == '"':
+                stack.pop()
+            elif ch in "$%" and text.startswith("{", i + 1):
+                stack.append("I")
+                i += 1
+            i += 1
+            continue
+        if ch == "#" or text.startswith("//", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            continue
+        if ch == '"':
+            stack.append("S")
+        elif ch == "<" and (m := _HEREDOC.match(text, i)):
+            marker = re.compile(rf"^[ \t]*{re.escape(m.group(1))}[ \t]*\r?$", re.MULTILINE)
+            close = marker.search(text, m.end())
+            i = n if close is None else close.end()
+            continue
+        elif ch == "{":
+            if not stack:
+                header = _HEADER.match(text[header_start:i])
+                pending = None
+                if header:
+                    first = (
+                        header_start
+                        + len(text[header_start:i])
+                        - len(text[header_start:i].lstrip())
+                    )
+                    line = bisect.bisect_right(starts, first)
+                    pending = (header.group(1), header.group(2), header.group(3), line)
+                    open_at = i
+            stack.append("B")
+        elif ch == "}":
+            if stack:
+                top = stack.pop()
+                if top == "I":
+                    pass
+                elif not stack:
+                    if pending:
+                        blocks.append((*pending, text[open_at + 1 : i]))
+                    pending = None
+                    header_start = i + 1
+        elif ch == "\n" and not stack:
+            header_start = i + 1
+        i += 1
+    return blocks
+
+
+def scan_module(folder: Path) -> ModuleIndex:
+    """The resource, data and module blocks of every .tf file in a folder."""
+    index = ModuleIndex(folder)
+    for path in sorted(folder.glob("*.tf")):
+        try:
+            text = path.read_text(encoding="utf-8-sig", errors="replace")
+        except OSError:
+            continue
+        for kind, first, second, line, body in scan_blocks(text):
+            where = SourceLine(path, line)
+            if kind == "module":
+                source = _SOURCE.search(body)
+                index.modules.setdefault(first, (where, source.group(1) if source else None))
+            elif second is not None:
+                mode = "data" if kind == "data" else "managed"
+                index.resources.setdefault((mode, first, second), where)
+    return index
+
+
+class Locator:
+    """Maps resource addresses to source lines under one root module folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._indexes: dict[Path, ModuleIndex] = {}
+        self._installed = self._read_modules_json()
+
+    def _read_modules_json(self) -> dict[str, Path]:
+        manifest = self.root / ".terraform" / "modules" / "modules.json"
+        try:
+            doc = json.loads(manifest.read_text(encoding="utf-8"))
+            return {
+                str(m["Key"]): (self.root / str(m["Dir"])).resolve()
+                for m in doc.get("Modules", [])
+                if isinstance(m, dict) and m.get("Key") and m.get("Dir")
+            }
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def _index(self, folder: Path) -> ModuleIndex:
+        if folder not in self._indexes:
+            self._indexes[folder] = scan_module(folder)
+        return self._indexes[folder]
+
+    def locate(self, address: str) -> SourceLocation | None:
+        """The block of this resource, following module calls; None when not found."""
+        try:
+            parsed = parse_address(address)
+        except ValueError:
+            return None
+        folder = self.root
+        calls: list[tuple[str, SourceLine]] = []
+        keys: list[str] = []
+        for name in parsed.module_names:
+            found = self._index(folder).modules.get(name)
+            if found is None:
+                return None
+            line, source = found
+            keys.append(name)
+            calls.append((f"module.{name}", line))
+            if source and source.startswith(("./", "../")):
+                folder = Path(os.path.normpath(folder / source))
+            elif ".".join(keys) in self._installed:
+                folder = self._installed[".".join(keys)]
+            else:
+                # The module's code is not on disk: the call is the closest line we know.
+                return SourceLocation(line, tuple(calls[:-1]))
+        block = self._index(folder).resources.get((parsed.mode, parsed.type, parsed.name))
+        if block is None:
+            return None
+        return SourceLocation(block, tuple(calls))
+
+
+def locate_results(reports: Iterable[Report], tf_dir: Path) -> None:
+    """Attach the source location of every result whose block is found under tf_dir."""
+    locator = Locator(tf_dir)
+    cache: dict[str, SourceLocation | None] = {}
+    for report in reports:
+        located = []
+        for result in report.results:
+            if result.address not in cache:
+                cache[result.address] = locator.locate(result.address)
+            where = cache[result.address]
+            located.append(dataclasses.replace(result, location=where) if where else result)
+        report.results = located
