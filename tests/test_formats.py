@@ -19,7 +19,7 @@ from soc2opa.report import Result
 from tests.conftest import ROOT
 from tests.report_fixture import REPO, clean_report, sample_report
 
-GOLDEN = ROOT / "tests" / "golden" / "formats"
+GOLDEN = ROOT / "tests" / "formats_golden"
 SARIF_SCHEMA = json.loads((ROOT / "tests/schemas/sarif-schema-2.1.0.json").read_text())
 REPORT_SCHEMA = json.loads((ROOT / "soc2opa/schemas/report.schema.json").read_text())
 SUFFIX = {"text": "txt", "json": "json", "sarif": "sarif", "junit": "xml", "markdown": "md",
