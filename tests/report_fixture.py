@@ -18,6 +18,7 @@ def _control(cid: str, severity: str, criteria: tuple[str, ...], counts: dict[st
         category="encryption", severity=severity, criteria=criteria, resource_types=("aws_x",),
         remediation=f"Fix {cid} like this.", remediation_terraform='resource "aws_x" "y" {\n  on = true\n}\n',
         crosswalk={"nist_800_53": ["SC-28"], "iso_27001": ["A.8.24"]}, counts=counts,
+        help_uri=f"docs/controls/{cid.split('_')[0]}/{cid}.md",
     )  # fmt: skip
 
 
