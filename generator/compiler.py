@@ -169,7 +169,10 @@ class CheckCompiler:
         self.out.uses_tri = True
         self.out.uses_check = True
         statuses = ", ".join(f"_s{c}({p})" for c in children)
-        whys = ", ".join(f"_w{c}({p}, want)" for c in children)
+        whys = ", ".join(
+            f"check.quiet(want, _w{c}({p}, want))" if child.get("quiet") else f"_w{c}({p}, want)"
+            for c, child in zip(children, node[key], strict=True)
+        )
         self._emit(f"_s{n}({p}) := tri.{key}_of([{statuses}])")
         self._emit(f"_w{n}({p}, want) := check.why_children(_s{n}({p}), want, [{whys}])")
         return n
@@ -240,15 +243,16 @@ _rel{n} := plan.group({{[t.address, i] |
             self._emit_targets(n, via_path, type_set)
             self._emit(f"_related{n}(r) := _targets{n}(r)")
             none = f"{rel['via']} does not point at a {' or '.join(types)} in this plan"
-        none = node.get("none_message", none)
+        none = rego_literal(" ".join(node.get("none_message", none).split()))
         if_none = node.get("if_none", "fail")
+        addressed = f"[[x.address, _w{child}(x, want)] | some x in _related{n}(r)]"
+        if "min_count" in node:
+            self._emit_counted(n, child, node, types, if_none, none, addressed)
+            return n
         self._emit(
             f'_s{n}(r) := check.related([_s{child}(x) | some x in _related{n}(r)], "{if_none}")'
         )
-        self._emit(
-            f"_w{n}(r, want) := check.why_related(_s{n}(r), want, {rego_literal(' '.join(none.split()))}, "
-            f"[[x.address, _w{child}(x, want)] | some x in _related{n}(r)])"
-        )
+        self._emit(f"_w{n}(r, want) := check.why_related(_s{n}(r), want, {none}, {addressed})")
         return n
 
     def _policy(self, node: dict[str, Any], scope: Scope) -> int:
@@ -271,6 +275,35 @@ _rel{n} := plan.group({{[t.address, i] |
             f"_s{n}({p}), want)"
         )
         return n
+
+    def _emit_counted(
+        self,
+        n: int,
+        child: int,
+        node: dict[str, Any],
+        types: list[str],
+        if_none: str,
+        none: str,
+        addressed: str,
+    ) -> None:
+        # Each related resource is a [status, key] pair; the key is the distinct value when
+        # known and set, else the resource's own address (so it counts once).
+        minimum = int(node["min_count"])
+        if "distinct" in node:
+            path = Scope(types=()).path(parse_path(node["distinct"]))
+            key = f"check.distinct_key(x, {path})"
+            what = f"with distinct {node['distinct']}"
+        else:
+            key = "x.address"
+            what = ""
+        noun = " or ".join(types)
+        counted = f"[[_s{child}(x), {key}] | some x in _related{n}(r)]"
+        self._emit(f'_s{n}(r) := check.related_count({counted}, {minimum}, "{if_none}")')
+        short = rego_literal(" ".join(f"fewer than {minimum} passing {noun} {what}".split()))
+        self._emit(
+            f"_w{n}(r, want) := check.why_related_count(_s{n}(r), want, {none}, {short}, "
+            f"{addressed})"
+        )
 
     def _emit_targets(self, n: int, via_path: str, types: str) -> None:
         # The identity index is only built when some source has a known value to join by.

@@ -98,7 +98,15 @@ def _check_node(node: dict[str, Any], where: str, fail: Any) -> bool:
             fail(f"{where}: {stray[0]} belongs with attr")
     if ("policy" in node) != (("no_statement" in node) != ("some_statement" in node)):
         fail(f"{where}: a policy check takes exactly one of no_statement or some_statement")
+    is_relation = any(k in node for k in ("referenced_by", "refers_to"))
+    for key in ("min_count", "distinct"):
+        if key in node and not is_relation:
+            fail(f"{where}: {key} belongs with referenced_by or refers_to")
+    if "distinct" in node and "min_count" not in node:
+        fail(f"{where}: distinct needs min_count")
     for key in ("all", "any"):
+        if node.get(key) and all(child.get("quiet") for child in node[key]):
+            fail(f"{where}.{key}: at least one child must not be quiet")
         for i, child in enumerate(node.get(key, [])):
             computed |= _check_node(child, f"{where}.{key}[{i}]", fail)
     is_scope = any(k in node for k in ("all_items", "any_items", "referenced_by", "refers_to"))

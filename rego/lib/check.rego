@@ -123,3 +123,39 @@ why_related(status, want, none_message, addressed_reasons) := [] if {
 } else := [none_message] if {
 	count(addressed_reasons) == 0
 } else := [sprintf("%s: %s", [a, m]) | some [a, ms] in addressed_reasons; some m in ms]
+
+# METADATA
+# description: The reasons of a quiet child, which are dropped when it fails.
+quiet("fail", _) := []
+
+quiet(want, reasons) := reasons if want != "fail"
+
+# METADATA
+# description: >-
+#   Outcome of a relation that needs min_count passing related resources, counted by key:
+#   if_none when nothing is related; pass when enough keys pass; unknown when enough keys
+#   pass or are unknown; else fail.
+related_count(pairs, min_count, if_none) := if_none if {
+	count(pairs) == 0
+} else := "pass" if {
+	count({k | some [s, k] in pairs; s == "pass"}) >= min_count
+} else := "unknown" if {
+	count({k | some [s, k] in pairs; s != "fail"}) >= min_count
+} else := "fail"
+
+# METADATA
+# description: The value at path used to count a related resource once, or its address when unknown or unset.
+distinct_key(x, path) := x.address if {
+	plan.unknown_at(x, path)
+} else := v if {
+	v := plan.value_or(x, path, null)
+	plan.present(v)
+} else := x.address
+
+# METADATA
+# description: The reasons of a counted relation with outcome want.
+why_related_count(status, want, none_message, short_message, addressed_reasons) := [] if {
+	status != want
+} else := [none_message] if {
+	count(addressed_reasons) == 0
+} else := array.concat([short_message], [sprintf("%s: %s", [a, m]) | some [a, ms] in addressed_reasons; some m in ms])
