@@ -299,7 +299,7 @@ _rel{n} := plan.group({{[t.address, i] |
         noun = " or ".join(types)
         counted = f"[[_s{child}(x), {key}] | some x in _related{n}(r)]"
         self._emit(f'_s{n}(r) := check.related_count({counted}, {minimum}, "{if_none}")')
-        short = rego_literal(" ".join(f"fewer than {minimum} passing {noun} {what}".split()))
+        short = rego_literal(" ".join(f"fewer than {minimum} {noun} {what} in this plan".split()))
         self._emit(
             f"_w{n}(r, want) := check.why_related_count(_s{n}(r), want, {none}, {short}, "
             f"{addressed})"
