@@ -14,8 +14,9 @@ from soc2opa.criteria import CRITERIA
 from soc2opa.errors import CatalogError
 from tests.conftest import ROOT
 
+# A control whose check is a single attr node, which the mutations below rely on.
 VALID: dict[str, Any] = yaml.safe_load(
-    (ROOT / "controls/rds/rds_instance_storage_encrypted.yaml").read_text()
+    (ROOT / "controls/rds/rds_instance_deletion_protection.yaml").read_text()
 )
 
 
@@ -70,7 +71,7 @@ CASES = {
     ),
     "bad path": (lambda d: d["check"].update(attr="a..b"), "check.attr:"),
     "no fail example": (
-        lambda d: d.update(examples=[e for e in d["examples"] if e["expect"] != "fail"]),
+        lambda d: d.update(examples=[{**e, "expect": "pass"} for e in d["examples"]]),
         "needs at least one example with expect: fail",
     ),
     "computed needs unknown": (
@@ -81,7 +82,7 @@ CASES = {
         "needs an expect: unknown example",
     ),
     "example without resource": (
-        lambda d: d["examples"][0].pop("values"),
+        lambda d: [d["examples"][0].pop(k, None) for k in ("hcl", "values", "resources")],
         "examples[0]: give exactly one of hcl, values (one resource) or resources",
     ),
     "operator outside attr": (
@@ -117,7 +118,7 @@ def test_id_must_match_file_and_folder(tmp_path: Path) -> None:
 
 def test_duplicate_and_retired_ids(tmp_path: Path) -> None:
     _write(tmp_path, VALID)
-    (tmp_path / "RETIRED").write_text("# retired\nrds_instance_storage_encrypted  # replaced\n")
+    (tmp_path / "RETIRED").write_text(f"# retired\n{VALID['id']}  # replaced\n")
     with pytest.raises(CatalogError, match="was retired and cannot be reused"):
         load_catalog(tmp_path)
 

@@ -141,7 +141,8 @@ def test_planned_values_only_plan(run: Run, tmp_path: Path) -> None:
         "terraform_version": "0.12.31",
         "planned_values": {"root_module": {"child_modules": [{"address": "module.db", "resources": [{
             "address": "module.db.aws_db_instance.main", "mode": "managed", "type": "aws_db_instance",
-            "name": "main", "values": {"storage_encrypted": False}}]}]}},
+            "name": "main", "values": {"storage_encrypted": False, "replicate_source_db": None,
+            "snapshot_identifier": None}}]}]}},
     }  # fmt: skip
     path = tmp_path / "pv.json"
     path.write_text(json.dumps(plan))
