@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "9a067d2d701cae66"
+revision := "8ca71daab00e0660"

@@ -2,7 +2,7 @@
 
 # METADATA
 # title: RDS and Aurora DB clusters encrypt their storage
-# description: 'A DB cluster''s shared storage holds every table, log and automated backup of the cluster. Encryption has to be requested when the cluster is created. storage_encrypted is computed by the provider: if it is left out, the result depends on the engine mode and on any snapshot or source cluster, and is only known after apply, so the cluster is reported as unknown until storage_encrypted = true is written down. An explicit false fails.'
+# description: 'A DB cluster''s shared storage holds every table, log and automated backup of the cluster. Encryption has to be chosen when the cluster is created. storage_encrypted is computed by the provider, so when it is left out the plan cannot show it, but AWS decides it in a known way: a provisioned cluster (including Aurora Serverless v2) created from scratch is unencrypted, so it fails; an Aurora Serverless v1 cluster (engine_mode = "serverless") is always encrypted, so it passes; a cluster restored from a snapshot or a point in time, a cross-region replica (replication_source_identifier) or a member of a global cluster takes its encryption from its source, so it is unknown until apply. An explicit storage_encrypted = false fails.'
 # scope: package
 # custom:
 #   id: rds_cluster_storage_encrypted
@@ -23,17 +23,23 @@
 #         kms_key_id         = aws_kms_key.rds.arn
 #       }
 #   crosswalk:
+#     nist_800_53:
+#     - SC-28
+#     - SC-13
 #     iso_27001:
 #     - A.8.11
 #     - A.8.24
 #     hipaa:
 #     - 164.312(a)(2)(iv)
+#   reference:
+#   - rds_cluster_storage_encrypted
 #   source: controls/rds/rds_cluster_storage_encrypted.yaml
 #   help_uri: docs/controls/rds/rds_cluster_storage_encrypted.md
 package soc2opa.controls.rds_cluster_storage_encrypted
 
 import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
+import data.soc2opa.lib.tri
 
 # METADATA
 # description: This control's metadata, read from the package annotation above.
@@ -52,14 +58,50 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_outcome(r) := _s9(r)
 
-_why(r, want) := plan.reasons(_w0(r, want))
+_why(r, want) := plan.reasons(_w9(r, want))
 
 _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-_s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "unknown")
+_s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
 _w0(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s0(r), want)
+
+_s1(r) := check.value(r, ["engine_mode"], "equals", "serverless", "provisioned", "unknown")
+
+_w1(r, want) := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\" (Aurora Serverless v1); AWS creates any other new cluster unencrypted unless storage_encrypted = true", "provisioned", _s1(r), want)
+
+_s2(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "unknown")
+
+_w2(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a snapshot whose encryption the cluster would inherit", null, _s2(r), want)
+
+_s3(r) := check.value(r, ["replication_source_identifier"], "exists", null, null, "unknown")
+
+_w3(r, want) := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a source cluster whose encryption the replica would inherit", null, _s3(r), want)
+
+_s4(r) := check.value(r, ["global_cluster_identifier"], "exists", null, null, "unknown")
+
+_w4(r, want) := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a global cluster whose encryption the member would inherit", null, _s4(r), want)
+
+_s5(r) := check.value(r, ["restore_to_point_in_time"], "exists", null, null, "unknown")
+
+_w5(r, want) := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a source cluster whose encryption the restore would inherit", null, _s5(r), want)
+
+_s6(r) := tri.any_of([_s2(r), _s3(r), _s4(r), _s5(r)])
+
+_w6(r, want) := check.why_children(_s6(r), want, [_w2(r, want), _w3(r, want), _w4(r, want), _w5(r, want)])
+
+_s7(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "unknown")
+
+_w7(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s7(r), want)
+
+_s8(r) := tri.all_of([_s6(r), _s7(r)])
+
+_w8(r, want) := check.why_children(_s8(r), want, [_w6(r, want), _w7(r, want)])
+
+_s9(r) := tri.any_of([_s0(r), _s1(r), _s8(r)])
+
+_w9(r, want) := check.why_children(_s9(r), want, [_w0(r, want), _w1(r, want), check.quiet(want, _w8(r, want))])
