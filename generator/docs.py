@@ -104,7 +104,7 @@ def control_page(control: Control, root: Path) -> str:
             crosswalk=crosswalk,
             when=compact_yaml(d["when"]) if "when" in d else None,
             check=compact_yaml(d["check"]) if "check" in d else None,
-        runtime_evidence=" ".join(d.get("runtime_evidence", "").split()),
+            runtime_evidence=" ".join(d.get("runtime_evidence", "").split()),
             examples=examples,
             reference=d.get("reference", []),
         )
