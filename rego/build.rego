@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "8ca71daab00e0660"
+revision := "3b1455cc1e4a3a89"
