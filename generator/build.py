@@ -19,6 +19,8 @@ from generator.compiler import CheckCompiler, rego_literal
 from generator.docs import help_uri, render_docs
 from generator.examples import example_plan, example_target, hcl_target
 from generator.plans import fixture_problem, load_fixture
+from generator.targets.sources import catalog_digest
+from soc2opa import __version__
 from soc2opa.catalog import Control, example_slug, load_catalog
 from soc2opa.errors import CatalogError, EngineError
 
@@ -287,7 +289,12 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
                 "revision": rev,
                 "roots": ["soc2opa"],
                 "rego_version": 1,
-                "metadata": {"name": "soc2opa", "controls": len(controls)},
+                "metadata": {
+                    "name": "soc2opa",
+                    "version": __version__,
+                    "controls": len(controls),
+                    "catalog_digest": catalog_digest(root),
+                },
             },
             indent=2,
         )

@@ -1,28 +1,47 @@
 # METADATA
-# title: Conftest entry point
+# title: Conftest and platform findings
 # description: >-
-#   Lets Conftest use the soc2opa bundle as it is: every failing (control, resource) pair is a
-#   deny, every pair unknown until apply a warn. Use: extract the bundle into a folder and run
-#   conftest test plan.json --policy FOLDER --namespace soc2opa.conftest
+#   The findings every gate reads, one object per failing or unknown (control, resource) pair,
+#   with the control id, criteria, severity and remediation next to the message. The Conftest
+#   target's package main turns them into deny and warn; the Spacelift, Terraform Cloud and
+#   Scalr adapters into their message strings. Named violations and warnings (not deny/warn) so
+#   that conftest --all-namespaces reports each finding once.
 # scope: package
 package soc2opa.conftest
 
 import data.soc2opa.main
 
 # METADATA
-# description: One message per failing result, naming the control, severity and resource.
-deny contains msg if {
+# description: One finding per failing result; an unusable input is one finding too.
+violations contains _finding(id, d, address, why) if {
 	some id, d in main.controls
 	some address, why in d.fail
-	msg := sprintf("%s [%s] %s: %s", [id, d.meta.custom.severity, address, why])
 }
 
-deny contains sprintf("not a plan soc2opa can judge: %s", [p]) if some p in main.problems
+violations contains {
+	"msg": sprintf("not a plan soc2opa can judge: %s", [p]),
+	"control_id": "input",
+	"criteria": [],
+	"severity": "critical",
+	"resource": "",
+	"remediation": "Run terraform show -json on a saved plan (terraform plan -out tfplan).",
+} if {
+	some p in main.problems
+}
 
 # METADATA
-# description: One message per result that stays unknown until apply.
-warn contains msg if {
+# description: One finding per result that stays unknown until apply.
+warnings contains _finding(id, d, address, why) if {
 	some id, d in main.controls
 	some address, why in d.unknown
-	msg := sprintf("%s [%s] %s: %s", [id, d.meta.custom.severity, address, why])
+}
+
+_finding(id, d, address, why) := {
+	"msg": sprintf("%s [%s] %s: %s", [id, d.meta.custom.severity, address, why]),
+	"control_id": id,
+	"title": d.meta.title,
+	"criteria": d.meta.custom.criteria,
+	"severity": d.meta.custom.severity,
+	"resource": address,
+	"remediation": d.meta.custom.remediation.text,
 }

@@ -1,6 +1,6 @@
 # METADATA
-# title: Tests of the Conftest entry point
-# description: deny for failing results, warn for unknown ones, deny for unusable input.
+# title: Tests of the findings package
+# description: violations for failing results, warnings for unknown ones, a violation for unusable input.
 # scope: package
 package soc2opa.conftest_test
 
@@ -11,14 +11,20 @@ _plan := {"format_version": "1.2", "resource_changes": [
 	{"address": "aws_db_instance.b", "mode": "managed", "type": "aws_db_instance", "name": "b", "change": {"actions": ["create"], "after": {}, "after_unknown": {"storage_encrypted": true}}},
 ]}
 
-test_failures_deny_and_unknowns_warn if {
-	# Other controls judge aws_db_instance too, so membership is asserted for this one.
-	"rds_instance_storage_encrypted [high] aws_db_instance.a: storage_encrypted is false; expected true" in conftest.deny with input as _plan
-	"rds_instance_storage_encrypted [high] aws_db_instance.b: storage_encrypted is known only after apply" in conftest.warn with input as _plan
-	not "rds_instance_storage_encrypted [high] aws_db_instance.b: storage_encrypted is known only after apply" in conftest.deny with input as _plan
+test_failures_are_violations_and_unknowns_warnings if {
+	# Other controls judge aws_db_instance too, so this control's findings are picked out.
+	[v] := [v | some v in conftest.violations; v.control_id == "rds_instance_storage_encrypted"] with input as _plan
+	v.msg == "rds_instance_storage_encrypted [high] aws_db_instance.a: storage_encrypted is false; expected true"
+	v.severity == "high"
+	"CC6.1" in v.criteria
+	v.resource == "aws_db_instance.a"
+	contains(v.remediation, "storage_encrypted")
+	ws := {w.msg | some w in conftest.warnings; w.control_id == "rds_instance_storage_encrypted"} with input as _plan
+	ws == {"rds_instance_storage_encrypted [high] aws_db_instance.b: storage_encrypted is known only after apply"}
 }
 
-test_problems_deny if {
-	some m in conftest.deny with input as {"version": 4, "serial": 1, "lineage": "x"}
-	startswith(m, "not a plan soc2opa can judge: this is a Terraform state file")
+test_problems_are_violations if {
+	some v in conftest.violations with input as {"version": 4, "serial": 1, "lineage": "x"}
+	startswith(v.msg, "not a plan soc2opa can judge: this is a Terraform state file")
+	v.control_id == "input"
 }

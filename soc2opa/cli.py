@@ -258,8 +258,36 @@ def eval_command(
     "--root", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True
 )
 @click.option("--opa-path", metavar="PATH", help="The opa binary to run.")
-def build_command(check: bool, root: Path, opa_path: str | None) -> None:
+@click.option(
+    "--target",
+    type=click.Choice(["opa", "conftest", "spacelift", "tfc", "scalr"]),
+    help="Also write the policy for this gate into --output (see docs/integrations/).",
+)
+@click.option("--output", type=click.Path(path_type=Path), help="Folder for --target.")
+@click.option("--tarball", is_flag=True, help="Write --target as one .tar.gz into --output.")
+@click.option(
+    "--signing-key",
+    type=click.Path(path_type=Path),
+    help="Sign the OPA bundle with this key (PEM private key, or a file holding an HMAC secret).",
+)
+@click.option(
+    "--mandatory-from",
+    type=click.Choice(SEVERITIES),
+    default="high",
+    show_default=True,
+    help="tfc: lowest severity whose policy is mandatory (lower ones are advisory).",
+)
+def build_command(
+    check: bool, root: Path, opa_path: str | None, target: str | None, output: Path | None,
+    tarball: bool, signing_key: Path | None, mandatory_from: str,
+) -> None:  # fmt: skip
     """Compile controls/*.yaml into rego/ and bundles/soc2opa.tar.gz (from a source checkout)."""
+    if signing_key is not None:
+        target = target or "opa"
+    if (target is None) != (output is None):
+        raise UsageError("--target and --output go together")
+    output = output.resolve() if output else None
+    signing_key = signing_key.resolve() if signing_key else None
     root = root.resolve()
     opa = find_opa(opa_path).resolve()
     if not (root / "controls").is_dir() or not (root / "generator").is_dir():
@@ -278,11 +306,19 @@ def build_command(check: bool, root: Path, opa_path: str | None) -> None:
         click.echo(
             f"generated files are current: {result.controls} controls, revision {result.revision}"
         )
-        return
-    click.echo(
-        f"built {result.controls} controls, revision {result.revision}: "
-        "rego/, docs/controls.md, bundles/soc2opa.tar.gz"
-    )
+    else:
+        click.echo(
+            f"built {result.controls} controls, revision {result.revision}: "
+            "rego/, docs/controls.md, bundles/soc2opa.tar.gz"
+        )
+    if target and output:
+        from generator.targets import Options, build_target
+
+        written = build_target(
+            Path("."), opa, target, output, tarball=tarball, signing_key=signing_key,
+            options=Options(mandatory_from=mandatory_from),
+        )  # fmt: skip
+        click.echo(f"wrote the {target} target: {written}")
 
 
 @cli.command("plans")

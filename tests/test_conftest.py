@@ -1,15 +1,14 @@
-"""Conftest consumes the soc2opa bundle as it is (extracted), with the real conftest binary."""
+"""Conftest runs the conftest target (soc2opa build --target conftest) with the real binary."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUNDLE, ROOT, Run
+from tests.conftest import ROOT, Run
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +21,11 @@ def conftest_bin() -> Path:
 
 def test_conftest_reports_the_same_failures(run: Run, conftest_bin: Path, tmp_path: Path) -> None:
     policy = tmp_path / "policy"
-    with tarfile.open(BUNDLE) as tar:
-        tar.extractall(policy, filter="data")
+    built = run("build", "--target", "conftest", "--output", str(policy))
+    assert built.returncode == 0, built.stderr
     plan = ROOT / "examples/demo/plan.json"
     proc = subprocess.run(
-        [str(conftest_bin), "test", str(plan), "--policy", str(policy), "--namespace", "soc2opa.conftest",
-         "--output", "json", "--no-color"],
+        [str(conftest_bin), "test", str(plan), "--policy", str(policy), "--output", "json", "--no-color"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
