@@ -53,31 +53,36 @@ def judged(tmp_path_factory: pytest.TempPathFactory, opa: Path) -> dict[str, Any
     env = {**os.environ, "SOC2OPA_OPA": str(opa)}
     out: dict[str, Any] = {}
 
-    def fails(path: Path) -> Pairs | None:
-        proc = subprocess.run([str(soc2opa), "eval", str(path), "--format", "json"],
-                              capture_output=True, text=True, env=env, cwd=ROOT)  # fmt: skip
-        if proc.returncode not in (0, 1):
-            return None
-        report = json.loads(proc.stdout)
+    def fails(paths: list[Path]) -> dict[str, Pairs]:
+        # One soc2opa eval run judges every plan (one opa process).
+        proc = subprocess.run(
+            [str(soc2opa), "eval", *map(str, paths), "--format", "json", "--no-config"],
+            capture_output=True, text=True, env=env, cwd=ROOT,
+        )  # fmt: skip
+        assert proc.returncode in (0, 1), proc.stderr
         return {
-            (r["control_id"], r["resource_address"])
-            for r in report["results"]
-            if r["status"] == "fail"
+            report["plan"]["file"]: {
+                (r["control_id"], r["resource_address"])
+                for r in report["results"]
+                if r["status"] == "fail"
+            }
+            for report in json.loads(proc.stdout)["reports"]
         }
 
-    for name, path in _plans().items():
-        expected = fails(path)
-        if expected is None:
-            continue
-        doc = _load(path)
-        bare = {k: v for k, v in doc.items() if k != "configuration"}
-        bare_path = tmp / f"{name}.json"
-        bare_path.write_text(json.dumps(bare))
+    plans = _plans()
+    docs = {name: _load(path) for name, path in plans.items()}
+    bare = {}
+    for name, doc in docs.items():
+        bare[name] = tmp / f"{name}.json"
+        bare[name].write_text(json.dumps({k: v for k, v in doc.items() if k != "configuration"}))
+    full = fails(list(plans.values()))
+    without = fails(list(bare.values()))
+    for name, path in plans.items():
         out[name] = {
             "path": path,
-            "doc": doc,
-            "fails": expected,
-            "fails_without_configuration": fails(bare_path),
+            "doc": docs[name],
+            "fails": full[str(path)],
+            "fails_without_configuration": without[str(bare[name])],
         }
     total = sum(len(v["fails"]) for v in out.values())
     assert len(out) >= 30 and total >= 40, (len(out), total)
