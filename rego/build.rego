@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "3b1455cc1e4a3a89"
+revision := "c2212a6643ae0c97"
