@@ -43,11 +43,12 @@ else := []
 
 _active(w) if not w.expires
 
-_active(w) if time.parse_ns("2006-01-02", w.expires) > time.now_ns()
+# A waiver is valid through its expiry date (UTC), as soc2opa/waivers.py reads it.
+_active(w) if time.parse_ns("2006-01-02", w.expires) + (((24 * 60) * 60) * 1000000000) > time.now_ns()
 
 _waived(id, address) if {
 	some w in _waivers
-	w.control == id
+	_covers(w.control, id)
 	_covers(object.get(w, "resource", "*"), address)
 	_active(w)
 }
