@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "c2212a6643ae0c97"
+revision := "97f5ada1e43b4c92"
