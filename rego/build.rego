@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "97f5ada1e43b4c92"
+revision := "920f012e4ff86482"

@@ -34,6 +34,7 @@ facts := {
 	"format_version": object.get(input, "format_version", null),
 	"terraform_version": object.get(input, "terraform_version", null),
 	"resources_judged": count(plan.resources),
+	"resource_types": {t: count(ix) | some t, ix in plan.by_type},
 	"source": plan.source,
 }
 

@@ -161,6 +161,14 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
     help="Leave out controls mapped to these criteria (repeatable).",
 )
 @click.option(
+    "--baseline-elsewhere",
+    "baseline_elsewhere",
+    multiple=True,
+    metavar="ID[,ID]",
+    help="Account-wide controls proven by another stack (or 'all'): when this plan does not "
+    "manage the setting, the control is reported but does not fail the run.",
+)
+@click.option(
     "--waivers",
     type=click.Path(path_type=Path),
     help="YAML file of accepted findings (reason, owner, expiry); see docs/waivers.md.",
@@ -202,7 +210,8 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
 def eval_command(
     plans: tuple[str, ...], bundle: Path | None, fmt: str | None, fail_on: str | None,
     strict: bool | None, controls: tuple[str, ...], exclude_controls: tuple[str, ...],
-    criteria: tuple[str, ...], exclude_criteria: tuple[str, ...], waivers: Path | None,
+    criteria: tuple[str, ...], exclude_criteria: tuple[str, ...],
+    baseline_elsewhere: tuple[str, ...], waivers: Path | None,
     tf_dir: Path | None, config: Path | None, no_config: bool, quiet: bool, no_color: bool,
     opa_url: str | None, opa_path: str | None, outputs: tuple[str, ...], timeout: float | None,
 ) -> None:  # fmt: skip
@@ -214,6 +223,7 @@ def eval_command(
         "fail_on": fail_on.lower() if fail_on else None, "strict": strict,
         "controls": split_list(controls), "exclude_controls": split_list(exclude_controls),
         "criteria": split_list(criteria), "exclude_criteria": split_list(exclude_criteria),
+        "baseline_elsewhere": split_list(baseline_elsewhere),
         "waivers": waivers, "tf_dir": tf_dir, "opa_path": opa_path,
         "outputs": split_list(outputs) if outputs else None, "timeout": timeout,
     })  # fmt: skip

@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 
 SEVERITIES = ("low", "medium", "high", "critical")
 STATUSES = ("fail", "unknown", "pass")
+# A control's overall status: a result status, or one of the outcomes without results.
+CONTROL_STATUSES = (
+    *STATUSES,
+    "not_in_configuration",
+    "needs_runtime_evidence",
+    "not_applicable",
+)
 
 
 @dataclass(frozen=True)
@@ -38,14 +45,25 @@ class Control:
     crosswalk: dict[str, list[str]]
     counts: dict[str, int]
     help_uri: str = ""
+    scope: str = "resource"
+    absent: bool = False
+    runtime_only: bool = False
+    runtime_evidence: str = ""
+    reference: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
-        """fail, unknown, pass, or not_applicable when no resource in the plan was judged."""
+        """One of CONTROL_STATUSES.
+
+        needs_runtime_evidence: a plan cannot decide the control; not_in_configuration: an
+        account-wide setting the plan does not manage; not_applicable: nothing to judge.
+        """
+        if self.runtime_only:
+            return "needs_runtime_evidence"
         for status in STATUSES:
             if self.counts[status]:
                 return status
-        return "not_applicable"
+        return "not_in_configuration" if self.absent else "not_applicable"
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,7 @@ class Report:
     excluded_controls: tuple[str, ...] = ()
     baseline_elsewhere: tuple[str, ...] = ()
     waivers_file: str | None = None
+    covered_types: tuple[str, ...] = ()
     expired_waivers: list[Waiver] = field(default_factory=list)
     unmatched_waivers: list[Waiver] = field(default_factory=list)
 
@@ -116,23 +135,67 @@ class Report:
 
     def control_counts(self) -> dict[str, int]:
         """Controls by overall status."""
-        out = dict.fromkeys((*STATUSES, "not_applicable"), 0)
+        out = dict.fromkeys(CONTROL_STATUSES, 0)
         for c in self.controls:
             out[c.status] += 1
         return out
 
+    def with_status(self, status: str) -> list[Control]:
+        """The selected controls whose overall status is status."""
+        return [c for c in self.controls if c.status == status]
+
+    def missing_settings(self) -> list[Control]:
+        """Account-wide settings this plan does not manage and no baseline elsewhere proves,
+        at or above --fail-on: each fails the run once (never once per resource)."""
+        floor = SEVERITIES.index(self.fail_on)
+        return [
+            c
+            for c in self.with_status("not_in_configuration")
+            if c.id not in self.baseline_elsewhere
+            and "all" not in self.baseline_elsewhere
+            and SEVERITIES.index(c.severity) >= floor
+        ]
+
+    def coverage(self) -> dict[str, Any]:
+        """What the plan holds against what the selected controls judged."""
+        types: dict[str, int] = self.plan.get("resource_types") or {}
+        covered = set(self.covered_types)
+        judged = {r.address for r in self.results}
+        return {
+            "resources": self.plan.get("resources_judged", 0),
+            "resources_judged": len(judged),
+            "uncovered_types": {t: n for t, n in sorted(types.items()) if t not in covered},
+            "controls": {
+                s: [c.id for c in self.with_status(s)]
+                for s in ("not_applicable", "not_in_configuration", "needs_runtime_evidence")
+            },
+        }
+
     def by_criterion(self) -> dict[str, dict[str, Any]]:
-        """Result counts and controls per SOC 2 criterion, in TSC order."""
+        """Result counts and controls per SOC 2 criterion, in TSC order.
+
+        Besides result counts, each criterion counts its controls that are not in this
+        configuration, need runtime evidence, or had nothing to judge, so that a criterion with
+        few failures is not read as covered.
+        """
+        empty = dict.fromkeys(CONTROL_STATUSES[len(STATUSES) :], 0)
         out: dict[str, dict[str, Any]] = {}
         for c in self.controls:
             for crit in c.criteria:
                 entry = out.setdefault(
                     crit,
-                    {"name": CRITERIA.get(crit, ""), **dict.fromkeys(STATUSES, 0), "controls": []},
+                    {
+                        "name": CRITERIA.get(crit, ""),
+                        **dict.fromkeys(STATUSES, 0),
+                        "controls": [],
+                        "controls_without_results": dict(empty),
+                    },
                 )
                 entry["controls"].append(c.id)
                 for status in STATUSES:
                     entry[status] += c.counts[status]
+                if c.status in empty:
+                    entry["controls_without_results"][c.status] += 1
         return dict(sorted(out.items(), key=lambda kv: criterion_sort_key(kv[0])))
 
     def failing(self) -> list[Result]:
@@ -151,8 +214,8 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """1 when any result fails the run, else 0."""
-        return 1 if self.failing() else 0
+        """1 when any result or missing account-wide setting fails the run, else 0."""
+        return 1 if self.failing() or self.missing_settings() else 0
 
     def warnings(self) -> list[str]:
         """Things a reader should not miss: an empty plan, nothing judged, waivers gone stale."""
@@ -168,7 +231,7 @@ class Report:
         return out
 
 
-def _control(raw: dict[str, Any]) -> Control:
+def _control(raw: dict[str, Any], manages_aws: bool = True) -> Control:
     meta = raw["meta"]
     custom = meta.get("custom", {})
     remediation = custom.get("remediation", {})
@@ -185,6 +248,11 @@ def _control(raw: dict[str, Any]) -> Control:
         remediation_terraform=remediation.get("terraform", ""),
         crosswalk=custom.get("crosswalk", {}),
         help_uri=custom.get("help_uri", ""),
+        scope=custom.get("scope", "resource"),
+        absent=manages_aws and raw.get("absent") is True,
+        runtime_only=raw.get("runtime") is True,
+        runtime_evidence=custom.get("runtime_evidence", ""),
+        reference=tuple(custom.get("reference", [])),
         counts={
             "pass": len(raw.get("pass", [])),
             "fail": len(raw.get("fail", {})),
@@ -225,7 +293,13 @@ def _select(
         chosen = {cid for cid in chosen if set(controls[cid].criteria) & wanted}
     if unwanted:
         chosen = {cid for cid in chosen if not set(controls[cid].criteria) & unwanted}
-    return chosen - set(excluded)
+    chosen -= set(excluded)
+    if not chosen:
+        raise UsageError(
+            "the selection (--control, --criterion, their excludes or the config file) matches "
+            "no control; see `soc2opa controls list`"
+        )
+    return chosen
 
 
 def build_report(
@@ -243,7 +317,11 @@ def build_report(
     baseline_elsewhere: tuple[str, ...] = (),
 ) -> Report:
     """Turn data.soc2opa.main.report into a Report, keeping only the selected controls."""
-    all_controls = {cid: _control(dec) for cid, dec in raw["controls"].items()}
+    # An account-wide setting is only "not in this configuration" of a configuration that
+    # manages AWS at all; an empty or other-cloud plan says nothing about the AWS account.
+    types = raw["plan"].get("resource_types") or {}
+    manages_aws = any(str(t).startswith("aws_") for t in types)
+    all_controls = {cid: _control(dec, manages_aws) for cid, dec in raw["controls"].items()}
     chosen = _select(all_controls, controls, criteria, exclude_controls, exclude_criteria)
     kept = sorted((all_controls[c] for c in chosen), key=lambda c: c.id)
     results = []
@@ -269,4 +347,5 @@ def build_report(
         results=results,
         excluded_controls=exclude_controls,
         baseline_elsewhere=baseline_elsewhere,
+        covered_types=tuple(sorted({t for c in all_controls.values() for t in c.resource_types})),
     )

@@ -184,7 +184,10 @@ def test_empty_plan_warns_and_passes(run: Run, tmp_path: Path) -> None:
     assert proc.returncode == 0
     report = json.loads(proc.stdout)
     assert report["warnings"] == ["the plan holds no managed resource to judge (after deletions)"]
-    assert report["summary"]["controls"]["not_applicable"] == len(report["controls"])
+    runtime = report["summary"]["controls"]["needs_runtime_evidence"]
+    assert runtime > 0
+    assert report["summary"]["controls"]["not_applicable"] == len(report["controls"]) - runtime
+    assert report["summary"]["controls"]["not_in_configuration"] == 0
 
 
 def test_controls_command_lists_the_bundle(run: Run) -> None:

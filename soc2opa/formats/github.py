@@ -37,6 +37,12 @@ class GithubFormat(Format):
             for r in report.results:
                 if r.status != "pass":
                     lines.append(self._command(report, r, id(r) in failing))
+            for c in report.missing_settings():
+                lines.append(
+                    f"::error title={escape_property(f'soc2opa {c.id} [{c.severity}]')}::"
+                    f"{escape_data(c.title)}: not in this configuration (no resource in this plan "
+                    "manages this account-wide setting)"
+                )
             for warning in report.warnings():
                 lines.append(f"::warning title=soc2opa::{escape_data(one_line(warning))}")
         if len(reports) == 1:

@@ -53,7 +53,8 @@ def report_document(report: Report, options: FormatOptions | None = None) -> dic
             "file": report.plan_name,
             "format_version": report.plan.get("format_version"),
             "terraform_version": report.plan.get("terraform_version"),
-            "resources_judged": report.plan.get("resources_judged", 0),
+            "resources": report.plan.get("resources_judged", 0),
+            "resources_judged": len({r.address for r in report.results}),
             "read_from": report.plan.get("source"),
         },
         "settings": {
@@ -75,9 +76,11 @@ def report_document(report: Report, options: FormatOptions | None = None) -> dic
             "controls": report.control_counts(),
             "by_criterion": report.by_criterion(),
             "failing": len(report.failing()),
+            "missing_settings": [c.id for c in report.missing_settings()],
             "exit_code": report.exit_code,
         },
         "warnings": report.warnings(),
+        "coverage": report.coverage(),
         "controls": [
             {
                 "id": c.id,
@@ -93,6 +96,9 @@ def report_document(report: Report, options: FormatOptions | None = None) -> dic
                 "remediation": {"text": c.remediation, "terraform": c.remediation_terraform},
                 "crosswalk": c.crosswalk,
                 "help_uri": c.help_uri,
+                "scope": c.scope,
+                "reference": list(c.reference),
+                "runtime_evidence": c.runtime_evidence or None,
             }
             for c in report.controls
         ],

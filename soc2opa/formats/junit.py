@@ -36,18 +36,51 @@ class JunitFormat(Format):
             by_control: dict[str, list[Result]] = {}
             for r in report.results:
                 by_control.setdefault(r.control.id, []).append(r)
+            missing = {c.id for c in report.missing_settings()}
             for control in report.controls:
                 results = by_control.get(control.id)
                 if results:
                     suite = self._suite(report, control, results, prefix)
-                    root.append(suite)
-                    for key in totals:
-                        totals[key] += int(suite.get(key, "0"))
+                elif control.status in ("not_in_configuration", "needs_runtime_evidence"):
+                    suite = self._without_results(control, prefix, control.id in missing)
+                else:
+                    continue
+                root.append(suite)
+                for key in totals:
+                    totals[key] += int(suite.get(key, "0"))
         for key, value in totals.items():
             root.set(key, str(value))
         root.set("errors", "0")
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+    def _without_results(self, control: Control, prefix: str, failing: bool) -> ET.Element:
+        """One testcase for a control that has no per-resource results."""
+        suite = ET.Element("testsuite", name=_x(prefix + control.id))
+        case = ET.SubElement(
+            suite, "testcase", classname=_x(f"soc2opa.{control.id}"), name=control.status
+        )
+        if control.status == "needs_runtime_evidence":
+            ET.SubElement(
+                case, "skipped", message=_x(f"needs runtime evidence: {control.runtime_evidence}")
+            )
+        elif failing:
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message="not in this configuration: no resource in this plan manages this "
+                "account-wide setting",
+                type=f"not_in_configuration:{control.severity}",
+            )
+            failure.text = _x(f"fix: {control.remediation}")
+        else:
+            ET.SubElement(case, "skipped", message="not in this configuration (baseline elsewhere)")
+        failed = len(case.findall("failure"))
+        suite.set("tests", "1")
+        suite.set("failures", str(failed))
+        suite.set("errors", "0")
+        suite.set("skipped", str(1 - failed))
+        return suite
 
     def _suite(
         self, report: Report, control: Control, results: list[Result], prefix: str

@@ -88,7 +88,7 @@ class MarkdownFormat(Format):
         return "\n".join(lines) + "\n"
 
     def _verdict(self, reports: Sequence[Report]) -> str:
-        failing = sum(len(r.failing()) for r in reports)
+        failing = sum(len(r.failing()) + len(r.missing_settings()) for r in reports)
         fails = sum(r.counts()["fail"] for r in reports)
         unknown = sum(r.counts()["unknown"] for r in reports)
         passed = sum(r.counts()["pass"] for r in reports)

@@ -156,6 +156,31 @@ class SarifFormat(Format):
             ]
         return result
 
+    def _missing(self, report: Report, control: Control, rule_index: int) -> dict[str, Any]:
+        """An account-wide setting the plan does not manage, reported once against the plan."""
+        result: dict[str, Any] = {
+            "ruleId": control.id,
+            "ruleIndex": rule_index,
+            "level": "error",
+            "message": {
+                "text": "not in this configuration: no resource in this plan manages this "
+                "account-wide setting (list it in --baseline-elsewhere if another stack does)"
+            },
+            "partialFingerprints": {"soc2opa/v1": fingerprint(control.id, "(account)")},
+            "properties": {"status": "not_in_configuration", "severity": control.severity},
+        }
+        if report.plan_name != "-":
+            plan = rel_path(Path(report.plan_name).resolve(), self.options)
+            result["locations"] = [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _uri(plan)},
+                        "region": {"startLine": 1},
+                    }
+                }
+            ]
+        return result
+
     def _run(self, report: Report) -> dict[str, Any]:
         index = {c.id: i for i, c in enumerate(report.controls)}
         failing = {id(r) for r in report.failing()}
@@ -164,6 +189,7 @@ class SarifFormat(Format):
             for r in report.results
             if r.status != "pass"
         ]
+        results += [self._missing(report, c, index[c.id]) for c in report.missing_settings()]
         notes = [{"level": "warning", "message": {"text": plain(w)}} for w in report.warnings()]
         return {
             "tool": {

@@ -66,6 +66,7 @@ class TextFormat(Format):
             for c in passed:
                 judged = sum(c.counts.values())
                 lines.append(f"  PASS {c.id}: {c.counts['pass']} of {judged} resources")
+        lines += self._without_results(report)
         idle = [c.id for c in report.controls if c.status == "not_applicable"]
         if idle:
             lines += ["", f"NOT APPLICABLE (nothing to judge in this plan): {len(idle)} controls"]
@@ -89,12 +90,58 @@ class TextFormat(Format):
 
     def _header(self, report: Report) -> list[str]:
         plan = report.plan
+        cov = report.coverage()
         return [
             f"soc2opa {report.tool_version}: {plain(report.plan_name)} "
-            f"(Terraform {plan.get('terraform_version') or '?'}, plan format "
-            f"{plan.get('format_version') or '?'}, {plan.get('resources_judged', 0)} resources "
-            f"judged), bundle {report.bundle_revision[:12]}, {report.engine}"
+            f"(Terraform {plain(str(plan.get('terraform_version') or '?'))}, plan format "
+            f"{plain(str(plan.get('format_version') or '?'))}, {cov['resources']} resources, "
+            f"{cov['resources_judged']} judged by a control), bundle "
+            f"{report.bundle_revision[:12]}, {report.engine}"
         ]
+
+    def _without_results(self, report: Report) -> list[str]:
+        lines: list[str] = []
+        absent = report.with_status("not_in_configuration")
+        if absent:
+            failing = {c.id for c in report.missing_settings()}
+            lines += [
+                "",
+                self._style(
+                    "NOT IN THIS CONFIGURATION (account-wide settings this plan does not manage)",
+                    bold=True,
+                    fg="red" if failing else None,
+                ),
+            ]
+            for c in absent:
+                verdict = (
+                    "fails the run (list it in --baseline-elsewhere if another stack manages it)"
+                    if c.id in failing
+                    else "proven elsewhere (baseline)"
+                    if c.id in report.baseline_elsewhere or "all" in report.baseline_elsewhere
+                    else "below --fail-on"
+                )
+                lines += self._wrap(
+                    f"[{c.severity}] {c.id}: {c.title} ({', '.join(c.criteria)}): {verdict}",
+                    "  ",
+                    "      ",
+                )
+        runtime = report.with_status("needs_runtime_evidence")
+        if runtime:
+            lines += [
+                "",
+                self._style("NEEDS RUNTIME EVIDENCE (a plan cannot decide these)", bold=True),
+            ]
+            for c in runtime:
+                lines += self._wrap(f"{c.id}: {c.title} ({', '.join(c.criteria)})", "  ", "      ")
+                lines += self._wrap(f"evidence: {c.runtime_evidence}", "      ")
+        uncovered = report.coverage()["uncovered_types"]
+        if uncovered:
+            lines += [
+                "",
+                f"NOT COVERED: {len(uncovered)} resource types in this plan no control judges",
+            ]
+            lines += self._wrap(", ".join(f"{plain(t)} ({n})" for t, n in uncovered.items()), "  ")
+        return lines
 
     def _grouped(
         self, controls: list[Control], by_control: dict[str, list[Result]], status: str
@@ -138,9 +185,12 @@ class TextFormat(Format):
     def _criteria(self, report: Report) -> list[str]:
         lines = ["By criterion:"]
         for crit, entry in report.by_criterion().items():
+            idle = entry["controls_without_results"]
             lines.append(
                 f"  {crit:<6} {entry['fail']:>4} fail {entry['unknown']:>4} unknown "
-                f"{entry['pass']:>4} pass   {entry['name']}"
+                f"{entry['pass']:>4} pass  {idle['not_in_configuration']:>2} absent "
+                f"{idle['needs_runtime_evidence']:>2} runtime {idle['not_applicable']:>3} n/a   "
+                f"{entry['name']}"
             )
         return lines
 
@@ -160,12 +210,15 @@ def summary_line(report: Report) -> str:
     ctl = report.control_counts()
     waived = len(report.waived())
     waived_text = f", {waived} waived" if waived else ""
+    judged = ctl["pass"] + ctl["fail"] + ctl["unknown"]
+    missing = report.missing_settings()
     return (
         f"Summary: {counts['fail']} failed, {counts['unknown']} unknown, "
         f"{counts['pass']} passed{waived_text} "
-        f"across {len(report.controls) - ctl['not_applicable']} controls "
-        f"({ctl['not_applicable']} not applicable); "
-        f"{_verdict(len(report.failing()), report.fail_on)}."
+        f"across {judged} controls ({ctl['not_applicable']} not applicable, "
+        f"{ctl['not_in_configuration']} not in this configuration, "
+        f"{ctl['needs_runtime_evidence']} need runtime evidence); "
+        f"{_verdict(len(report.failing()) + len(missing), report.fail_on)}."
     )
 
 
@@ -176,8 +229,8 @@ def combined_summary(reports: Sequence[Report]) -> str:
         for status, n in r.counts().items():
             totals[status] += n
     waived = sum(len(r.waived()) for r in reports)
-    failing = sum(len(r.failing()) for r in reports)
-    bad = sum(1 for r in reports if r.failing())
+    failing = sum(len(r.failing()) + len(r.missing_settings()) for r in reports)
+    bad = sum(1 for r in reports if r.exit_code)
     waived_text = f", {waived} waived" if waived else ""
     return (
         f"Combined: {len(reports)} plans ({bad} failing): {totals['fail']} failed, "
