@@ -8,6 +8,7 @@ import json
 import subprocess
 import tarfile
 import tempfile
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def revision(root: Path) -> str:
     digest = hashlib.sha256()
     files = [
         *root.glob("controls/**/*.yaml"),
+        *root.glob("controls/**/*.rego"),
         *root.glob("controls/RETIRED"),
         *root.glob("generator/**/*.py"),
         *root.glob("generator/templates/*"),
@@ -132,6 +134,28 @@ def _assertions(target: str, example: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _header(d: dict[str, Any], decided: bool, custom: bool) -> list[str]:
+    """The sentences at the top of a generated control: what it checks, and how to read it."""
+    types = " or ".join(d["resource_types"]) or "resource"
+    text = f"What it checks: {d['title']}, on each {types}"
+    if d.get("aggregate") == "any":
+        text += " (account level: each gets the best outcome in the plan)"
+    if not decided:
+        text = f"{d['title']}: a plan never decides this; it needs runtime evidence."
+    elif custom:
+        text += (
+            f". The rules at the end come from controls/{d['service']}/{d['id']}.rego;"
+            " result(r) returns the status and the reason together."
+        )
+    else:
+        text += (
+            ". Each node of the YAML check compiles to a rule pair, _sN(r) giving pass, fail or"
+            " unknown and _wN(r, want) the reasons, under a comment holding that node; the last"
+            " pair is the whole check."
+        )
+    return textwrap.wrap(text, 98)
+
+
 def render_control(
     control: Control, root: Path, planned: dict[str, Any] | None = None
 ) -> dict[str, str]:
@@ -140,7 +164,8 @@ def render_control(
     planned holds the control's HCL examples as Terraform planned them, by example slug.
     """
     d = control.data
-    compiler = CheckCompiler(d["id"])
+    rego_file = control.path.with_suffix(".rego")
+    compiler = CheckCompiler(d["id"], rego_file.read_text() if rego_file.is_file() else None)
     try:
         when = compiler.compile(d["when"], d["resource_types"]) if "when" in d else None
         top = compiler.compile(d["check"], d["resource_types"]) if "check" in d else None
@@ -168,6 +193,8 @@ def render_control(
         runtime_only=top is None,
         functions=out.functions,
         custom_rego=out.custom_rego,
+        custom_imports=out.custom_imports,
+        header=_header(d, top is not None, bool(out.custom_rego)),
     )
     tests = []
     if top is None:

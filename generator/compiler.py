@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.docs import compact_yaml
 from soc2opa.catalog import BOUND_OPS
 
 _SEGMENT = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]+|\*)\]|\["([^"\\]+)"\]')
@@ -100,6 +101,7 @@ class CompiledCheck:
 
     functions: list[str] = field(default_factory=list)
     custom_rego: str = ""
+    custom_imports: list[str] = field(default_factory=list)
     uses_refs: bool = False
     uses_tri: bool = False
     uses_check: bool = False
@@ -109,29 +111,40 @@ class CompiledCheck:
 class CheckCompiler:
     """Turns the YAML check tree of one control into Rego function definitions."""
 
-    def __init__(self, control_id: str) -> None:
+    def __init__(self, control_id: str, rego_file: str | None = None) -> None:
         self.control_id = control_id
+        self.rego_file = rego_file
         self.out = CompiledCheck()
         self._next = 0
+        # The YAML of the nodes being compiled; a node's own rules get it as their comment.
+        self._comments: list[str] = []
+        self._pending = ""
 
     def compile(self, node: dict[str, Any], types: list[str]) -> int:
         """Compile a node at resource scope; return its node number."""
         return self._node(node, Scope(types=tuple(types)))
 
     def _emit(self, text: str) -> None:
-        self.out.functions.append(text.strip() + "\n")
+        self.out.functions.append(self._pending + text.strip() + "\n")
+        self._pending = ""
 
     def _number(self) -> int:
         n = self._next
         self._next += 1
+        comment = self._comments.pop()
+        self._pending = "".join(f"# {line}".rstrip() + "\n" for line in comment.splitlines())
         return n
 
-    def _node(self, node: dict[str, Any], scope: Scope) -> int:
+    def _node(
+        self, node: dict[str, Any], scope: Scope, written: dict[str, Any] | None = None
+    ) -> int:
         if "attr" in node:
             segments = parse_path(node["attr"])
             if "*" in segments:
-                return self._node(_desugar_wildcard(node, segments), scope)
-            return self._value(node, segments, scope)
+                return self._node(_desugar_wildcard(node, segments), scope, node)
+        self._comments.append(node_comment(written or node))
+        if "attr" in node:
+            return self._value(node, parse_path(node["attr"]), scope)
         if "all" in node or "any" in node:
             return self._combine(node, scope)
         if "all_items" in node or "any_items" in node:
@@ -319,18 +332,80 @@ _targets{n}(src) := refs.targets(src, {via_path}, {types}, _ids{n}) if {{
             raise ValueError(f"{self.control_id}: rego: only at resource scope")
         if self.out.custom_rego:
             raise ValueError(f"{self.control_id}: only one rego: escape hatch per control")
-        for name in ("custom_status(r)", "custom_reason(r)"):
-            if name not in node["rego"]:
-                raise ValueError(f"{self.control_id}: rego: must define {name}")
-        self.out.custom_rego = node["rego"].strip() + "\n"
+        if self.rego_file is None:
+            raise ValueError(
+                f"{self.control_id}: rego: file needs {self.control_id}.rego beside it"
+            )
+        self.out.custom_imports, self.out.custom_rego = split_rego_file(
+            self.rego_file, self.control_id
+        )
+        for lib in ("check", "policy", "refs", "tri"):
+            if f"import data.soc2opa.lib.{lib}" in self.out.custom_imports:
+                setattr(self.out, f"uses_{lib}", True)
         n = self._number()
-        self._emit(f"_s{n}(r) := custom_status(r)")
+        self._emit(f"_s{n}(r) := result(r).status")
         self._emit(f"""
-_w{n}(r, want) := [custom_reason(r)] if {{
+_w{n}(r, want) := [result(r).reason] if {{
 	_s{n}(r) == want
 }} else := []
 """)
         return n
+
+
+_PACKAGE = re.compile(r"^package\s+(\S+)\s*$", re.M)
+_RESERVED = re.compile(
+    r"^(meta|resource_types|decision|_judged|_outcome|_why|_status|_reason|_best"
+    r"|_(?:s|w|rel|ids|targets|related)[0-9]+)\b",
+    re.M,
+)
+_RESULT = re.compile(r"^result\(r\)\s*:?=", re.M)
+
+
+def split_rego_file(text: str, control_id: str) -> tuple[list[str], str]:
+    """The imports and the rules of a control's hand-written .rego file.
+
+    The file is a package of its own, soc2opa.controls.<id>, so that `opa fmt`, `opa check` and
+    `opa test` work on it where it lives; the build copies its rules, below its imports, into
+    the generated package of the same name.
+    """
+    m = _PACKAGE.search(text)
+    if not m or m.group(1) != f"soc2opa.controls.{control_id}":
+        raise ValueError(f"{control_id}.rego: must declare package soc2opa.controls.{control_id}")
+    lines = text[m.end() :].splitlines()
+    imports: list[str] = []
+    while lines and (not lines[0].strip() or lines[0].startswith("import ")):
+        line = lines.pop(0)
+        if line.strip():
+            imports.append(line.strip())
+    body = "\n".join(lines).strip() + "\n"
+    clash = _RESERVED.search(body)
+    if clash:
+        raise ValueError(
+            f"{control_id}.rego: {clash.group(1)} is a name the generated package defines"
+        )
+    if not _RESULT.search(body):
+        raise ValueError(
+            f'{control_id}.rego: must define result(r) := {{"status": ..., "reason": ...}}'
+        )
+    return imports, body
+
+
+def node_comment(node: dict[str, Any]) -> str:
+    """The YAML node a rule pair comes from, compact, with its child nodes left out."""
+    shown: dict[str, Any] = {}
+    if node.get("attr") == "":
+        # The element check of a [*] path: the path is on the node above.
+        node = {k: v for k, v in node.items() if k != "attr"}
+    elif "attr" in node:
+        node = {"attr": node["attr"], **node}
+    for key, value in node.items():
+        if key in ("all", "any"):
+            shown[key] = f"the {len(value)} nodes above"
+        elif key == "check" and isinstance(value, dict):
+            shown[key] = "the node above"
+        else:
+            shown[key] = value
+    return compact_yaml(shown, width=94)
 
 
 def _desugar_wildcard(node: dict[str, Any], segments: list[Segment]) -> dict[str, Any]:
@@ -397,8 +472,13 @@ def statement_pattern(spec: dict[str, Any]) -> dict[str, Any]:
         pattern["restricted_by"] = sorted({k.lower() for k in spec["restricted_by"]})
     if "condition" in spec:
         conds = spec["condition"] if isinstance(spec["condition"], list) else [spec["condition"]]
-        pattern["condition"] = [{k: str(c[k]) for k in ("test", "key", "value")} for c in conds]
+        pattern["condition"] = [{k: _text(c[k]) for k in ("test", "key", "value")} for c in conds]
     return pattern
+
+
+def _text(value: Any) -> str:
+    """A condition value as policy documents compare it: JSON text for booleans and numbers."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def describe_statement(spec: dict[str, Any]) -> tuple[str, str]:
@@ -415,7 +495,7 @@ def describe_statement(spec: dict[str, Any]) -> tuple[str, str]:
         words.append("covering any of " + ", ".join(spec["actions_any"]))
     if "condition" in spec:
         conds = spec["condition"] if isinstance(spec["condition"], list) else [spec["condition"]]
-        shown = [f"{c['test']} {c['key']} {json.dumps(str(c['value']))}" for c in conds]
+        shown = [f"{c['test']} {c['key']} {json.dumps(_text(c['value']))}" for c in conds]
         words.append("under condition " + " or ".join(shown))
     text = " ".join(words)
     article = "an" if text[0].lower() in "aeiou" else "a"

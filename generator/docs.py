@@ -92,11 +92,14 @@ def control_page(control: Control, root: Path) -> str:
     crosswalk = [
         (_CROSSWALK.get(k, k), ", ".join(v)) for k, v in d.get("crosswalk", {}).items() if v
     ]
+    raw = yaml.safe_load(control.path.read_text(encoding="utf-8"))
+    fragment = f"controls/_fragments/{raw['use']}.yaml" if "use" in raw else None
     return (
         _env()
         .get_template("control_page.md.j2")
         .render(
             d=d,
+            fragment=fragment,
             source=source,
             rego=f"rego/controls/{d['service']}/{d['id']}.rego",
             up="../../..",

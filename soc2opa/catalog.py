@@ -15,6 +15,7 @@ import yaml
 
 from soc2opa.criteria import CRITERIA
 from soc2opa.errors import CatalogError
+from soc2opa.fragments import FRAGMENTS, expand
 
 VALUE_OPS = (
     "equals",
@@ -217,9 +218,9 @@ def load_catalog(root: Path) -> list[Control]:
     retired = read_retired(root)
     seen: dict[str, Path] = {}
     controls = []
-    for path in sorted(root.glob("*/*.yaml")):
+    for path in sorted(p for p in root.glob("*/*.yaml") if p.parent.name != FRAGMENTS):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = expand(yaml.safe_load(path.read_text(encoding="utf-8")), path, root)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark else ""
