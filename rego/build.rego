@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "920f012e4ff86482"
+revision := "44295add3cc4efc9"
