@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,11 @@ from soc2opa.config import Settings, find_config, load_config, merge, split_list
 from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
 from soc2opa.errors import EngineError, Soc2OpaError, UsageError
 from soc2opa.formats import FORMATS, FormatOptions, get_format
+from soc2opa.formats.base import plain
+from soc2opa.frameworks import FRAMEWORKS, framework_name, ids_in
 from soc2opa.locations import locate_results
 from soc2opa.output import write_atomic
-from soc2opa.report import SEVERITIES, build_report
+from soc2opa.report import SEVERITIES, build_report, normalize_criterion
 from soc2opa.tools import default_bundle, find_opa
 from soc2opa.waivers import apply_waivers, load_waivers, today_utc
 
@@ -161,6 +165,11 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
     help="Leave out controls mapped to these criteria (repeatable).",
 )
 @click.option(
+    "--framework",
+    metavar="NAME",
+    help="Group the summary by soc2 (default), nist-800-53, iso-27001 or hipaa.",
+)
+@click.option(
     "--baseline-elsewhere",
     "baseline_elsewhere",
     multiple=True,
@@ -211,7 +220,7 @@ def eval_command(
     plans: tuple[str, ...], bundle: Path | None, fmt: str | None, fail_on: str | None,
     strict: bool | None, controls: tuple[str, ...], exclude_controls: tuple[str, ...],
     criteria: tuple[str, ...], exclude_criteria: tuple[str, ...],
-    baseline_elsewhere: tuple[str, ...], waivers: Path | None,
+    framework: str | None, baseline_elsewhere: tuple[str, ...], waivers: Path | None,
     tf_dir: Path | None, config: Path | None, no_config: bool, quiet: bool, no_color: bool,
     opa_url: str | None, opa_path: str | None, outputs: tuple[str, ...], timeout: float | None,
 ) -> None:  # fmt: skip
@@ -224,6 +233,7 @@ def eval_command(
         "controls": split_list(controls), "exclude_controls": split_list(exclude_controls),
         "criteria": split_list(criteria), "exclude_criteria": split_list(exclude_criteria),
         "baseline_elsewhere": split_list(baseline_elsewhere),
+        "framework": framework_name(framework) if framework else None,
         "waivers": waivers, "tf_dir": tf_dir, "opa_path": opa_path,
         "outputs": split_list(outputs) if outputs else None, "timeout": timeout,
     })  # fmt: skip
@@ -245,6 +255,7 @@ def eval_command(
             criteria=settings.criteria, exclude_controls=settings.exclude_controls,
             exclude_criteria=settings.exclude_criteria,
             baseline_elsewhere=settings.baseline_elsewhere,
+            framework=framework_name(settings.framework),
         )
         for raw, name in zip(raws, plan_names, strict=True)
     ]  # fmt: skip
@@ -350,28 +361,137 @@ def plans_command(everything: bool, check: bool, root: Path) -> None:
     sys.exit(run(root, everything=everything, check=check))
 
 
-@cli.command("controls")
-@click.option(
-    "--bundle", type=click.Path(path_type=Path), help="Policy bundle (default: the built-in one)."
-)
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-@click.option("--opa-path", metavar="PATH", help="The opa binary to run.")
-def controls_command(bundle: Path | None, fmt: str, opa_path: str | None) -> None:
-    """List the controls the bundle carries."""
+def _catalog(bundle: Path | None, opa_path: str | None) -> dict[str, Any]:
     engine = LocalEngine(find_opa(opa_path), bundle or default_bundle())
     catalog = engine.query(CATALOG_QUERY)
     if not isinstance(catalog, dict):
         raise EngineError(f"{engine.bundle}: this bundle carries no soc2opa catalog")
-    if fmt == "json":
-        click.echo(json.dumps(catalog, indent=2, sort_keys=True))
-        return
+    return catalog
+
+
+def _listed(
+    catalog: dict[str, Any], service: str | None, criterion: str | None, framework: str | None
+) -> dict[str, Any]:
+    out = {}
+    wanted = normalize_criterion(criterion) if criterion else None
     for cid, meta in sorted(catalog.items()):
         custom = meta.get("custom", {})
-        criteria = ",".join(custom.get("criteria", []))
-        severity = custom.get("severity", "")
-        click.echo(f"{cid:<45} {severity:<8} {criteria:<22} {meta.get('title', '')}")
+        if service and custom.get("service") != service.lower():
+            continue
+        if wanted and wanted not in custom.get("criteria", []):
+            continue
+        if framework and not ids_in(
+            framework, tuple(custom.get("criteria", [])), custom.get("crosswalk", {})
+        ):
+            continue
+        out[cid] = meta
+    return out
+
+
+_BUNDLE_OPTION = click.option(
+    "--bundle", type=click.Path(path_type=Path), help="Policy bundle (default: the built-in one)."
+)
+_FORMAT_OPTION = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+_OPA_OPTION = click.option("--opa-path", metavar="PATH", help="The opa binary to run.")
+
+
+@cli.group("controls", invoke_without_command=True)
+@_BUNDLE_OPTION
+@_FORMAT_OPTION
+@_OPA_OPTION
+@click.pass_context
+def controls_group(ctx: click.Context, bundle: Path | None, fmt: str, opa_path: str | None) -> None:
+    """What the bundle checks: `controls list` (the default) and `controls show ID`."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(
+            controls_list, bundle=bundle, fmt=fmt, opa_path=opa_path,
+            service=None, criterion=None, framework=None,
+        )  # fmt: skip
+
+
+@controls_group.command("list")
+@_BUNDLE_OPTION
+@_FORMAT_OPTION
+@_OPA_OPTION
+@click.option("--service", metavar="NAME", help="Only this service's controls (s3, rds, ...).")
+@click.option("--criterion", metavar="ID", help="Only controls mapped to this SOC 2 criterion.")
+@click.option(
+    "--framework",
+    metavar="NAME",
+    help="Only controls mapped to this framework (nist-800-53, iso-27001, hipaa), with its ids.",
+)
+def controls_list(
+    bundle: Path | None, fmt: str, opa_path: str | None, service: str | None,
+    criterion: str | None, framework: str | None,
+) -> None:  # fmt: skip
+    """List controls with severity, criteria (or framework ids) and title."""
+    fw = framework_name(framework) if framework else None
+    listed = _listed(_catalog(bundle, opa_path), service, criterion, fw)
+    if fmt == "json":
+        click.echo(json.dumps(listed, indent=2, sort_keys=True))
+        return
+    for cid, meta in listed.items():
+        custom = meta.get("custom", {})
+        ids = ids_in(fw or "soc2", tuple(custom.get("criteria", [])), custom.get("crosswalk", {}))
+        status = (
+            " (runtime evidence)"
+            if custom.get("runtime_evidence") and not custom.get("resource_types")
+            else ""
+        )
+        click.echo(
+            f"{cid:<45} {custom.get('severity', ''):<8} {','.join(ids):<22} "
+            f"{plain(meta.get('title', ''))}{status}"
+        )
+    click.echo(f"{len(listed)} controls")
+
+
+@controls_group.command("show")
+@click.argument("control_id", metavar="ID")
+@_BUNDLE_OPTION
+@_FORMAT_OPTION
+@_OPA_OPTION
+def controls_show(control_id: str, bundle: Path | None, fmt: str, opa_path: str | None) -> None:
+    """What one control checks, why, its mappings, remediation and reference keys."""
+    catalog = _catalog(bundle, opa_path)
+    if control_id not in catalog:
+        close = difflib.get_close_matches(control_id, list(catalog), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise UsageError(f"controls show: no control {control_id!r} in this bundle{hint}")
+    meta = catalog[control_id]
+    if fmt == "json":
+        click.echo(json.dumps(meta, indent=2, sort_keys=True))
+        return
+    custom = meta.get("custom", {})
+    lines = [
+        f"{control_id}: {meta.get('title', '')}",
+        f"  service {custom.get('service', '')}, severity {custom.get('severity', '')}, "
+        f"scope {custom.get('scope', 'resource')}",
+        f"  judges: {', '.join(custom.get('resource_types', [])) or '(nothing in a plan)'}",
+        "",
+        *textwrap.wrap(meta.get("description", ""), 96, initial_indent="  ",
+                       subsequent_indent="  "),
+        "",
+    ]  # fmt: skip
+    for name in FRAMEWORKS:
+        ids = ids_in(name, tuple(custom.get("criteria", [])), custom.get("crosswalk", {}))
+        if ids:
+            lines.append(f"  {FRAMEWORKS[name][1]}: {', '.join(ids)}")
+    if custom.get("reference"):
+        lines.append(f"  reference rows: {', '.join(custom['reference'])}")
+    if custom.get("runtime_evidence"):
+        lines += ["", "  Needs runtime evidence:"]
+        lines += textwrap.wrap(custom["runtime_evidence"], 96, initial_indent="    ",
+                               subsequent_indent="    ")  # fmt: skip
+    remediation = custom.get("remediation", {})
+    lines += ["", "  Fix:"]
+    lines += textwrap.wrap(remediation.get("text", ""), 96, initial_indent="    ",
+                           subsequent_indent="    ")  # fmt: skip
+    lines += ["    " + ln for ln in remediation.get("terraform", "").rstrip().splitlines()]
+    if custom.get("help_uri"):
+        lines += ["", f"  more (examples, the check): {custom['help_uri']}"]
+    click.echo("\n".join(lines))
 
 
 def main() -> None:

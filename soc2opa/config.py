@@ -33,9 +33,10 @@ class Settings:
     exclude_controls: tuple[str, ...] = ()
     criteria: tuple[str, ...] = ()
     exclude_criteria: tuple[str, ...] = ()
-    # Control ids another Terraform stack proves (e.g. the organisation trail); kept for
-    # consumers of the settings, soc2opa eval itself judges them as usual.
+    # Account-wide controls another Terraform stack proves (e.g. the organisation trail): when
+    # this plan does not manage the setting, the control is reported but does not fail the run.
     baseline_elsewhere: tuple[str, ...] = ()
+    framework: str = "soc2"
     tf_dir: Path | None = None
     bundle: Path | None = None
     opa_path: str | None = None
@@ -45,7 +46,7 @@ class Settings:
 
 
 _TYPES: dict[str, type] = {
-    "fail_on": str, "strict": bool, "format": str, "waivers": str, "tf_dir": str,
+    "fail_on": str, "strict": bool, "format": str, "framework": str, "waivers": str, "tf_dir": str,
     "bundle": str, "opa_path": str, "timeout": float,
 }  # fmt: skip
 

@@ -12,6 +12,7 @@ from soc2opa import __version__
 from soc2opa.address import Address, parse_address
 from soc2opa.criteria import CRITERIA, criterion_sort_key
 from soc2opa.errors import UsageError
+from soc2opa.frameworks import ids_in, sort_key
 
 if TYPE_CHECKING:
     from soc2opa.locations import SourceLocation
@@ -121,6 +122,7 @@ class Report:
     tool_version: str = __version__
     excluded_controls: tuple[str, ...] = ()
     baseline_elsewhere: tuple[str, ...] = ()
+    framework: str = "soc2"
     waivers_file: str | None = None
     covered_types: tuple[str, ...] = ()
     expired_waivers: list[Waiver] = field(default_factory=list)
@@ -197,6 +199,30 @@ class Report:
                 if c.status in empty:
                     entry["controls_without_results"][c.status] += 1
         return dict(sorted(out.items(), key=lambda kv: criterion_sort_key(kv[0])))
+
+    def by_framework(self, framework: str | None = None) -> dict[str, dict[str, Any]]:
+        """Result counts and controls per id of a framework (soc2 groups by criterion)."""
+        framework = framework or self.framework
+        if framework == "soc2":
+            return self.by_criterion()
+        out: dict[str, dict[str, Any]] = {}
+        unmapped: list[Control] = []
+        for c in self.controls:
+            ids = ids_in(framework, c.criteria, c.crosswalk)
+            if not ids:
+                unmapped.append(c)
+            for fid in ids:
+                entry = out.setdefault(fid, {**dict.fromkeys(STATUSES, 0), "controls": []})
+                entry["controls"].append(c.id)
+                for status in STATUSES:
+                    entry[status] += c.counts[status]
+        ordered = dict(sorted(out.items(), key=lambda kv: sort_key(kv[0])))
+        if unmapped:
+            ordered["(unmapped)"] = {
+                **{s: sum(c.counts[s] for c in unmapped) for s in STATUSES},
+                "controls": [c.id for c in unmapped],
+            }
+        return ordered
 
     def failing(self) -> list[Result]:
         """Results that fail the run: fail (and unknown with --strict) at or above --fail-on."""
@@ -315,6 +341,7 @@ def build_report(
     exclude_controls: tuple[str, ...] = (),
     exclude_criteria: tuple[str, ...] = (),
     baseline_elsewhere: tuple[str, ...] = (),
+    framework: str = "soc2",
 ) -> Report:
     """Turn data.soc2opa.main.report into a Report, keeping only the selected controls."""
     # An account-wide setting is only "not in this configuration" of a configuration that
@@ -347,5 +374,6 @@ def build_report(
         results=results,
         excluded_controls=exclude_controls,
         baseline_elsewhere=baseline_elsewhere,
+        framework=framework,
         covered_types=tuple(sorted({t for c in all_controls.values() for t in c.resource_types})),
     )

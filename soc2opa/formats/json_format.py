@@ -64,6 +64,7 @@ def report_document(report: Report, options: FormatOptions | None = None) -> dic
             "criteria": list(report.selected_criteria) or None,
             "exclude_controls": list(report.excluded_controls) or None,
             "baseline_elsewhere": list(report.baseline_elsewhere) or None,
+            "framework": report.framework,
         },
         "waivers": {
             "file": report.waivers_file,
@@ -75,6 +76,11 @@ def report_document(report: Report, options: FormatOptions | None = None) -> dic
             "results": report.counts(),
             "controls": report.control_counts(),
             "by_criterion": report.by_criterion(),
+            "by_framework": (
+                {"framework": report.framework, "groups": report.by_framework()}
+                if report.framework != "soc2"
+                else None
+            ),
             "failing": len(report.failing()),
             "missing_settings": [c.id for c in report.missing_settings()],
             "exit_code": report.exit_code,

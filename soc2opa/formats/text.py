@@ -10,6 +10,7 @@ import click
 
 from soc2opa.criteria import CRITERIA, criterion_sort_key
 from soc2opa.formats.base import Format, plain, rel_path, where
+from soc2opa.frameworks import FRAMEWORKS
 from soc2opa.report import SEVERITIES, Control, Report, Result
 
 _SEVERITY_ORDER = {s: i for i, s in enumerate(reversed(SEVERITIES))}
@@ -183,6 +184,14 @@ class TextFormat(Format):
         return text
 
     def _criteria(self, report: Report) -> list[str]:
+        if report.framework != "soc2":
+            lines = [f"By {FRAMEWORKS[report.framework][1]}:"]
+            for fid, entry in report.by_framework().items():
+                lines.append(
+                    f"  {fid:<18} {entry['fail']:>4} fail {entry['unknown']:>4} unknown "
+                    f"{entry['pass']:>4} pass   {len(entry['controls'])} controls"
+                )
+            return lines
         lines = ["By criterion:"]
         for crit, entry in report.by_criterion().items():
             idle = entry["controls_without_results"]

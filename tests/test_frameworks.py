@@ -1,0 +1,53 @@
+"""Controls listed and shown by framework; eval results grouped by NIST 800-53 or ISO 27001."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import ROOT, Run
+
+DEMO = str(ROOT / "examples/demo/plan.json")
+
+
+def test_controls_list_filters_and_counts(run: Run) -> None:
+    everything = json.loads(run("controls", "list", "--format", "json").stdout)
+    assert json.loads(run("controls", "--format", "json").stdout) == everything
+    rds = json.loads(run("controls", "list", "--service", "rds", "--format", "json").stdout)
+    assert rds and all(m["custom"]["service"] == "rds" for m in rds.values())
+    cc72 = json.loads(run("controls", "list", "--criterion", "cc7.2", "--format", "json").stdout)
+    assert cc72 and all("CC7.2" in m["custom"]["criteria"] for m in cc72.values())
+    nist = run("controls", "list", "--framework", "nist-800-53")
+    assert nist.returncode == 0
+    listed = json.loads(run("controls", "list", "--framework", "nist", "--format", "json").stdout)
+    assert 0 < len(listed) < len(everything)
+    assert all(m["custom"]["crosswalk"]["nist_800_53"] for m in listed.values())
+    assert nist.stdout.strip().endswith(f"{len(listed)} controls")
+    assert run("controls", "list", "--framework", "cobit").returncode == 2
+
+
+def test_controls_show_says_what_and_why(run: Run) -> None:
+    shown = run("controls", "show", "rds_instance_storage_encrypted")
+    assert shown.returncode == 0
+    for part in ("aws_db_instance", "SOC 2 criterion: CC6.1", "Fix:", "reference rows:"):
+        assert part in shown.stdout
+    runtime = run("controls", "show", "iam_root_mfa_enabled").stdout
+    assert "Needs runtime evidence:" in runtime and "(nothing in a plan)" in runtime
+    missing = run("controls", "show", "rds_instance_storage_encrypte")
+    assert (
+        missing.returncode == 2 and "did you mean rds_instance_storage_encrypted" in missing.stderr
+    )
+
+
+def test_eval_groups_the_same_results_by_framework(run: Run) -> None:
+    soc2 = json.loads(run("eval", DEMO, "--format", "json").stdout)
+    nist = json.loads(run("eval", DEMO, "--format", "json", "--framework", "NIST-800-53").stdout)
+    assert soc2["results"] == nist["results"]
+    assert soc2["summary"]["by_framework"] is None
+    groups = nist["summary"]["by_framework"]["groups"]
+    assert nist["settings"]["framework"] == "nist-800-53"
+    rds = "rds_instance_storage_encrypted"
+    assert rds in groups["SC-28"]["controls"]
+    total = sum(g["fail"] for g in groups.values() if rds in g["controls"])
+    assert total >= next(c for c in nist["controls"] if c["id"] == rds)["counts"]["fail"]
+    text = run("eval", DEMO, "--framework", "iso-27001").stdout
+    assert "By ISO/IEC 27001:2022 Annex A control:" in text and "A.8.24" in text
