@@ -1,0 +1,13 @@
+# METADATA
+# title: Security groups do not open RDP to the internet (hand-written check)
+# description: >-
+#   The escape hatch of vpc_sg_no_rdp_from_internet: the ingress rules of all three resource types are read by
+#   data.soc2opa.lib.network, which decides whether any opens RDP (port 3389) to the internet.
+# scope: package
+package soc2opa.controls.vpc_sg_no_rdp_from_internet
+
+import data.soc2opa.lib.network
+
+# METADATA
+# description: The outcome for one security group or rule and the reason for it, together.
+result(r) := network.result(r, {3389}, "RDP (port 3389)")
