@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "44295add3cc4efc9"
+revision := "13b8d056514eab58"
