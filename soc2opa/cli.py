@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from soc2opa.batch import evaluate_all, expand_plan_args, open_plans
 from soc2opa.config import Settings, find_config, load_config, merge, split_list
 from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
 from soc2opa.errors import EngineError, Soc2OpaError, UsageError
+from soc2opa.evidence.export import export
+from soc2opa.evidence.record import evaluation_record, sha256_file
+from soc2opa.evidence.store import append, read, verify
 from soc2opa.formats import FORMATS, FormatOptions, get_format
 from soc2opa.formats.base import plain
 from soc2opa.frameworks import FRAMEWORKS, framework_name, ids_in
@@ -170,6 +174,12 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
     help="Group the summary by soc2 (default), nist-800-53, iso-27001 or hipaa.",
 )
 @click.option(
+    "--evidence",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Record this evaluation in an append-only evidence store (an SQLite file); "
+    "see docs/evidence.md.",
+)
+@click.option(
     "--baseline-elsewhere",
     "baseline_elsewhere",
     multiple=True,
@@ -220,7 +230,8 @@ def eval_command(
     plans: tuple[str, ...], bundle: Path | None, fmt: str | None, fail_on: str | None,
     strict: bool | None, controls: tuple[str, ...], exclude_controls: tuple[str, ...],
     criteria: tuple[str, ...], exclude_criteria: tuple[str, ...],
-    framework: str | None, baseline_elsewhere: tuple[str, ...], waivers: Path | None,
+    evidence: Path | None, framework: str | None, baseline_elsewhere: tuple[str, ...],
+    waivers: Path | None,
     tf_dir: Path | None, config: Path | None, no_config: bool, quiet: bool, no_color: bool,
     opa_url: str | None, opa_path: str | None, outputs: tuple[str, ...], timeout: float | None,
 ) -> None:  # fmt: skip
@@ -245,9 +256,12 @@ def eval_command(
         raise UsageError(f"--tf-dir: {settings.tf_dir} is not a folder")
     engine, source = _engine(settings, opa_url)
     names = expand_plan_args(plans)
+    started = _now()
     with open_plans(names) as files:
         raws = evaluate_all(engine, files)
         plan_names = [f.name for f in files]
+        digests = [sha256_file(f.path if f.name == "-" or not Path(f.name).is_file()
+                               else Path(f.name)) or "" for f in files]  # fmt: skip
     reports = [
         build_report(
             raw, plan_name=name, bundle_source=source, engine=engine.name,
@@ -260,6 +274,8 @@ def eval_command(
         for raw, name in zip(raws, plan_names, strict=True)
     ]  # fmt: skip
     apply_waivers(reports, loaded, today_utc())
+    if evidence is not None:
+        _record(evidence, reports, digests, started, engine)
     if settings.tf_dir is not None:
         locate_results(reports, settings.tf_dir)
     file_options = FormatOptions(color=False)
@@ -269,6 +285,57 @@ def eval_command(
         options = FormatOptions(color=_color_wanted(no_color), width=_width(), quiet=quiet)
         click.echo(get_format(settings.format, options).render_all(reports), nl=False)
     sys.exit(max(r.exit_code for r in reports))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _record(
+    store: Path, reports: list[Any], digests: list[str], started: str, engine: Engine
+) -> None:
+    opa_path = getattr(engine, "opa", None)
+    opa = {
+        "opa_path": str(opa_path) if opa_path else None,
+        "opa_sha256": sha256_file(Path(opa_path)) if opa_path else None,
+        "opa_version": getattr(engine, "opa_version", None),
+        "engine": engine.name,
+    }
+    bundle = getattr(engine, "bundle", None)
+    bundle_sha = sha256_file(Path(bundle)) if bundle else None
+    ended = _now()
+    for report, digest in zip(reports, digests, strict=True):
+        record = evaluation_record(
+            report, plan_sha256=digest, started_at=started, ended_at=ended, opa=opa,
+            bundle_sha256=bundle_sha,
+        )  # fmt: skip
+        append(store, record)
+
+
+@cli.group("evidence")
+def evidence_group() -> None:
+    """The audit evidence store that `soc2opa eval --evidence STORE` appends to."""
+
+
+@evidence_group.command("verify")
+@click.argument("store", type=click.Path(path_type=Path, dir_okay=False))
+def evidence_verify(store: Path) -> None:
+    """Check that no record is missing, changed, reordered or backdated (exit 1 if one is)."""
+    good, problem = verify(read(store))
+    if problem:
+        click.echo(f"{store}: {good} records hold; {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"{store}: {good} records, chain intact")
+
+
+@evidence_group.command("export")
+@click.argument("store", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--from", "since", metavar="DATE", help="First UTC day (YYYY-MM-DD) to include.")
+@click.option("--to", "until", metavar="DATE", help="Last UTC day (YYYY-MM-DD) to include.")
+def evidence_export(store: Path, fmt: str, since: str | None, until: str | None) -> None:
+    """Write the records of a window: one JSON line each, or one CSV row per control."""
+    click.echo(export(read(store), fmt, since, until), nl=False)
 
 
 @cli.command("build")

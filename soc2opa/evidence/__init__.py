@@ -1,0 +1,1 @@
+"""Audit evidence: every evaluation recorded in an append-only, hash-chained store."""

@@ -1,0 +1,81 @@
+"""What one evaluation leaves as evidence: facts and outcomes, never plan values."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from soc2opa import __version__
+from soc2opa.evidence.ci import ci_context
+from soc2opa.report import Report
+
+
+def sha256_file(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes, or None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def evaluation_record(
+    report: Report,
+    *,
+    plan_sha256: str,
+    started_at: str,
+    ended_at: str,
+    opa: dict[str, str | None],
+    bundle_sha256: str | None,
+) -> dict[str, Any]:
+    """The record of one plan's evaluation: what was judged, by what, where, with what outcome.
+
+    Only addresses, statuses and counts are kept; messages are not (they quote plan values),
+    and neither is the plan (it may hold secrets): its SHA-256 identifies it.
+    """
+    controls = {}
+    for c in report.controls:
+        mine = [r for r in report.results if r.control.id == c.id]
+        controls[c.id] = {
+            "status": c.status,
+            "criteria": list(c.criteria),
+            "severity": c.severity,
+            "judged": len(mine),
+            "failed": sum(r.status == "fail" for r in mine),
+            "unknown": sum(r.status == "unknown" for r in mine),
+            "waived": sum(r.waived for r in mine),
+            "failing": sorted(r.address for r in mine if r.status == "fail" and not r.waived),
+            "waivers": sorted(
+                {f"{r.waiver.file or '-'}#{r.waiver.index}" for r in mine if r.waiver is not None}
+            ),
+        }
+    return {
+        "kind": "plan",
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "plan": {
+            "name": report.plan_name,
+            "sha256": plan_sha256,
+            "terraform_version": report.plan.get("terraform_version"),
+            "format_version": report.plan.get("format_version"),
+        },
+        "ci": ci_context(os.environ),
+        "tool": {"soc2opa": __version__, **opa},
+        "bundle": {
+            "revision": report.bundle_revision,
+            "source": report.bundle_source,
+            "sha256": bundle_sha256,
+        },
+        "settings": {
+            "fail_on": report.fail_on,
+            "strict": report.strict,
+            "baseline_elsewhere": list(report.baseline_elsewhere),
+        },
+        "exit_code": report.exit_code,
+        "controls": controls,
+    }
