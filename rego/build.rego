@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "13b8d056514eab58"
+revision := "a7bb0e37e6265f05"
