@@ -94,6 +94,23 @@ class RemoteEngine:
         self.timeout = timeout
         self.token = token
 
+    def _why_no_report(self) -> str:
+        """Explain a missing report: an unactivated bundle (e.g. a refused signature) or none."""
+        import requests
+
+        base = f"OPA server {self.url} has no data.soc2opa.main.report"
+        try:
+            health = requests.get(f"{self.url.rstrip('/')}/health?bundles", timeout=10)
+        except requests.RequestException:
+            return f"{base}; load the soc2opa bundle"
+        if health.status_code != 200:
+            return (
+                f"{base}: its bundles are not activated (GET /health?bundles answered "
+                f"{health.status_code}); OPA refuses a bundle that fails signature verification "
+                "or cannot be downloaded, and its log says which"
+            )
+        return f"{base}; load the soc2opa bundle"
+
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """POST the plan as input to /v1/data/soc2opa/main/report."""
         # Imported here so the default local engine does not pay for the HTTP stack at start-up.
@@ -122,7 +139,5 @@ class RemoteEngine:
         finally:
             client.close_connection()
         if "result" not in answer:
-            raise EngineError(
-                f"OPA server {self.url} has no data.soc2opa.main.report; load the soc2opa bundle"
-            )
+            raise EngineError(self._why_no_report())
         return _check_report(answer["result"], f"OPA server {self.url}")
