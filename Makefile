@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 TOOLS := $(CURDIR)/.tools/bin
 OPA := $(TOOLS)/opa
 CONFTEST := $(TOOLS)/conftest
+REGISTRY := $(TOOLS)/registry
 export SOC2OPA_OPA := $(OPA)
 export PATH := $(TOOLS):$(PATH)
 
 .PHONY: setup demo test lint rego-check build check-generated plans plans-check bench clean
 
-setup: $(BIN)/soc2opa $(OPA) $(CONFTEST)
+setup: $(BIN)/soc2opa $(OPA) $(CONFTEST) $(REGISTRY)
 
 $(BIN)/soc2opa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,11 @@ $(OPA): tools.mk
 $(CONFTEST): tools.mk
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) go install github.com/open-policy-agent/conftest@$(CONFTEST_VERSION)
+	touch $@
+
+$(REGISTRY): tools.mk
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) go install github.com/google/go-containerregistry/cmd/registry@$(REGISTRY_VERSION)
 	touch $@
 
 # The demo plan is meant to fail the gate: exit 1 is the expected outcome, not a make error.

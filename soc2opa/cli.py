@@ -428,6 +428,20 @@ def plans_command(everything: bool, check: bool, root: Path) -> None:
     sys.exit(run(root, everything=everything, check=check))
 
 
+@cli.command("publish")
+@click.option("--oci", "reference", required=True, metavar="REGISTRY/REPO:TAG",
+              help="Push the bundle here as an OPA OCI artifact.")  # fmt: skip
+@click.option(
+    "--bundle", type=click.Path(path_type=Path), help="Bundle to push (default: the built-in one)."
+)
+def publish_command(reference: str, bundle: Path | None) -> None:
+    """Push the policy bundle to an OCI registry, where OPA and conftest pull it from."""
+    from soc2opa.publish import push_bundle
+
+    digest = push_bundle(bundle or default_bundle(), reference)
+    click.echo(f"pushed {bundle or default_bundle()} to {reference} ({digest})")
+
+
 def _catalog(bundle: Path | None, opa_path: str | None) -> dict[str, Any]:
     engine = LocalEngine(find_opa(opa_path), bundle or default_bundle())
     catalog = engine.query(CATALOG_QUERY)
