@@ -126,12 +126,13 @@ def _pairs(messages: list[str]) -> Pairs:
 
 
 def _string_reading_controls() -> set[str]:
-    """Controls that match a regular expression or decode a policy document: a hash defeats them."""
+    """Controls that match a regular expression, decode a policy document or read security group
+    rules (CIDR blocks, protocols) in rego/lib/network.rego: a hash defeats them."""
     found = set()
     for path in (ROOT / "rego" / "controls").rglob("*.rego"):
         text = path.read_text()
         if not path.name.endswith("_test.rego") and re.search(
-            r'"(not_)?matches"|lib\.policy|regex\.', text
+            r'"(not_)?matches"|lib\.policy|lib\.network|regex\.', text
         ):
             found.add(path.stem)
     return found
