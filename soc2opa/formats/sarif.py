@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from soc2opa.formats.base import Format, doc_path, one_line, plain, rel_path, where
+from soc2opa.formats.base import Format, FormatOptions, doc_path, one_line, plain, rel_path, where
 from soc2opa.report import Control, Report, Result
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -36,6 +36,13 @@ def automation_id(report: Report) -> str:
     """GitHub's category for this plan's run: soc2opa/<plan name>/ (the run id is empty)."""
     name = "stdin" if report.plan_name == "-" else Path(report.plan_name).as_posix()
     return f"soc2opa/{re.sub(r'[^A-Za-z0-9._/-]+', '_', name).strip('/')}/"
+
+
+def _plan_uri(name: str, options: FormatOptions) -> str:
+    """The plan file as the SARIF artifact: a relative name stays as given (it is relative to
+    where soc2opa ran, the repository root in CI); an absolute one is made relative to base_dir."""
+    path = Path(name)
+    return rel_path(path, options) if path.is_absolute() else path.as_posix()
 
 
 class SarifFormat(Format):
@@ -110,7 +117,7 @@ class SarifFormat(Format):
                 del out["relatedLocations"]
         elif report.plan_name != "-":
             # Code scanning needs a file for every alert: without --tf-dir, the plan itself.
-            plan = rel_path(Path(report.plan_name).resolve(), self.options)
+            plan = _plan_uri(report.plan_name, self.options)
             physical = {"artifactLocation": {"uri": _uri(plan)}, "region": {"startLine": 1}}
             out["locations"] = [{"physicalLocation": physical, "logicalLocations": logical}]
         else:
@@ -170,7 +177,7 @@ class SarifFormat(Format):
             "properties": {"status": "not_in_configuration", "severity": control.severity},
         }
         if report.plan_name != "-":
-            plan = rel_path(Path(report.plan_name).resolve(), self.options)
+            plan = _plan_uri(report.plan_name, self.options)
             result["locations"] = [
                 {
                     "physicalLocation": {
