@@ -10,7 +10,7 @@ REGISTRY := $(TOOLS)/registry
 export SOC2OPA_OPA := $(OPA)
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: setup demo test lint rego-check build check-generated plans plans-check bench clean
+.PHONY: setup demo test lint rego-check build check-generated plans plans-check schema schema-check bench clean
 
 setup: $(BIN)/soc2opa $(OPA) $(CONFTEST) $(REGISTRY)
 
@@ -49,6 +49,14 @@ plans: setup
 
 plans-check: setup
 	$(BIN)/soc2opa plans --check
+
+# The trimmed AWS provider schema the catalog's paths are checked against (needs Terraform and
+# the provider in the plugin mirror, TF_PLUGIN_DIR, default /opt/tf-plugins).
+schema: setup
+	$(BIN)/python -m generator.provider_schema
+
+schema-check: setup
+	$(BIN)/python -m generator.provider_schema --check
 
 check-generated: setup
 	$(BIN)/soc2opa build --check

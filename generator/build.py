@@ -9,7 +9,7 @@ import subprocess
 import tarfile
 import tempfile
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,10 @@ from generator.examples import example_plan, example_target, hcl_target
 from generator.plans import fixture_problem, load_fixture
 from generator.targets.sources import catalog_digest
 from soc2opa import __version__
-from soc2opa.catalog import Control, example_slug, load_catalog
+from soc2opa.catalog import Control, catalog_types, example_slug, load_catalog
 from soc2opa.errors import CatalogError, EngineError
+from soc2opa.operators import DOCS_BEGIN, DOCS_END, docs_table, operators_json_text
+from soc2opa.provider_schema import provider_schema_at, staleness
 
 # Folders the build owns entirely (stale files in them are removed), with the files' extension.
 GENERATED_DIRS = (("rego/controls", "rego"), ("docs/controls", "md"))
@@ -38,6 +40,7 @@ class BuildResult:
     revision: str
     controls: int
     stale: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _env() -> jinja2.Environment:
@@ -58,6 +61,9 @@ def revision(root: Path) -> str:
         *root.glob("controls/RETIRED"),
         *root.glob("generator/**/*.py"),
         *root.glob("generator/templates/*"),
+        # The compiler's operator arguments and node types live in the package.
+        *root.glob("soc2opa/operators.py"),
+        *root.glob("soc2opa/checks.py"),
         *root.glob("rego/lib/*.rego"),
         *root.glob("rego/*.rego"),
     ]
@@ -167,8 +173,8 @@ def render_control(
     rego_file = control.path.with_suffix(".rego")
     compiler = CheckCompiler(d["id"], rego_file.read_text() if rego_file.is_file() else None)
     try:
-        when = compiler.compile(d["when"], d["resource_types"]) if "when" in d else None
-        top = compiler.compile(d["check"], d["resource_types"]) if "check" in d else None
+        when = compiler.compile(control.when, d["resource_types"]) if control.when else None
+        top = compiler.compile(control.check, d["resource_types"]) if control.check else None
     except ValueError as exc:
         raise CatalogError(f"{control.path}: check: {exc}") from exc
     out = compiler.out
@@ -176,7 +182,7 @@ def render_control(
     env = _env()
     policy = env.get_template("control.rego.j2").render(
         source=source,
-        metadata=_metadata(Control(path=control.path.relative_to(root), data=d)),
+        metadata=_metadata(replace(control, path=control.path.relative_to(root))),
         id=d["id"],
         uses_refs=out.uses_refs,
         uses_check=out.uses_check,
@@ -231,6 +237,21 @@ def render_control(
     test = env.get_template("control_test.rego.j2").render(source=source, id=d["id"], tests=tests)
     base = f"rego/controls/{d['service']}/{d['id']}"
     return {f"{base}.rego": policy, f"{base}_test.rego": test}
+
+
+def _operator_files(root: Path) -> dict[str, str]:
+    """The files derived from the operator table: its JSON Schema and the docs' table."""
+    out: dict[str, str] = {}
+    if (root / "soc2opa/schemas").is_dir():
+        out["soc2opa/schemas/operators.schema.json"] = operators_json_text()
+    guide = root / "docs/check-language.md"
+    if guide.is_file():
+        text = guide.read_text()
+        start, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+        if start < 0 or end < start:
+            raise CatalogError(f"{guide.relative_to(root)}: the operator table markers are missing")
+        out["docs/check-language.md"] = text[:start] + docs_table() + text[end + len(DOCS_END) :]
+    return out
 
 
 def _opa(opa: Path, *args: str, cwd: Path | None = None) -> str:
@@ -292,7 +313,9 @@ def _build_bundle(root: Path, opa: Path, files: dict[str, str], out: Path) -> No
 
 def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
     """Generate everything from controls/; in check mode report stale files and write nothing."""
-    controls = load_catalog(root / "controls")
+    schema = provider_schema_at(root)
+    controls = load_catalog(root / "controls", schema)
+    schema_stale = staleness(schema, catalog_types(root / "controls"))
     rev = revision(root)
     files: dict[str, str] = {}
     result = BuildResult(revision=rev, controls=len(controls))
@@ -328,6 +351,8 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
         + "\n"
     )
     files.update(render_docs(controls, root))
+    files.update(_operator_files(root))
+    result.notes = schema_stale
     existing = {
         p.relative_to(root).as_posix()
         for d, ext in GENERATED_DIRS
@@ -338,6 +363,7 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
             path = root / rel
             if not path.is_file() or path.read_text() != text:
                 result.stale.append(rel)
+        result.stale += schema_stale
         result.stale += sorted(existing - set(files))
         with tempfile.TemporaryDirectory() as tmp:
             fresh = Path(tmp, "bundle.tar.gz")

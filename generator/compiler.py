@@ -14,46 +14,26 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, NoReturn
 
 from generator.docs import compact_yaml
-from soc2opa.catalog import BOUND_OPS
+from soc2opa.checks import (
+    CheckNode,
+    Combine,
+    Custom,
+    Items,
+    Policy,
+    Relation,
+    Segment,
+    Value,
+    format_path,
+    parse_node,
+    parse_path,
+)
+from soc2opa.operators import describe, rego_argument
 
-_SEGMENT = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]+|\*)\]|\["([^"\\]+)"\]')
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
-Segment = str | int
-
-
-def parse_path(path: str) -> list[Segment]:
-    """Split a path such as ``rule[*].apply[0].sse_algorithm`` into segments ("*" for [*]).
-
-    Map keys that are not names are quoted: ``default_arguments["--enable-metrics"]``.
-    """
-    segments: list[Segment] = []
-    for m in _SEGMENT.finditer(path):
-        if m.group(1) is not None:
-            segments.append(m.group(1))
-        elif m.group(3) is not None:
-            segments.append(m.group(3))
-        else:
-            idx = m.group(2)
-            segments.append("*" if idx == "*" else int(idx))
-    return segments
-
-
-def format_path(segments: list[Segment]) -> str:
-    """The inverse of parse_path."""
-    out = ""
-    for seg in segments:
-        if isinstance(seg, int) or seg == "*":
-            out += f"[{seg}]"
-        elif not _NAME.fullmatch(seg):
-            out += f'["{seg}"]'
-        else:
-            out += ("." if out else "") + seg
-    return out
+__all__ = ["CheckCompiler", "CompiledCheck", "Scope", "format_path", "parse_path", "rego_literal"]
 
 
 def rego_literal(value: Any) -> str:
@@ -120,8 +100,10 @@ class CheckCompiler:
         self._comments: list[str] = []
         self._pending = ""
 
-    def compile(self, node: dict[str, Any], types: list[str]) -> int:
-        """Compile a node at resource scope; return its node number."""
+    def compile(self, node: CheckNode | dict[str, Any], types: list[str]) -> int:
+        """Compile a node at resource scope (parsed, or a YAML mapping); return its number."""
+        if isinstance(node, dict):
+            node = parse_node(node, "check", _refuse)
         return self._node(node, Scope(types=tuple(types)))
 
     def _emit(self, text: str) -> None:
@@ -135,34 +117,31 @@ class CheckCompiler:
         self._pending = "".join(f"# {line}".rstrip() + "\n" for line in comment.splitlines())
         return n
 
-    def _node(
-        self, node: dict[str, Any], scope: Scope, written: dict[str, Any] | None = None
-    ) -> int:
-        if "attr" in node:
-            segments = parse_path(node["attr"])
-            if "*" in segments:
-                return self._node(_desugar_wildcard(node, segments), scope, node)
-        self._comments.append(node_comment(written or node))
-        if "attr" in node:
-            return self._value(node, parse_path(node["attr"]), scope)
-        if "all" in node or "any" in node:
+    def _node(self, node: CheckNode, scope: Scope, written: dict[str, Any] | None = None) -> int:
+        if isinstance(node, Value) and "*" in node.path:
+            return self._node(_desugar_wildcard(node), scope, node.raw)
+        self._comments.append(node_comment(written or node.raw))
+        if isinstance(node, Value):
+            return self._value(node, scope)
+        if isinstance(node, Combine):
             return self._combine(node, scope)
-        if "all_items" in node or "any_items" in node:
+        if isinstance(node, Items):
             return self._items(node, scope)
-        if "referenced_by" in node or "refers_to" in node:
+        if isinstance(node, Relation):
             return self._relation(node, scope)
-        if "policy" in node:
+        if isinstance(node, Policy):
             return self._policy(node, scope)
         return self._rego(node, scope)
 
-    def _value(self, node: dict[str, Any], segments: list[Segment], scope: Scope) -> int:
+    def _value(self, node: Value, scope: Scope) -> int:
         n = self._number()
+        segments = list(node.path)
         path = scope.path(segments)
-        default = rego_literal(node.get("default"))
-        label = rego_literal(node["label"]) if "label" in node else scope.label_expr(segments)
+        default = rego_literal(node.default)
+        label = rego_literal(node.label) if node.label is not None else scope.label_expr(segments)
         op, arg = _operator(node)
-        expect = rego_literal(node.get("expect") or _expectation(node))
-        if_unknown = node.get("if_unknown", "unknown")
+        expect = rego_literal(node.expect or _expectation(node))
+        if_unknown = node.if_unknown
         p = scope.params
         self.out.uses_check = True
         self._emit(
@@ -174,27 +153,26 @@ class CheckCompiler:
         )
         return n
 
-    def _combine(self, node: dict[str, Any], scope: Scope) -> int:
-        key = "all" if "all" in node else "any"
-        children = [self._node(child, scope) for child in node[key]]
+    def _combine(self, node: Combine, scope: Scope) -> int:
+        key = node.quantifier
+        children = [self._node(child, scope) for child in node.children]
         n = self._number()
         p = scope.params
         self.out.uses_tri = True
         self.out.uses_check = True
         statuses = ", ".join(f"_s{c}({p})" for c in children)
         whys = ", ".join(
-            f"check.quiet(want, _w{c}({p}, want))" if child.get("quiet") else f"_w{c}({p}, want)"
-            for c, child in zip(children, node[key], strict=True)
+            f"check.quiet(want, _w{c}({p}, want))" if child.quiet else f"_w{c}({p}, want)"
+            for c, child in zip(children, node.children, strict=True)
         )
         self._emit(f"_s{n}({p}) := tri.{key}_of([{statuses}])")
         self._emit(f"_w{n}({p}, want) := check.why_children(_s{n}({p}), want, [{whys}])")
         return n
 
-    def _items(self, node: dict[str, Any], scope: Scope) -> int:
-        key = "all_items" if "all_items" in node else "any_items"
-        segments = parse_path(node[key])
+    def _items(self, node: Items, scope: Scope) -> int:
+        segments = list(node.path)
         if "*" in segments:
-            raise ValueError(f"{self.control_id}: {key} takes a plain path, without [*]")
+            raise ValueError(f"{self.control_id}: {node.quantifier}_items takes a plain path")
         var = f"i{len(scope.indices) + 1}"
         list_path = scope.path(segments)
         label = scope.label_expr(segments)
@@ -204,12 +182,12 @@ class CheckCompiler:
             base=(*scope.base, *(rego_literal(s) for s in segments), var),
             label=scope.label_text(segments) + "[%d]",
         )
-        child = self._node(node["check"], inner)
+        child = self._node(node.check, inner)
         n = self._number()
         p = scope.params
-        empty = node.get("if_empty", "pass" if key == "all_items" else "fail")
-        quantifier = "all" if key == "all_items" else "any"
-        if_unknown = node.get("if_unknown", "unknown")
+        empty = node.if_empty
+        quantifier = node.quantifier
+        if_unknown = node.if_unknown
         self.out.uses_check = True
         each = f"some {var}, _ in plan.list_at(r, {list_path})"
         self._emit(
@@ -222,14 +200,13 @@ class CheckCompiler:
         )
         return n
 
-    def _relation(self, node: dict[str, Any], scope: Scope) -> int:
+    def _relation(self, node: Relation, scope: Scope) -> int:
         if scope.indices:
             raise ValueError(f"{self.control_id}: a relation cannot sit inside an item scope")
-        key = "referenced_by" if "referenced_by" in node else "refers_to"
-        rel = node[key]
-        types = [rel["type"]] if isinstance(rel["type"], str) else list(rel["type"])
-        via = parse_path(rel["via"])
-        child = self._node(node["check"], Scope(types=tuple(types)))
+        key = node.kind
+        types = list(node.types)
+        via = list(node.via_path)
+        child = self._node(node.check, Scope(types=tuple(types)))
         n = self._number()
         self.out.uses_refs = True
         self.out.uses_check = True
@@ -250,16 +227,16 @@ _rel{n} := plan.group({{[t.address, i] |
                 f"some i in object.get(_rel{n}, r.address, [])]"
             )
             none = (
-                f"no {' or '.join(types)} in this plan refers to this resource through {rel['via']}"
+                f"no {' or '.join(types)} in this plan refers to this resource through {node.via}"
             )
         else:
             self._emit_targets(n, via_path, type_set)
             self._emit(f"_related{n}(r) := _targets{n}(r)")
-            none = f"{rel['via']} does not point at a {' or '.join(types)} in this plan"
-        none = rego_literal(" ".join(node.get("none_message", none).split()))
-        if_none = node.get("if_none", "fail")
+            none = f"{node.via} does not point at a {' or '.join(types)} in this plan"
+        none = rego_literal(" ".join((node.none_message or none).split()))
+        if_none = node.if_none
         addressed = f"[[x.address, _w{child}(x, want)] | some x in _related{n}(r)]"
-        if "min_count" in node:
+        if node.min_count is not None:
             self._emit_counted(n, child, node, types, if_none, none, addressed)
             return n
         self._emit(
@@ -268,18 +245,18 @@ _rel{n} := plan.group({{[t.address, i] |
         self._emit(f"_w{n}(r, want) := check.why_related(_s{n}(r), want, {none}, {addressed})")
         return n
 
-    def _policy(self, node: dict[str, Any], scope: Scope) -> int:
+    def _policy(self, node: Policy, scope: Scope) -> int:
         n = self._number()
-        segments = parse_path(node["policy"])
+        segments = list(node.path)
         if "*" in segments:
             raise ValueError(f"{self.control_id}: policy takes a plain path, without [*]")
-        mode = "none" if "no_statement" in node else "some"
-        spec = node["no_statement" if mode == "none" else "some_statement"]
+        mode = node.mode
+        spec = node.statement
         path = scope.path(segments)
-        label = rego_literal(node["label"]) if "label" in node else scope.label_expr(segments)
+        label = rego_literal(node.label) if node.label is not None else scope.label_expr(segments)
         pattern = rego_literal(statement_pattern(spec))
         what = rego_literal(list(describe_statement(spec)))
-        if_unknown = node.get("if_unknown", "unknown")
+        if_unknown = node.if_unknown
         p = scope.params
         self.out.uses_policy = True
         self._emit(f'_s{n}({p}) := policy.status(r, {path}, "{mode}", {pattern}, "{if_unknown}")')
@@ -293,7 +270,7 @@ _rel{n} := plan.group({{[t.address, i] |
         self,
         n: int,
         child: int,
-        node: dict[str, Any],
+        node: Relation,
         types: list[str],
         if_none: str,
         none: str,
@@ -301,11 +278,11 @@ _rel{n} := plan.group({{[t.address, i] |
     ) -> None:
         # Each related resource is a [status, key] pair; the key is the distinct value when
         # known and set, else the resource's own address (so it counts once).
-        minimum = int(node["min_count"])
-        if "distinct" in node:
-            path = Scope(types=()).path(parse_path(node["distinct"]))
+        minimum = int(node.min_count or 1)
+        if node.distinct is not None:
+            path = Scope(types=()).path(parse_path(node.distinct))
             key = f"check.distinct_key(x, {path})"
-            what = f"with distinct {node['distinct']}"
+            what = f"with distinct {node.distinct}"
         else:
             key = "x.address"
             what = ""
@@ -327,7 +304,7 @@ _targets{n}(src) := refs.targets(src, {via_path}, {types}, _ids{n}) if {{
 }} else := refs.referenced(src, {via_path}, {types})
 """)
 
-    def _rego(self, node: dict[str, Any], scope: Scope) -> int:
+    def _rego(self, node: Custom, scope: Scope) -> int:
         if scope.indices:
             raise ValueError(f"{self.control_id}: rego: only at resource scope")
         if self.out.custom_rego:
@@ -408,60 +385,50 @@ def node_comment(node: dict[str, Any]) -> str:
     return compact_yaml(shown, width=94)
 
 
-def _desugar_wildcard(node: dict[str, Any], segments: list[Segment]) -> dict[str, Any]:
+def _refuse(message: str) -> NoReturn:
+    raise ValueError(message)
+
+
+def _desugar_wildcard(node: Value) -> Items:
+    """`a[*].b` as an item scope over `a` checking `b`; the mappings are what comments show."""
+    segments = list(node.path)
     star = segments.index("*")
-    inner = {k: v for k, v in node.items() if k != "attr"}
-    inner["attr"] = format_path(segments[star + 1 :])
-    if "*" not in segments[star + 1 :]:
-        inner.pop("each", None)
-    key = "any_items" if node.get("each") == "any" else "all_items"
-    items = {key: format_path(segments[:star]), "check": inner}
-    if "if_unknown" in node:
-        items["if_unknown"] = node["if_unknown"]
-    return items
+    rest = segments[star + 1 :]
+    inner_raw = {k: v for k, v in node.raw.items() if k != "attr"}
+    inner_raw["attr"] = format_path(rest)
+    if "*" not in rest:
+        inner_raw.pop("each", None)
+    inner = replace(
+        node,
+        raw=inner_raw,
+        attr=format_path(rest),
+        path=tuple(rest),
+        each=node.each if "*" in rest else "all",
+    )
+    quantifier = "any" if node.each == "any" else "all"
+    key = f"{quantifier}_items"
+    items_raw: dict[str, Any] = {key: format_path(segments[:star]), "check": inner_raw}
+    if "if_unknown" in node.raw:
+        items_raw["if_unknown"] = node.raw["if_unknown"]
+    return Items(
+        node.where,
+        items_raw,
+        quantifier,
+        format_path(segments[:star]),
+        tuple(segments[:star]),
+        inner,
+        "pass" if quantifier == "all" else "fail",
+        node.if_unknown,
+    )
 
 
-def _operator(node: dict[str, Any]) -> tuple[str, str]:
-    """The check.holds operator name and its argument as a Rego term."""
-    for op in ("equals", "not_equals"):
-        if op in node:
-            return op, rego_literal(node[op])
-    for op in ("one_of", "none_of"):
-        if op in node:
-            return op, "{" + ", ".join(rego_literal(x) for x in node[op]) + "}"
-    for op in ("exists", "absent", "truthy", "falsy"):
-        if op in node:
-            return op, "null"
-    for op in ("matches", "not_matches"):
-        if op in node:
-            return op, f"`{node[op]}`"
-    bounds = {k: node[k] for k in BOUND_OPS if k in node}
-    return "bounds", rego_literal(bounds)
+def _operator(node: Value) -> tuple[str, str]:
+    """The check.value operator name and its argument as a Rego term."""
+    return node.operator.rego_name, rego_argument(list(node.ops), node.raw)
 
 
-def _expectation(node: dict[str, Any]) -> str:
-    if "equals" in node:
-        return json.dumps(node["equals"])
-    if "not_equals" in node:
-        return f"anything but {json.dumps(node['not_equals'])}"
-    if "one_of" in node:
-        return "one of " + ", ".join(json.dumps(x) for x in node["one_of"])
-    if "none_of" in node:
-        return "none of " + ", ".join(json.dumps(x) for x in node["none_of"])
-    if "exists" in node:
-        return "a value"
-    if "absent" in node:
-        return "no value"
-    if "truthy" in node:
-        return "true"
-    if "falsy" in node:
-        return "false or unset"
-    if "matches" in node:
-        return f"a match for /{node['matches']}/"
-    if "not_matches" in node:
-        return f"no match for /{node['not_matches']}/"
-    words = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
-    return " and ".join(f"{words[k]} {node[k]}" for k in BOUND_OPS if k in node)
+def _expectation(node: Value) -> str:
+    return describe(list(node.ops), node.raw)
 
 
 def statement_pattern(spec: dict[str, Any]) -> dict[str, Any]:

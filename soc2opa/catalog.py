@@ -8,28 +8,21 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import jsonschema
 import yaml
+from referencing import Registry, Resource
 
+from soc2opa.checks import CheckNode, Custom, parse_node, walk
 from soc2opa.criteria import CRITERIA
 from soc2opa.errors import CatalogError
 from soc2opa.fragments import FRAGMENTS, expand
+from soc2opa.operators import BOUND_OPS, VALUE_OPS, operators_json_schema
+from soc2opa.pathcheck import PathChecker, check_control
+from soc2opa.provider_schema import ProviderSchema, provider_schema
 
-VALUE_OPS = (
-    "equals",
-    "not_equals",
-    "one_of",
-    "none_of",
-    "exists",
-    "absent",
-    "truthy",
-    "falsy",
-    "matches",
-    "not_matches",
-)
-BOUND_OPS = ("gte", "gt", "lte", "lt")
+__all__ = ["BOUND_OPS", "VALUE_OPS", "Control", "catalog_types", "load_catalog"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +31,8 @@ class Control:
 
     path: Path
     data: dict[str, Any]
+    check: CheckNode | None = None
+    when: CheckNode | None = None
 
     @property
     def id(self) -> str:
@@ -58,6 +53,26 @@ def control_schema() -> dict[str, Any]:
     return schema
 
 
+@cache
+def schema_registry() -> Registry[Any]:
+    """The control schema and the operator schema it refers to, by their $id."""
+    # The operator properties come from the operator table itself, not from the generated
+    # operators.schema.json, so that validation never runs on a stale copy.
+    operators = operators_json_schema()
+    control = control_schema()
+    return Registry().with_resources(
+        [
+            (operators["$id"], Resource.from_contents(operators)),
+            (control["$id"], Resource.from_contents(control)),
+        ]
+    )
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(control_schema(), registry=schema_registry())
+
+
 def _field(error: jsonschema.ValidationError) -> str:
     parts = [str(p) for p in error.absolute_path]
     return ".".join(parts) if parts else "(top level)"
@@ -73,63 +88,25 @@ def _best_error(error: jsonschema.ValidationError) -> jsonschema.ValidationError
     return best
 
 
-def _check_node(node: dict[str, Any], where: str, fail: Any) -> bool:
-    """Validate what the schema cannot; return whether the subtree reads a computed value."""
-    computed = bool(node.get("computed"))
-    if "attr" in node:
-        ops = [k for k in VALUE_OPS if k in node]
-        bounds = [k for k in BOUND_OPS if k in node]
-        if len(ops) + (1 if bounds else 0) != 1:
-            fail(f"{where}: an attr check needs exactly one of {', '.join(VALUE_OPS)} or bounds")
-        for key in ("matches", "not_matches"):
-            if key in node:
-                try:
-                    re.compile(node[key])
-                except re.error as exc:
-                    fail(f"{where}.{key}: invalid regular expression: {exc}")
-                if "`" in node[key]:
-                    fail(f"{where}.{key}: a backtick cannot appear in a pattern")
-    else:
-        stray = [k for k in (*VALUE_OPS, *BOUND_OPS, "default", "each") if k in node]
-        if "if_unknown" in node and not any(
-            k in node for k in ("all_items", "any_items", "policy")
-        ):
-            stray.append("if_unknown")
-        if stray:
-            fail(f"{where}: {stray[0]} belongs with attr")
-    if ("policy" in node) != (("no_statement" in node) != ("some_statement" in node)):
-        fail(f"{where}: a policy check takes exactly one of no_statement or some_statement")
-    is_relation = any(k in node for k in ("referenced_by", "refers_to"))
-    for key in ("min_count", "distinct"):
-        if key in node and not is_relation:
-            fail(f"{where}: {key} belongs with referenced_by or refers_to")
-    if "distinct" in node and "min_count" not in node:
-        fail(f"{where}: distinct needs min_count")
-    for key in ("all", "any"):
-        if node.get(key) and all(child.get("quiet") for child in node[key]):
-            fail(f"{where}.{key}: at least one child must not be quiet")
-        for i, child in enumerate(node.get(key, [])):
-            computed |= _check_node(child, f"{where}.{key}[{i}]", fail)
-    is_scope = any(k in node for k in ("all_items", "any_items", "referenced_by", "refers_to"))
-    if is_scope and "check" not in node:
-        fail(f"{where}: needs a check for the items or related resources")
-    if not is_scope and "check" in node:
-        fail(f"{where}.check: only all_items, any_items, referenced_by and refers_to take a check")
-    if "check" in node:
-        computed |= _check_node(node["check"], f"{where}.check", fail)
-    return computed
+def validate_control(
+    data: Any,
+    path: Path,
+    seen: dict[str, Path],
+    retired: set[str],
+    schema: ProviderSchema | None = None,
+) -> Control:
+    """Validate one parsed control file; raise CatalogError naming the file and the field.
 
+    Paths are checked against `schema` (default: the packaged AWS provider schema).
+    """
 
-def validate_control(data: Any, path: Path, seen: dict[str, Path], retired: set[str]) -> Control:
-    """Validate one parsed control file; raise CatalogError naming the file and the field."""
-
-    def fail(message: str) -> None:
+    def fail(message: str) -> NoReturn:
         raise CatalogError(f"{path}: {message}")
 
     if not isinstance(data, dict):
         fail("expected a mapping of control fields")
     errors = sorted(
-        jsonschema.Draft202012Validator(control_schema()).iter_errors(data),
+        _validator().iter_errors(data),
         key=lambda e: list(map(str, e.absolute_path)),
     )
     if errors:
@@ -152,20 +129,31 @@ def validate_control(data: Any, path: Path, seen: dict[str, Path], retired: set[
             fail("check: a control needs a check, or runtime_evidence when a plan cannot decide it")
         if data.get("examples") or "when" in data:
             fail("examples: a control without a check has no examples (a plan cannot decide it)")
+        PathChecker(schema or provider_schema(), fail).roots(
+            data["resource_types"], "resource_types"
+        )
         return Control(path=path, data=data)
     if "examples" not in data:
         fail("examples: a control with a check needs examples")
     if not data["resource_types"]:
         fail("resource_types: a control with a check judges at least one resource type")
-    computed = _check_node(data["check"], "check", fail)
-    if "when" in data:
-        _check_node(data["when"], "when", fail)
+    check = parse_node(data["check"], "check", fail)
+    when = parse_node(data["when"], "when", fail) if "when" in data else None
+    customs = [n for top in (check, when) if top for n in walk(top) if isinstance(n, Custom)]
+    if len(customs) > 1:
+        fail(f"{customs[1].where}.rego: only one rego: escape hatch per control")
+    computed = check_control(schema or provider_schema(), data["resource_types"], check, when, fail)
     expects = {ex["expect"] for ex in data["examples"]}
     for needed in ("pass", "fail"):
         if needed not in expects:
             fail(f"examples: needs at least one example with expect: {needed}")
-    if computed and "unknown" not in expects:
-        fail("examples: the check reads a computed value, so it needs an expect: unknown example")
+    # A when that reads the computed value can settle the unknown case as not judged.
+    settled = bool(computed.when) and "not_judged" in expects
+    if computed.check and "unknown" not in expects and not settled:
+        fail(
+            f"examples: {computed.check[0]} is computed by the provider (unknown at plan time "
+            "when the configuration leaves it out), so the control needs an expect: unknown example"
+        )
     types = set(data["resource_types"])
     slugs: dict[str, int] = {}
     for i, ex in enumerate(data["examples"]):
@@ -187,7 +175,7 @@ def validate_control(data: Any, path: Path, seen: dict[str, Path], retired: set[
             ]
             if "target" not in ex and len(targets) != 1:
                 fail(f"examples[{i}].target: name the judged resource among {targets}")
-    return Control(path=path, data=data)
+    return Control(path=path, data=data, check=check, when=when)
 
 
 def example_slug(name: str) -> str:
@@ -211,8 +199,43 @@ def read_retired(root: Path) -> set[str]:
     return {line for line in lines if line}
 
 
-def load_catalog(root: Path) -> list[Control]:
-    """Load and validate every controls/<service>/<id>.yaml below root, sorted by id."""
+def _walk_types(node: Any, out: set[str]) -> None:
+    if isinstance(node, dict):
+        for key in ("referenced_by", "refers_to"):
+            rel = node.get(key)
+            if isinstance(rel, dict):
+                t = rel.get("type")
+                out.update([t] if isinstance(t, str) else t if isinstance(t, list) else [])
+        for value in node.values():
+            _walk_types(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _walk_types(value, out)
+
+
+def catalog_types(root: Path) -> set[str]:
+    """Every resource type the catalog's controls judge or relate to (read without validating)."""
+    types: set[str] = set()
+    for path in sorted(p for p in root.glob("*/*.yaml") if p.parent.name != FRAGMENTS):
+        try:
+            data = expand(yaml.safe_load(path.read_text(encoding="utf-8")), path, root)
+        except (yaml.YAMLError, CatalogError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        rts = data.get("resource_types")
+        if isinstance(rts, list):
+            types.update(t for t in rts if isinstance(t, str))
+        _walk_types(data.get("check"), types)
+        _walk_types(data.get("when"), types)
+    return types
+
+
+def load_catalog(root: Path, schema: ProviderSchema | None = None) -> list[Control]:
+    """Load and validate every controls/<service>/<id>.yaml below root, sorted by id.
+
+    Attribute paths are checked against `schema` (default: the packaged AWS provider schema).
+    """
     if not root.is_dir():
         raise CatalogError(f"{root}: catalog folder not found")
     retired = read_retired(root)
@@ -227,7 +250,7 @@ def load_catalog(root: Path) -> list[Control]:
             raise CatalogError(
                 f"{path}: {where}invalid YAML: {getattr(exc, 'problem', exc)}"
             ) from None
-        control = validate_control(data, path, seen, retired)
+        control = validate_control(data, path, seen, retired, schema)
         seen[control.id] = path
         controls.append(control)
     if not controls:

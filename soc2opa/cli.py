@@ -385,6 +385,8 @@ def build_command(
 
     os.chdir(root)
     result = build(Path("."), opa, check=check)
+    for note in [] if check else result.notes:
+        click.echo(f"soc2opa: note: stale {note}", err=True)
     if check:
         if result.stale:
             click.echo(

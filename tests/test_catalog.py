@@ -76,7 +76,7 @@ CASES = {
     ),
     "computed needs unknown": (
         lambda d: (
-            d["check"].update(computed=True),
+            d.update(check={"attr": "backup_retention_period", "gte": 7}),
             d.update(examples=[e for e in d["examples"] if e["expect"] != "unknown"]),
         ),
         "needs an expect: unknown example",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def test_a_changed_example_makes_its_fixture_stale(tmp_path: Path) -> None:
     data = json.loads(json.dumps(control.data))
     ex = next(e for e in data["examples"] if "hcl" in e)
     ex["hcl"] += "\n# changed\n"
-    changed = Control(path=tmp_path / control.path.relative_to(ROOT), data=data)
+    changed = replace(control, path=tmp_path / control.path.relative_to(ROOT), data=data)
     assert "stale" in (fixture_problem(tmp_path, changed) or "")
 
 

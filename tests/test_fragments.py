@@ -11,6 +11,7 @@ import yaml
 from soc2opa.catalog import load_catalog
 from soc2opa.errors import CatalogError
 from tests.conftest import ROOT
+from tests.test_generator import FIXTURE_SCHEMA
 
 _FRAGMENT = {
     "params": {"kind": "what is judged", "mode": "an allowed mode"},
@@ -49,7 +50,7 @@ def test_parameters_fill_text_and_whole_values(tmp_path: Path) -> None:
             "criteria": ["CC6.1"],
         },
     )
-    [control] = load_catalog(tmp_path)
+    [control] = load_catalog(tmp_path, FIXTURE_SCHEMA)
     assert control.data["title"] == "Widgets of kind blue stay safe"
     assert control.data["check"] == {"attr": "mode", "one_of": ["a", "b"]}
     assert [e["name"] for e in control.data["examples"]] == ["good blue", "bad blue"]
@@ -67,7 +68,7 @@ def test_the_control_file_overrides_the_template(tmp_path: Path) -> None:
             "severity": "high",
         },
     )
-    assert load_catalog(tmp_path)[0].data["severity"] == "high"
+    assert load_catalog(tmp_path, FIXTURE_SCHEMA)[0].data["severity"] == "high"
 
 
 @pytest.mark.parametrize(
@@ -87,7 +88,7 @@ def test_mistakes_name_the_control_file(
     control.update({"criteria": ["CC6.1"], **change})
     path = _catalog(tmp_path, control)
     with pytest.raises(CatalogError) as info:
-        load_catalog(tmp_path)
+        load_catalog(tmp_path, FIXTURE_SCHEMA)
     assert info.value.message.startswith(f"{path}: ") and expected in info.value.message
 
 
@@ -106,7 +107,7 @@ def test_unused_parameter_is_refused(tmp_path: Path) -> None:
         )
     )
     with pytest.raises(CatalogError, match="'spare' is not used by fragment 'widget'"):
-        load_catalog(tmp_path)
+        load_catalog(tmp_path, FIXTURE_SCHEMA)
 
 
 def test_data_event_controls_share_one_fragment_and_differ_where_they_should(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,16 +12,18 @@ import pytest
 
 from generator.build import _format_all, render_control, revision
 from soc2opa.catalog import load_catalog
+from soc2opa.provider_schema import schema_from
 from tests.conftest import ROOT, Run
 
 FIXTURES = ROOT / "tests" / "fixtures" / "golden"
 GOLDEN = ROOT / "tests" / "golden"
+FIXTURE_SCHEMA = schema_from(json.loads((FIXTURES / "provider-schema.json").read_text()), {})
 
 
 @pytest.fixture(scope="module")
 def rendered(opa: Path) -> dict[str, str]:
     files: dict[str, str] = {}
-    for control in load_catalog(FIXTURES / "controls"):
+    for control in load_catalog(FIXTURES / "controls", FIXTURE_SCHEMA):
         files.update(render_control(control, FIXTURES))
     return _format_all(files, opa)
 
@@ -68,7 +71,7 @@ def test_generated_files_start_with_do_not_edit() -> None:
 
 
 def _copy_checkout(dest: Path) -> Path:
-    for name in ("controls", "generator", "rego", "bundles", "docs", "tests/plans"):
+    for name in ("controls", "generator", "rego", "bundles", "docs", "tests/plans", "soc2opa"):
         shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
