@@ -5,4 +5,4 @@
 # scope: package
 package soc2opa.build
 
-revision := "a7bb0e37e6265f05"
+revision := "c46f89e0d885c11f"

@@ -69,8 +69,8 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'access_log_settings[0].destination_arn', exists: true, computed: true, label: access_log_settings
-#     destination_arn, expect: the ARN of a log group or Firehose stream}
+# {attr: 'access_log_settings[0].destination_arn', exists: true, label: access_log_settings destination_arn,
+#   expect: the ARN of a log group or Firehose stream}
 _s0(r) := check.value(r, ["access_log_settings", 0, "destination_arn"], "exists", null, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["access_log_settings", 0, "destination_arn"], "access_log_settings destination_arn", "the ARN of a log group or Firehose stream", null, _s0(r), want)

@@ -92,12 +92,12 @@ _s1(r) := check.value(r, ["method_path"], "equals", "*/*", null, "unknown")
 
 _w1(r, want) := check.why_value(r, ["method_path"], "method_path", "\"*/*\" (every method of the stage)", null, _s1(r), want)
 
-# {attr: 'settings[0].caching_enabled', truthy: true, computed: true}
+# {attr: 'settings[0].caching_enabled', truthy: true}
 _s2(r) := check.value(r, ["settings", 0, "caching_enabled"], "truthy", null, null, "unknown")
 
 _w2(r, want) := check.why_value(r, ["settings", 0, "caching_enabled"], "settings[0].caching_enabled", "true", null, _s2(r), want)
 
-# {attr: 'settings[0].cache_data_encrypted', truthy: true, computed: true}
+# {attr: 'settings[0].cache_data_encrypted', truthy: true}
 _s3(r) := check.value(r, ["settings", 0, "cache_data_encrypted"], "truthy", null, null, "unknown")
 
 _w3(r, want) := check.why_value(r, ["settings", 0, "cache_data_encrypted"], "settings[0].cache_data_encrypted", "true", null, _s3(r), want)

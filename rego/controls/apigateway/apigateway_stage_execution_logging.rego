@@ -94,7 +94,6 @@ _w0(r, want) := check.why_value(r, ["method_path"], "method_path", "\"*/*\" (eve
 
 # attr: settings[0].logging_level
 # one_of: [ERROR, INFO]
-# computed: true
 # label: settings logging_level
 _s1(r) := check.value(r, ["settings", 0, "logging_level"], "one_of", {"ERROR", "INFO"}, null, "unknown")
 

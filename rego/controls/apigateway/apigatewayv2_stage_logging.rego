@@ -111,7 +111,6 @@ _w1(r, want) := check.why_related(_s1(r), want, "api_id does not point at a aws_
 
 # attr: default_route_settings[0].logging_level
 # one_of: [ERROR, INFO]
-# computed: true
 # label: default_route_settings logging_level
 _s2(r) := check.value(r, ["default_route_settings", 0, "logging_level"], "one_of", {"ERROR", "INFO"}, null, "unknown")
 

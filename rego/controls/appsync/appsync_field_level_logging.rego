@@ -71,8 +71,8 @@ _s0(r) := check.value(r, ["log_config", 0, "field_log_level"], "one_of", {"ERROR
 
 _w0(r, want) := check.why_value(r, ["log_config", 0, "field_log_level"], "log_config field_log_level", "one of \"ERROR\", \"ALL\", \"INFO\", \"DEBUG\"", null, _s0(r), want)
 
-# {attr: 'log_config[0].cloudwatch_logs_role_arn', exists: true, computed: true, label: log_config
-#     cloudwatch_logs_role_arn, expect: the ARN of a role that may write to CloudWatch Logs}
+# {attr: 'log_config[0].cloudwatch_logs_role_arn', exists: true, label: log_config cloudwatch_logs_role_arn,
+#   expect: the ARN of a role that may write to CloudWatch Logs}
 _s1(r) := check.value(r, ["log_config", 0, "cloudwatch_logs_role_arn"], "exists", null, null, "unknown")
 
 _w1(r, want) := check.why_value(r, ["log_config", 0, "cloudwatch_logs_role_arn"], "log_config cloudwatch_logs_role_arn", "the ARN of a role that may write to CloudWatch Logs", null, _s1(r), want)

@@ -90,8 +90,8 @@ _s1(r) := check.related([_s0(x) | some x in _related1(r)], "fail")
 
 _w1(r, want) := check.why_related(_s1(r), want, "kms_key_arn does not refer to an aws_kms_key in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
 
-# {attr: kms_key_arn, matches: '^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/', computed: true, expect: the
-#     ARN of a customer managed KMS key}
+# {attr: kms_key_arn, matches: '^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/', expect: the ARN of
+#     a customer managed KMS key}
 _s2(r) := check.value(r, ["kms_key_arn"], "matches", `^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/`, null, "unknown")
 
 _w2(r, want) := check.why_value(r, ["kms_key_arn"], "kms_key_arn", "the ARN of a customer managed KMS key", null, _s2(r), want)

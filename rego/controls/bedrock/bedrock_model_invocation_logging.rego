@@ -73,26 +73,26 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'logging_config[0].cloudwatch_config[0].log_group_name', exists: true, computed: true, label: logging_config
+# {attr: 'logging_config[0].cloudwatch_config[0].log_group_name', exists: true, label: logging_config
 #     cloudwatch_config log_group_name, expect: a log group name}
 _s0(r) := check.value(r, ["logging_config", 0, "cloudwatch_config", 0, "log_group_name"], "exists", null, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["logging_config", 0, "cloudwatch_config", 0, "log_group_name"], "logging_config cloudwatch_config log_group_name", "a log group name", null, _s0(r), want)
 
-# {attr: 'logging_config[0].s3_config[0].bucket_name', exists: true, computed: true, label: logging_config
-#     s3_config bucket_name, expect: a bucket name}
+# {attr: 'logging_config[0].s3_config[0].bucket_name', exists: true, label: logging_config s3_config
+#     bucket_name, expect: a bucket name}
 _s1(r) := check.value(r, ["logging_config", 0, "s3_config", 0, "bucket_name"], "exists", null, null, "unknown")
 
 _w1(r, want) := check.why_value(r, ["logging_config", 0, "s3_config", 0, "bucket_name"], "logging_config s3_config bucket_name", "a bucket name", null, _s1(r), want)
 
-# {attr: logging_config.cloudwatch_config.log_group_name, exists: true, computed: true, label: logging_config
-#     cloudwatch_config log_group_name (provider v5), expect: a log group name}
+# {attr: logging_config.cloudwatch_config.log_group_name, exists: true, label: logging_config cloudwatch_config
+#     log_group_name (provider v5), expect: a log group name}
 _s2(r) := check.value(r, ["logging_config", "cloudwatch_config", "log_group_name"], "exists", null, null, "unknown")
 
 _w2(r, want) := check.why_value(r, ["logging_config", "cloudwatch_config", "log_group_name"], "logging_config cloudwatch_config log_group_name (provider v5)", "a log group name", null, _s2(r), want)
 
-# {attr: logging_config.s3_config.bucket_name, exists: true, computed: true, label: logging_config
-#     s3_config bucket_name (provider v5), expect: a bucket name}
+# {attr: logging_config.s3_config.bucket_name, exists: true, label: logging_config s3_config bucket_name
+#     (provider v5), expect: a bucket name}
 _s3(r) := check.value(r, ["logging_config", "s3_config", "bucket_name"], "exists", null, null, "unknown")
 
 _w3(r, want) := check.why_value(r, ["logging_config", "s3_config", "bucket_name"], "logging_config s3_config bucket_name (provider v5)", "a bucket name", null, _s3(r), want)

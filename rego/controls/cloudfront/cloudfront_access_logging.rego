@@ -69,8 +69,8 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'logging_config[0].bucket', exists: true, computed: true, label: logging_config bucket, expect: an
-#     S3 bucket domain name (standard logging)}
+# {attr: 'logging_config[0].bucket', exists: true, label: logging_config bucket, expect: an S3 bucket
+#     domain name (standard logging)}
 _s0(r) := check.value(r, ["logging_config", 0, "bucket"], "exists", null, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["logging_config", 0, "bucket"], "logging_config bucket", "an S3 bucket domain name (standard logging)", null, _s0(r), want)

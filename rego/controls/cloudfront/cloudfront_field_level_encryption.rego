@@ -63,7 +63,7 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'default_cache_behavior[0].field_level_encryption_id', exists: true, computed: true, label: default_cache_behavior
+# {attr: 'default_cache_behavior[0].field_level_encryption_id', exists: true, label: default_cache_behavior
 #     field_level_encryption_id, expect: the id of an aws_cloudfront_field_level_encryption_config}
 _s0(r) := check.value(r, ["default_cache_behavior", 0, "field_level_encryption_id"], "exists", null, null, "unknown")
 

@@ -67,7 +67,7 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: name, exists: true, computed: true, label: the log group's name}
+# {attr: name, exists: true, label: the log group's name}
 _s0(r) := check.value(r, ["name"], "exists", null, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["name"], "the log group's name", "a value", null, _s0(r), want)

@@ -81,8 +81,8 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'server_side_encryption[0].enabled', truthy: true, default: false, computed: true, expect: true
-#     (a KMS key instead of the AWS owned key)}
+# {attr: 'server_side_encryption[0].enabled', truthy: true, default: false, expect: true (a KMS key
+#     instead of the AWS owned key)}
 _s0(r) := check.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "unknown")
 
 _w0(r, want) := check.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false, _s0(r), want)

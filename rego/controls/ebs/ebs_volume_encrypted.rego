@@ -75,7 +75,7 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: encrypted, truthy: true, computed: true}
+# {attr: encrypted, truthy: true}
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)

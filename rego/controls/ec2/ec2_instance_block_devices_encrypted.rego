@@ -86,7 +86,7 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: encrypted, truthy: true, computed: true}
+# {attr: encrypted, truthy: true}
 _s0(r, i1) := check.value(r, ["root_block_device", i1, "encrypted"], "truthy", null, null, "unknown")
 
 _w0(r, i1, want) := check.why_value(r, ["root_block_device", i1, "encrypted"], sprintf("root_block_device[%d].encrypted", [i1]), "true", null, _s0(r, i1), want)
@@ -96,12 +96,12 @@ _s1(r) := check.items(r, ["root_block_device"], "all", [_s0(r, i1) | some i1, _ 
 
 _w1(r, want) := check.why_items(r, ["root_block_device"], "root_block_device", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["root_block_device"])])
 
-# {attr: encrypted, truthy: true, computed: true}
+# {attr: encrypted, truthy: true}
 _s2(r, i1) := check.value(r, ["ebs_block_device", i1, "encrypted"], "truthy", null, null, "unknown")
 
 _w2(r, i1, want) := check.why_value(r, ["ebs_block_device", i1, "encrypted"], sprintf("ebs_block_device[%d].encrypted", [i1]), "true", null, _s2(r, i1), want)
 
-# {attr: 'ebs_block_device[*].encrypted', truthy: true, computed: true}
+# {attr: 'ebs_block_device[*].encrypted', truthy: true}
 _s3(r) := check.items(r, ["ebs_block_device"], "all", [_s2(r, i1) | some i1, _ in plan.list_at(r, ["ebs_block_device"])], "pass", "unknown")
 
 _w3(r, want) := check.why_items(r, ["ebs_block_device"], "ebs_block_device", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["ebs_block_device"])])

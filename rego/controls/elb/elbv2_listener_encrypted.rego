@@ -121,7 +121,7 @@ _s1(r) := check.related([_s0(x) | some x in _related1(r)], "pass")
 
 _w1(r, want) := check.why_related(_s1(r), want, "load_balancer_arn does not point at a aws_lb or aws_alb in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
 
-# {attr: protocol, matches: '(?i)^(https|tls)$', computed: true, expect: HTTPS or TLS}
+# {attr: protocol, matches: '(?i)^(https|tls)$', expect: HTTPS or TLS}
 _s2(r) := check.value(r, ["protocol"], "matches", `(?i)^(https|tls)$`, null, "unknown")
 
 _w2(r, want) := check.why_value(r, ["protocol"], "protocol", "HTTPS or TLS", null, _s2(r), want)

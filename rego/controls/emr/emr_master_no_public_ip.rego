@@ -95,7 +95,7 @@ _s1(r) := check.related([_s0(x) | some x in _related1(r)], "fail")
 
 _w1(r, want) := check.why_related(_s1(r), want, "ec2_attributes.subnet_id does not refer to an aws_subnet in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
 
-# {attr: 'ec2_attributes[0].subnet_id', exists: true, computed: true, if_unknown: fail, label: ec2_attributes.subnet_id,
+# {attr: 'ec2_attributes[0].subnet_id', exists: true, if_unknown: fail, label: ec2_attributes.subnet_id,
 #   expect: a private subnet}
 _s2(r) := check.value(r, ["ec2_attributes", 0, "subnet_id"], "exists", null, null, "fail")
 

@@ -70,7 +70,7 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: storage_encrypted, truthy: true, computed: true, if_unknown: fail, label: storage_encrypted}
+# {attr: storage_encrypted, truthy: true, if_unknown: fail, label: storage_encrypted}
 _s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
 _w0(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s0(r), want)
@@ -111,7 +111,7 @@ _s6(r) := tri.any_of([_s2(r), _s3(r), _s4(r), _s5(r)])
 
 _w6(r, want) := check.why_children(_s6(r), want, [_w2(r, want), _w3(r, want), _w4(r, want), _w5(r, want)])
 
-# {attr: storage_encrypted, truthy: true, computed: true, label: storage_encrypted}
+# {attr: storage_encrypted, truthy: true, label: storage_encrypted}
 _s7(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "unknown")
 
 _w7(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s7(r), want)

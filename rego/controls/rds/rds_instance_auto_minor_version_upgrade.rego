@@ -79,7 +79,7 @@ _s2(r) := tri.any_of([_s0(r), _s1(r)])
 
 _w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
 
-# {attr: auto_minor_version_upgrade, truthy: true, default: true, computed: true, label: auto_minor_version_upgrade}
+# {attr: auto_minor_version_upgrade, truthy: true, default: true, label: auto_minor_version_upgrade}
 _s3(r) := check.value(r, ["auto_minor_version_upgrade"], "truthy", null, true, "unknown")
 
 _w3(r, want) := check.why_value(r, ["auto_minor_version_upgrade"], "auto_minor_version_upgrade", "true", true, _s3(r), want)

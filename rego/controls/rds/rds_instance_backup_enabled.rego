@@ -68,8 +68,8 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: backup_retention_period, gte: 1, computed: true, label: backup_retention_period, expect: at
-#     least 1 day (0 switches automated backups off)}
+# {attr: backup_retention_period, gte: 1, label: backup_retention_period, expect: at least 1 day (0
+#     switches automated backups off)}
 _s0(r) := check.value(r, ["backup_retention_period"], "bounds", {"gte": 1}, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["backup_retention_period"], "backup_retention_period", "at least 1 day (0 switches automated backups off)", null, _s0(r), want)

@@ -63,8 +63,7 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: backup_retention_period, gte: 7, computed: true, label: backup_retention_period, expect: at
-#     least 7 days}
+# {attr: backup_retention_period, gte: 7, label: backup_retention_period, expect: at least 7 days}
 _s0(r) := check.value(r, ["backup_retention_period"], "bounds", {"gte": 7}, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["backup_retention_period"], "backup_retention_period", "at least 7 days", null, _s0(r), want)

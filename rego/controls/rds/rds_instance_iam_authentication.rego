@@ -62,7 +62,6 @@ _reason(r, want) := _why(r, want)
 
 # attr: engine
 # one_of: [mysql, mariadb, postgres]
-# computed: true
 # label: engine
 # expect: an engine with IAM authentication (mysql, mariadb, postgres)
 _s0(r) := check.value(r, ["engine"], "one_of", {"mysql", "mariadb", "postgres"}, null, "unknown")

@@ -71,7 +71,7 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: multi_az, truthy: true, computed: true, label: multi_az}
+# {attr: multi_az, truthy: true, label: multi_az}
 _s0(r) := check.value(r, ["multi_az"], "truthy", null, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["multi_az"], "multi_az", "true", null, _s0(r), want)

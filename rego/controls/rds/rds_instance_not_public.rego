@@ -70,7 +70,7 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: publicly_accessible, falsy: true, default: false, computed: true, label: publicly_accessible}
+# {attr: publicly_accessible, falsy: true, default: false, label: publicly_accessible}
 _s0(r) := check.value(r, ["publicly_accessible"], "falsy", null, false, "unknown")
 
 _w0(r, want) := check.why_value(r, ["publicly_accessible"], "publicly_accessible", "false or unset", false, _s0(r), want)

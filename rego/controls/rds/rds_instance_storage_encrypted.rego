@@ -128,7 +128,7 @@ _s6(r) := tri.all_of([_s3(r), _s5(r)])
 
 _w6(r, want) := check.why_children(_s6(r), want, [_w3(r, want), _w5(r, want)])
 
-# {attr: encrypted, truthy: true, computed: true, if_unknown: fail}
+# {attr: encrypted, truthy: true, if_unknown: fail}
 _s7(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
 _w7(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s7(r), want)
@@ -175,12 +175,12 @@ _s11(r) := check.related([_s10(x) | some x in _related11(r)], "fail")
 
 _w11(r, want) := check.why_related(_s11(r), want, "snapshot_identifier does not point at a aws_db_snapshot in this plan", [[x.address, _w10(x, want)] | some x in _related11(r)])
 
-# {attr: snapshot_identifier, exists: true, computed: true, if_unknown: fail}
+# {attr: snapshot_identifier, exists: true, if_unknown: fail}
 _s12(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "fail")
 
 _w12(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s12(r), want)
 
-# {attr: encrypted, truthy: true, computed: true, if_unknown: fail}
+# {attr: encrypted, truthy: true, if_unknown: fail}
 _s13(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
 _w13(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s13(r), want)

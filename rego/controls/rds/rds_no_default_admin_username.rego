@@ -62,14 +62,14 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: username, not_matches: '(?i)^(admin|postgres|root|sa|master|awsuser)$', computed: true, label: username,
+# {attr: username, not_matches: '(?i)^(admin|postgres|root|sa|master|awsuser)$', label: username,
 #   expect: 'a name other than admin, postgres, root, sa, master or awsuser'}
 _s0(r) := check.value(r, ["username"], "not_matches", `(?i)^(admin|postgres|root|sa|master|awsuser)$`, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["username"], "username", "a name other than admin, postgres, root, sa, master or awsuser", null, _s0(r), want)
 
-# {attr: master_username, not_matches: '(?i)^(admin|postgres|root|sa|master|awsuser)$', computed: true,
-#   label: master_username, expect: 'a name other than admin, postgres, root, sa, master or awsuser'}
+# {attr: master_username, not_matches: '(?i)^(admin|postgres|root|sa|master|awsuser)$', label: master_username,
+#   expect: 'a name other than admin, postgres, root, sa, master or awsuser'}
 _s1(r) := check.value(r, ["master_username"], "not_matches", `(?i)^(admin|postgres|root|sa|master|awsuser)$`, null, "unknown")
 
 _w1(r, want) := check.why_value(r, ["master_username"], "master_username", "a name other than admin, postgres, root, sa, master or awsuser", null, _s1(r), want)

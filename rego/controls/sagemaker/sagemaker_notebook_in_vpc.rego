@@ -73,8 +73,7 @@ _s0(r) := check.value(r, ["subnet_id"], "exists", null, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["subnet_id"], "subnet_id", "a subnet", null, _s0(r), want)
 
-# {attr: security_groups, exists: true, computed: true, if_unknown: fail, expect: at least one security
-#     group}
+# {attr: security_groups, exists: true, if_unknown: fail, expect: at least one security group}
 _s1(r) := check.value(r, ["security_groups"], "exists", null, null, "fail")
 
 _w1(r, want) := check.why_value(r, ["security_groups"], "security_groups", "at least one security group", null, _s1(r), want)

@@ -64,7 +64,7 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: protocols, exists: true, computed: true, if_unknown: fail, label: protocols}
+# {attr: protocols, exists: true, if_unknown: fail, label: protocols}
 _s0(r) := check.value(r, ["protocols"], "exists", null, null, "fail")
 
 _w0(r, want) := check.why_value(r, ["protocols"], "protocols", "a value", null, _s0(r), want)
