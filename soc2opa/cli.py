@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import shutil
@@ -18,15 +19,16 @@ from soc2opa import __version__
 from soc2opa.batch import evaluate_all, expand_plan_args, open_plans
 from soc2opa.config import Settings, find_config, load_config, merge, split_list
 from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
-from soc2opa.errors import EngineError, Soc2OpaError, UsageError
+from soc2opa.errors import EngineError, UsageError
 from soc2opa.evidence.export import export
 from soc2opa.evidence.record import evaluation_record, sha256_file
 from soc2opa.evidence.store import append, read, verify
 from soc2opa.formats import FORMATS, FormatOptions, get_format
 from soc2opa.formats.base import plain
 from soc2opa.frameworks import FRAMEWORKS, framework_name, ids_in
+from soc2opa.guard import guarded
 from soc2opa.locations import locate_results
-from soc2opa.output import write_atomic
+from soc2opa.output import SECONDS, seconds, write_atomic, write_stdout
 from soc2opa.report import SEVERITIES, build_report, normalize_criterion
 from soc2opa.tools import default_bundle, find_opa
 from soc2opa.waivers import apply_waivers, load_waivers, today_utc
@@ -104,19 +106,25 @@ def _output_specs(settings: Settings) -> list[tuple[str, Path, bool]]:
 
 
 def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
+    if settings.sources.get("opa_path", "command line") != "command line":
+        # A config file lives in the scanned repository, which must not pick the program
+        # that judges it.
+        raise UsageError(
+            f"{settings.sources['opa_path']}: opa_path cannot be set in a config file; "
+            "use --opa-path or $SOC2OPA_OPA"
+        )
+    given = settings.sources.get("timeout", "command line")
+    origin = "--timeout" if given == "command line" else f"{given}: timeout"
+    timeout = seconds(settings.timeout, origin)
     if opa_url:
         if settings.bundle and "bundle" in settings.sources:
             raise UsageError(
                 "--bundle and --opa-url exclude each other (the server has its bundle)"
             )
-        remote = RemoteEngine(
-            opa_url, timeout=settings.timeout, token=os.environ.get("SOC2OPA_OPA_TOKEN")
-        )
-        return remote, opa_url
+        remote = RemoteEngine(opa_url, timeout=timeout, token=os.environ.get("SOC2OPA_OPA_TOKEN"))
+        return remote, remote.url
     bundle_path = settings.bundle or default_bundle()
-    return LocalEngine(find_opa(settings.opa_path), bundle_path, timeout=settings.timeout), str(
-        bundle_path
-    )
+    return LocalEngine(find_opa(settings.opa_path), bundle_path, timeout=timeout), str(bundle_path)
 
 
 @cli.command("eval", epilog=EVAL_EPILOG)
@@ -214,7 +222,7 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
 @click.option(
     "--opa-path",
     metavar="PATH",
-    help="The opa binary to run (default: $SOC2OPA_OPA, .tools/bin, PATH).",
+    help="The opa binary to run (default: $SOC2OPA_OPA, this install's .tools/bin, PATH).",
 )
 @click.option(
     "--output",
@@ -225,7 +233,7 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
     help="Write a report to FILE (repeatable: -o sarif=out.sarif -o junit=out.xml); "
     "a bare FILE takes --format and replaces stdout.",
 )
-@click.option("--timeout", type=float, help="Seconds OPA may take (default: 600).")
+@click.option("--timeout", type=SECONDS, help="Seconds OPA may take (default: 600).")
 def eval_command(
     plans: tuple[str, ...], bundle: Path | None, fmt: str | None, fail_on: str | None,
     strict: bool | None, controls: tuple[str, ...], exclude_controls: tuple[str, ...],
@@ -260,8 +268,9 @@ def eval_command(
     with open_plans(names) as files:
         raws = evaluate_all(engine, files)
         plan_names = [f.name for f in files]
-        digests = [sha256_file(f.path if f.name == "-" or not Path(f.name).is_file()
-                               else Path(f.name)) or "" for f in files]  # fmt: skip
+        # stdin is never saved: its digest is that of the validated bytes the engine judged.
+        digests = [hashlib.sha256(f.data).hexdigest() if not Path(f.name).is_file()
+                   else sha256_file(Path(f.name)) or "" for f in files]  # fmt: skip
     reports = [
         build_report(
             raw, plan_name=name, bundle_source=source, engine=engine.name,
@@ -273,6 +282,8 @@ def eval_command(
         )
         for raw, name in zip(raws, plan_names, strict=True)
     ]  # fmt: skip
+    for report, raw in zip(reports, raws, strict=True):
+        report.opa = engine.identity(raw)
     apply_waivers(reports, loaded, today_utc())
     if evidence is not None:
         _record(evidence, reports, digests, started, engine)
@@ -280,10 +291,10 @@ def eval_command(
         locate_results(reports, settings.tf_dir)
     file_options = FormatOptions(color=False)
     for name, path, _named in specs:
-        write_atomic(path, get_format(name, file_options).render_all(reports))
+        write_atomic(path, get_format(name, file_options).render_all(reports), names)
     if all(named for _, _, named in specs):
         options = FormatOptions(color=_color_wanted(no_color), width=_width(), quiet=quiet)
-        click.echo(get_format(settings.format, options).render_all(reports), nl=False)
+        write_stdout(get_format(settings.format, options).render_all(reports))
     sys.exit(max(r.exit_code for r in reports))
 
 
@@ -298,7 +309,7 @@ def _record(
     opa = {
         "opa_path": str(opa_path) if opa_path else None,
         "opa_sha256": sha256_file(Path(opa_path)) if opa_path else None,
-        "opa_version": getattr(engine, "opa_version", None),
+        "opa_version": reports[0].opa.get("version") if reports else None,
         "engine": engine.name,
     }
     bundle = getattr(engine, "bundle", None)
@@ -578,28 +589,9 @@ def controls_show(control_id: str, bundle: Path | None, fmt: str, opa_path: str 
 
 
 def main() -> None:
-    """Entry point: the one place errors become exit codes (0, 1 findings, 2 errors)."""
+    """Entry point: errors, signals and broken output become one line and exit code 2."""
     args = sys.argv[1:] or ["--help"]
-    try:
-        cli.main(args=args, prog_name="soc2opa", standalone_mode=False)
-    except Soc2OpaError as exc:
-        click.echo(f"soc2opa: error: {exc.message}", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("soc2opa: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        click.echo(f"soc2opa: error: {exc.format_message()}", err=True)
-        sys.exit(2)
-    except Exception as exc:
-        if os.environ.get("SOC2OPA_DEBUG"):
-            raise
-        click.echo(
-            f"soc2opa: internal error: {type(exc).__name__} (set SOC2OPA_DEBUG=1 for details)",
-            err=True,
-        )
-        sys.exit(2)
-    sys.exit(0)
+    guarded(lambda: cli.main(args=args, prog_name="soc2opa", standalone_mode=False))
 
 
 if __name__ == "__main__":

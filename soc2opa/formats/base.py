@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,10 +10,10 @@ from pathlib import Path
 
 from soc2opa.locations import SourceLine
 from soc2opa.report import Control, Report, Result
+from soc2opa.untrusted import escape
 
 # Where each control's page lives in the repository (docs/controls/<service>/<id>.md).
 DOCS_BASE_URL = "https://github.com/soc2opa/soc2opa/blob/main/"
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -32,9 +31,9 @@ class FormatOptions:
 def plain(text: str) -> str:
     """An untrusted string (from a plan) made safe to show: no control or bidi characters.
 
-    The one place formats clean plan-derived text; every format calls it before its own quoting.
+    Every format calls it before its own quoting; the escaping itself is soc2opa.untrusted's.
     """
-    return _CONTROL_CHARS.sub("?", text.replace("\r\n", "\n").replace("\t", " "))
+    return escape(text.replace("\r\n", "\n").replace("\t", " "), keep_newlines=True)
 
 
 def one_line(text: str) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 import click
 
 from soc2opa.criteria import CRITERIA, criterion_sort_key
-from soc2opa.formats.base import Format, plain, rel_path, where
+from soc2opa.formats.base import Format, rel_path, where
 from soc2opa.frameworks import FRAMEWORKS
 from soc2opa.report import SEVERITIES, Control, Report, Result
+from soc2opa.untrusted import escape
 
 _SEVERITY_ORDER = {s: i for i, s in enumerate(reversed(SEVERITIES))}
 
@@ -66,38 +67,42 @@ class TextFormat(Format):
             lines += ["", self._style("PASSED", bold=True, fg="green")]
             for c in passed:
                 judged = sum(c.counts.values())
-                lines.append(f"  PASS {c.id}: {c.counts['pass']} of {judged} resources")
+                lines.append(f"  PASS {escape(c.id)}: {c.counts['pass']} of {judged} resources")
         lines += self._without_results(report)
         idle = [c.id for c in report.controls if c.status == "not_applicable"]
         if idle:
             lines += ["", f"NOT APPLICABLE (nothing to judge in this plan): {len(idle)} controls"]
-            lines += self._wrap(", ".join(idle), "  ")
+            lines += self._wrap(", ".join(escape(i) for i in idle), "  ")
         waived = report.waived()
         if waived:
             lines += ["", self._style(f"WAIVED ({len(waived)}, not failing the run)", bold=True)]
             for r in waived:
                 w = r.waiver
                 assert w is not None
-                ticket = f", {plain(w.ticket)}" if w.ticket else ""
+                ticket = f", {escape(w.ticket)}" if w.ticket else ""
                 lines += self._wrap(
-                    f"{r.control.id} {plain(r.address)} [{r.status}]: waived: {plain(w.reason)} "
-                    f"({plain(w.owner)}{ticket}, until {w.expires.isoformat()})",
+                    f"{escape(r.control.id)} {escape(r.address)} [{r.status}]: waived: "
+                    f"{escape(w.reason)} ({escape(w.owner)}{ticket}, "
+                    f"until {w.expires.isoformat()})",
                     "  - ",
                     "    ",
                 )
         lines += ["", *self._criteria(report), "", self._summary(report)]
-        lines += [self._style(f"warning: {plain(w)}", fg="yellow") for w in report.warnings()]
+        lines += [self._style(f"warning: {escape(w)}", fg="yellow") for w in report.warnings()]
         return "\n".join(lines) + "\n"
 
     def _header(self, report: Report) -> list[str]:
         plan = report.plan
         cov = report.coverage()
+        opa = report.opa
+        where_opa = opa.get("path") or opa.get("url")
+        ran = f" (OPA {opa.get('version') or '?'}, {where_opa})" if opa else ""
         return [
-            f"soc2opa {report.tool_version}: {plain(report.plan_name)} "
-            f"(Terraform {plain(str(plan.get('terraform_version') or '?'))}, plan format "
-            f"{plain(str(plan.get('format_version') or '?'))}, {cov['resources']} resources, "
+            f"soc2opa {report.tool_version}: {escape(report.plan_name)} "
+            f"(Terraform {escape(str(plan.get('terraform_version') or '?'))}, plan format "
+            f"{escape(str(plan.get('format_version') or '?'))}, {cov['resources']} resources, "
             f"{cov['resources_judged']} judged by a control), bundle "
-            f"{report.bundle_revision[:12]}, {report.engine}"
+            f"{escape(report.bundle_revision[:12])}, {report.engine}{escape(ran)}"
         ]
 
     def _without_results(self, report: Report) -> list[str]:
@@ -122,7 +127,8 @@ class TextFormat(Format):
                     else "below --fail-on"
                 )
                 lines += self._wrap(
-                    f"[{c.severity}] {c.id}: {c.title} ({', '.join(c.criteria)}): {verdict}",
+                    escape(f"[{c.severity}] {c.id}: {c.title} ({', '.join(c.criteria)})")
+                    + f": {verdict}",
                     "  ",
                     "      ",
                 )
@@ -133,15 +139,17 @@ class TextFormat(Format):
                 self._style("NEEDS RUNTIME EVIDENCE (a plan cannot decide these)", bold=True),
             ]
             for c in runtime:
-                lines += self._wrap(f"{c.id}: {c.title} ({', '.join(c.criteria)})", "  ", "      ")
-                lines += self._wrap(f"evidence: {c.runtime_evidence}", "      ")
+                lines += self._wrap(
+                    escape(f"{c.id}: {c.title} ({', '.join(c.criteria)})"), "  ", "      "
+                )
+                lines += self._wrap(f"evidence: {escape(c.runtime_evidence)}", "      ")
         uncovered = report.coverage()["uncovered_types"]
         if uncovered:
             lines += [
                 "",
                 f"NOT COVERED: {len(uncovered)} resource types in this plan no control judges",
             ]
-            lines += self._wrap(", ".join(f"{plain(t)} ({n})" for t, n in uncovered.items()), "  ")
+            lines += self._wrap(", ".join(f"{escape(t)} ({n})" for t, n in uncovered.items()), "  ")
         return lines
 
     def _grouped(
@@ -152,35 +160,37 @@ class TextFormat(Format):
         for c in controls:
             groups.setdefault(_primary(c), []).append(c)
         for crit in sorted(groups, key=criterion_sort_key):
-            lines.append(self._style(f"{crit}  {CRITERIA.get(crit, '')}", bold=True))
+            lines.append(self._style(f"{escape(crit)}  {CRITERIA.get(crit, '')}", bold=True))
             for c in sorted(groups[crit], key=lambda c: (_SEVERITY_ORDER[c.severity], c.id)):
                 marker = "FAIL" if status == "fail" else "UNKNOWN"
                 lines.append(
-                    f"  {marker} [{c.severity}] {c.id}: {c.title} ({', '.join(c.criteria)})"
+                    escape(f"  {marker} [{c.severity}] {c.id}: {c.title} ({', '.join(c.criteria)})")
                 )
                 for r in by_control[c.id]:
                     if r.status == status:
                         lines += self._wrap(self._finding(r), "      - ", "        ")
-                lines += self._wrap(f"fix: {c.remediation}", "      ")
+                lines += self._wrap(f"fix: {escape(c.remediation)}", "      ")
                 if status == "fail" and c.remediation_terraform:
                     lines += [
-                        "        " + ln for ln in c.remediation_terraform.rstrip().splitlines()
+                        "        " + escape(ln)
+                        for ln in c.remediation_terraform.rstrip().splitlines()
                     ]
                 if c.help_uri:
-                    lines.append(f"      more: {c.help_uri}")
+                    lines.append(f"      more: {escape(c.help_uri)}")
         return lines
 
     def _finding(self, r: Result) -> str:
-        text = f"{plain(r.address)}: {plain(r.message or '')}"
+        text = f"{escape(r.address)}: {escape(r.message or '')}"
         found = where(r, self.options)
         if found:
-            text += f" (at {found[0]}:{found[1]}"
+            text += f" (at {escape(found[0])}:{found[1]}"
             assert r.location is not None
             for call, line in r.location.module_calls:
-                text += f"; {call} at {rel_path(line.path, self.options)}:{line.line}"
+                path = escape(rel_path(line.path, self.options))
+                text += f"; {escape(call)} at {path}:{line.line}"
             text += ")"
         if r.waiver is not None:
-            text += f" [waived: {plain(r.waiver.reason)}]"
+            text += f" [waived: {escape(r.waiver.reason)}]"
         return text
 
     def _criteria(self, report: Report) -> list[str]:
@@ -188,7 +198,7 @@ class TextFormat(Format):
             lines = [f"By {FRAMEWORKS[report.framework][1]}:"]
             for fid, entry in report.by_framework().items():
                 lines.append(
-                    f"  {fid:<18} {entry['fail']:>4} fail {entry['unknown']:>4} unknown "
+                    f"  {escape(fid):<18} {entry['fail']:>4} fail {entry['unknown']:>4} unknown "
                     f"{entry['pass']:>4} pass   {len(entry['controls'])} controls"
                 )
             return lines
@@ -196,7 +206,7 @@ class TextFormat(Format):
         for crit, entry in report.by_criterion().items():
             idle = entry["controls_without_results"]
             lines.append(
-                f"  {crit:<6} {entry['fail']:>4} fail {entry['unknown']:>4} unknown "
+                f"  {escape(crit):<6} {entry['fail']:>4} fail {entry['unknown']:>4} unknown "
                 f"{entry['pass']:>4} pass  {idle['not_in_configuration']:>2} absent "
                 f"{idle['needs_runtime_evidence']:>2} runtime {idle['not_applicable']:>3} n/a   "
                 f"{entry['name']}"
