@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from soc2opa.engine import QUERY, Engine, LocalEngine
+from soc2opa.engine import QUERY, Engine, LocalEngine, check_opa_version
 from soc2opa.errors import EngineError, InputError, UsageError
-from soc2opa.planfile import PlanFile, open_plan
+from soc2opa.planfile import PlanFile, open_plan, parse_plan, read_fd
+from soc2opa.report_shape import check_report
 
 STDIN_NAME = "(stdin)"
 # One opa process judges every plan: each one becomes the input of the report in turn.
@@ -39,55 +40,59 @@ def expand_plan_args(args: tuple[str, ...]) -> list[str]:
 
 
 @contextmanager
-def open_plans(names: list[str], stdin: BinaryIO | None = None) -> Iterator[list[PlanFile]]:
-    """Validated plan files for the engine; stdin is saved to a temporary file first."""
+def open_plans(
+    names: list[str], stdin: BinaryIO | None = None, timeout: float | None = None
+) -> Iterator[list[PlanFile]]:
+    """Validated plans for the engine, read once each; stdin is read in memory, never saved."""
     with ExitStack() as stack:
         files: list[PlanFile] = []
         for name in names:
             if name == "-":
-                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="soc2opa-")))
-                data = (stdin or sys.stdin.buffer).read()
-                path = tmp / "stdin.json"
-                path.write_bytes(data)
-                try:
-                    plan = stack.enter_context(open_plan(path))
-                except InputError as exc:
-                    raise InputError(exc.message.replace(str(path), STDIN_NAME, 1)) from None
-                files.append(PlanFile(name=STDIN_NAME, path=plan.path))
+                source = stdin or sys.stdin.buffer
+                files.append(parse_plan(_read_stdin(source, timeout), STDIN_NAME))
             else:
-                files.append(stack.enter_context(open_plan(Path(name))))
+                files.append(stack.enter_context(open_plan(Path(name), *_t(timeout))))
         yield files
 
 
-def _combined_input(plans: list[PlanFile], folder: Path) -> PlanFile:
-    path = folder / "plans.json"
-    with path.open("wb") as out:
-        out.write(b'{"plans":[')
-        for i, plan in enumerate(plans):
-            if i:
-                out.write(b",")
-            out.write(plan.path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
-        out.write(b"]}")
-    return PlanFile(name="plans", path=path)
+def _t(timeout: float | None) -> tuple[float, ...]:
+    return () if timeout is None else (timeout,)
+
+
+def _read_stdin(source: BinaryIO, timeout: float | None) -> bytes:
+    try:
+        fd = source.fileno()
+    except (OSError, ValueError, AttributeError):
+        return source.read()
+    # Through the plan reader, so a pipe is read within the size limit and the deadline, and a
+    # terminal is refused instead of waited on.
+    if timeout is None:
+        return read_fd(os.dup(fd), STDIN_NAME)
+    return read_fd(os.dup(fd), STDIN_NAME, timeout)
+
+
+def _combined_input(plans: list[PlanFile]) -> PlanFile:
+    data = b'{"plans":[' + b",".join(plan.data for plan in plans) + b"]}"
+    return PlanFile(name="plans", data=data, document={"plans": [p.document for p in plans]})
 
 
 def evaluate_all(engine: Engine, plans: list[PlanFile]) -> list[dict[str, Any]]:
     """The raw report of each plan, in order; one opa eval for all when the engine is local."""
     if isinstance(engine, LocalEngine) and len(plans) > 1:
-        with tempfile.TemporaryDirectory(prefix="soc2opa-") as tmp:
-            try:
-                value = engine.query(BATCH_QUERY, _combined_input(plans, Path(tmp)))
-            except (EngineError, InputError):
-                value = None
+        try:
+            value = engine.query(BATCH_QUERY, _combined_input(plans))
+        except (EngineError, InputError):
+            value = None
         if isinstance(value, list) and len(value) == len(plans):
-            return [_checked(v, p) for v, p in zip(value, plans, strict=True)]
+            return [_checked(v, p, engine) for v, p in zip(value, plans, strict=True)]
         # Something in one plan upset the shared run: judge them one by one to name it.
-    return [_checked(engine.evaluate(p), p) for p in plans]
+    return [_checked(engine.evaluate(p), p, engine) for p in plans]
 
 
-def _checked(raw: Any, plan: PlanFile) -> dict[str, Any]:
-    if not isinstance(raw, dict) or not {"controls", "problems", "plan"} <= raw.keys():
-        raise EngineError("opa eval returned no soc2opa report; is the soc2opa bundle loaded?")
-    if raw["problems"]:
-        raise InputError(f"{plan.name}: {sorted(raw['problems'])[0]}")
-    return raw
+def _checked(raw: Any, plan: PlanFile, engine: Engine) -> dict[str, Any]:
+    report = check_report(raw, f"{engine.name} on {plan.name}")
+    if isinstance(engine, LocalEngine):
+        check_opa_version(report, str(engine.opa))
+    if report["problems"]:
+        raise InputError(f"{plan.name}: {sorted(report['problems'])[0]}")
+    return report

@@ -265,7 +265,7 @@ def eval_command(
     engine, source = _engine(settings, opa_url)
     names = expand_plan_args(plans)
     started = _now()
-    with open_plans(names) as files:
+    with open_plans(names, timeout=engine.timeout) as files:
         raws = evaluate_all(engine, files)
         plan_names = [f.name for f in files]
         # stdin is never saved: its digest is that of the validated bytes the engine judged.

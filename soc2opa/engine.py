@@ -3,75 +3,189 @@
 from __future__ import annotations
 
 import json
-import subprocess
+import re
+import tarfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
 from soc2opa.errors import EngineError, InputError
-from soc2opa.planfile import PlanFile, explain_parse_failure, plan_is_json
+from soc2opa.opaproc import OpaTimeout, run_opa
+from soc2opa.opaurl import OpaUrl
+from soc2opa.planfile import PlanFile
+from soc2opa.report_shape import check_report
+from soc2opa.untrusted import excerpt
 
 QUERY = "data.soc2opa.main.report"
 CATALOG_QUERY = "data.soc2opa.main.catalog"
+_VERSION = re.compile(r"^Version:\s*v?(\S+)", re.MULTILINE)
 
 
 class Engine(Protocol):
     """Something that turns a plan into the raw report of data.soc2opa.main.report."""
 
     name: str
+    timeout: float
 
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """Evaluate the bundle's report for the plan."""
         ...
 
+    def identity(self, raw: dict[str, Any]) -> dict[str, str | None]:
+        """Which OPA ran: its version, and the binary path or the server URL."""
+        ...
 
-def _check_report(value: Any, origin: str) -> dict[str, Any]:
-    if not isinstance(value, dict) or not {"controls", "problems", "plan"} <= value.keys():
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """1.22.2 -> (1, 22, 2); a pre-release or build suffix is ignored."""
+    core = re.match(r"^v?(\d+(?:\.\d+)*)", version.strip())
+    return tuple(int(p) for p in core.group(1).split(".")) if core else ()
+
+
+def check_opa_version(raw: dict[str, Any], who: str) -> None:
+    """Refuse an OPA older than the bundle's min_opa_version (both come from the report)."""
+    have, need = raw.get("opa_version"), raw.get("min_opa_version")
+    known = isinstance(have, str) and isinstance(need, str) and have and need
+    if known and version_tuple(str(have)) < version_tuple(str(need)):
         raise EngineError(
-            f"{origin} returned no soc2opa report; is the soc2opa bundle loaded (root soc2opa)?"
+            f"{who} is OPA {excerpt(have, 20)}, older than the {excerpt(need, 20)} "
+            "this bundle requires"
         )
-    return value
 
 
+def _opa_errors(stdout: bytes) -> list[dict[str, Any]]:
+    try:
+        doc = json.loads(stdout)
+    except (ValueError, RecursionError):
+        return []
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [e for e in errors if isinstance(e, dict)]
+
+
+def explain_opa_error(message: str, code: str, *, bundle: str, plan: str) -> Exception:
+    """Blame what OPA's error is about: the bundle (load, parse, compile) or the plan (eval)."""
+    short = excerpt(message, 160)
+    if code.startswith("eval_"):
+        return InputError(f"{plan}: OPA could not evaluate this plan: {short}")
+    if "input" in code:
+        return InputError(f"{plan}: OPA could not read this plan: {short}")
+    return EngineError(f"{bundle}: OPA cannot use this bundle: {short}")
+
+
+@dataclass
 class LocalEngine:
-    """Runs `opa eval` once per plan; OPA reads the plan file itself."""
+    """Runs `opa eval` once per plan; the validated plan goes to opa on its standard input."""
 
-    name = "opa-local"
-
-    def __init__(self, opa: Path, bundle: Path, timeout: float = 600.0) -> None:
-        self.opa = opa
-        self.bundle = bundle
-        self.timeout = timeout
+    opa: Path
+    bundle: Path
+    timeout: float = 600.0
+    name: str = "opa-local"
 
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """Run opa eval over the bundle with the plan as input."""
-        return _check_report(self.query(QUERY, plan), "opa eval")
+        raw = self.query(QUERY, plan)
+        if raw is None:
+            raise EngineError(
+                f"{self.bundle}: the bundle has no data.soc2opa.main.report; "
+                "is it a soc2opa bundle?"
+            )
+        report = check_report(raw, f"opa eval of {self.bundle}")
+        check_opa_version(report, f"{self.opa}")
+        return report
+
+    def identity(self, raw: dict[str, Any]) -> dict[str, str | None]:
+        """The opa binary that ran and its version."""
+        version = raw.get("opa_version")
+        return {"version": version if isinstance(version, str) else None, "path": str(self.opa)}
 
     def query(self, query: str, plan: PlanFile | None = None) -> Any:
-        """The value of one Rego query over the bundle, optionally with a plan as input."""
-        if not self.bundle.exists():
-            raise EngineError(f"{self.bundle}: bundle not found")
-        cmd = [str(self.opa), "eval", "--format", "json", "--bundle", str(self.bundle)]
-        if plan is not None:
-            cmd += ["--input", str(plan.path)]
+        """The value of one Rego query over the bundle (None when undefined)."""
         try:
-            proc = subprocess.run([*cmd, query], capture_output=True, timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            what = plan.name if plan else self.bundle
+            is_file = self.bundle.is_file()
+        except OSError:
+            is_file = False
+        if not is_file:
+            raise EngineError(f"{self.bundle}: bundle not found")
+        args = ["eval", "--format", "json", "--bundle", str(self.bundle)]
+        if plan is not None:
+            args.append("--stdin-input")
+        what = plan.name if plan else str(self.bundle)
+        try:
+            proc = run_opa(
+                self.opa, [*args, query], stdin=plan.data if plan else None, timeout=self.timeout
+            )
+        except OpaTimeout:
             raise EngineError(f"opa eval timed out after {self.timeout:g}s on {what}") from None
         except OSError as exc:
             raise EngineError(f"cannot run {self.opa}: {exc.strerror}") from None
         if proc.returncode != 0:
-            if plan is not None and not plan_is_json(plan):
-                raise explain_parse_failure(plan)
-            stderr = proc.stderr.decode("utf-8", errors="replace")
-            first = next((ln for ln in stderr.splitlines() if ln.strip()), "no message")
-            raise EngineError(f"opa eval failed (exit {proc.returncode}): {first[:300]}")
+            raise self._failure(proc.returncode, proc.stdout, proc.stderr, what)
         try:
-            return json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            what = plan.name if plan else self.bundle
+            doc = json.loads(proc.stdout)
+        except (ValueError, RecursionError):
             raise EngineError(f"opa eval returned output soc2opa cannot read for {what}") from None
+        if not isinstance(doc, dict):
+            raise EngineError(f"opa eval returned output soc2opa cannot read for {what}")
+        if "result" not in doc:
+            return None
+        try:
+            return doc["result"][0]["expressions"][0]["value"]
+        except (KeyError, IndexError, TypeError):
+            raise EngineError(f"opa eval returned output soc2opa cannot read for {what}") from None
+
+    def _failure(self, code: int, stdout: bytes, stderr: bytes, what: str) -> Exception:
+        older = self._too_old()
+        if older:
+            return EngineError(older)
+        errors = _opa_errors(stdout)
+        if errors:
+            first = errors[0]
+            return explain_opa_error(
+                str(first.get("message", "")),
+                str(first.get("code", "")),
+                bundle=str(self.bundle),
+                plan=what,
+            )
+        text = stderr.decode("utf-8", errors="replace")
+        line = next((ln for ln in text.splitlines() if ln.strip()), "no message")
+        return EngineError(f"opa eval failed (exit {code}): {excerpt(line, 200)}")
+
+    def _too_old(self) -> str | None:
+        """Why opa failed, when it is older than the bundle needs (asked only after a failure)."""
+        need = bundle_min_opa_version(self.bundle)
+        if not need:
+            return None
+        try:
+            proc = run_opa(self.opa, ["version"], timeout=min(self.timeout, 30.0))
+        except (OpaTimeout, OSError):
+            return None
+        found = _VERSION.search(proc.stdout.decode("utf-8", errors="replace"))
+        if found and version_tuple(found.group(1)) < version_tuple(need):
+            return (
+                f"{self.opa} is OPA {excerpt(found.group(1), 20)}, older than the "
+                f"{excerpt(need, 20)} this bundle requires"
+            )
+        return None
+
+
+def bundle_min_opa_version(bundle: Path) -> str | None:
+    """metadata.min_opa_version from the bundle's .manifest, if it has one."""
+    try:
+        with tarfile.open(bundle, mode="r:gz") as tar:
+            for member in tar:
+                if member.name.lstrip("/").removeprefix("./") == ".manifest" and member.isfile():
+                    handle = tar.extractfile(member)
+                    if handle is None or member.size > 1 << 20:
+                        return None
+                    manifest = json.loads(handle.read())
+                    need = manifest.get("metadata", {}).get("min_opa_version")
+                    return need if isinstance(need, str) else None
+    except (OSError, tarfile.TarError, ValueError, AttributeError, EOFError):
+        return None
+    return None
 
 
 class RemoteEngine:
@@ -80,17 +194,12 @@ class RemoteEngine:
     name = "opa-remote"
 
     def __init__(self, url: str, timeout: float = 120.0, token: str | None = None) -> None:
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise EngineError(f"--opa-url: {url!r} is not an http(s) URL")
-        if parsed.path not in ("", "/") or parsed.query:
+        self.server = OpaUrl.parse(url)
+        if token and self.server.username is not None:
             raise EngineError(
-                f"--opa-url: {url!r} has a path; give the server root, e.g. http://127.0.0.1:8181"
+                "--opa-url: give credentials in the URL or in $SOC2OPA_OPA_TOKEN, not both"
             )
-        self.url = url
-        self.host = parsed.hostname
-        self.port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        self.ssl = parsed.scheme == "https"
+        self.url = self.server.display
         self.timeout = timeout
         self.token = token
 
@@ -100,7 +209,11 @@ class RemoteEngine:
 
         base = f"OPA server {self.url} has no data.soc2opa.main.report"
         try:
-            health = requests.get(f"{self.url.rstrip('/')}/health?bundles", timeout=10)
+            health = requests.get(
+                f"{self.url}/health?bundles",
+                timeout=min(self.timeout, 10.0),
+                headers=self.server.auth_headers() or None,
+            )
         except requests.RequestException:
             return f"{base}; load the soc2opa bundle"
         if health.status_code != 200:
@@ -111,33 +224,82 @@ class RemoteEngine:
             )
         return f"{base}; load the soc2opa bundle"
 
+    def identity(self, raw: dict[str, Any]) -> dict[str, str | None]:
+        """The server's OPA version and its URL (without credentials)."""
+        version = raw.get("opa_version")
+        return {"version": version if isinstance(version, str) else None, "url": self.url}
+
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
-        """POST the plan as input to /v1/data/soc2opa/main/report."""
+        """POST the plan as input to /v1/data/soc2opa/main/report, within one total deadline."""
+        outcome: dict[str, Any] = {}
+        worker = threading.Thread(
+            target=self._query, args=(plan, outcome), daemon=True, name="soc2opa-remote"
+        )
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            # The daemon thread dies with the process; its socket closes then.
+            raise EngineError(f"OPA server {self.url} did not answer within {self.timeout:g}s")
+        if "error" in outcome:
+            raise outcome["error"]
+        answer = outcome.get("answer")
+        if not isinstance(answer, dict):
+            raise EngineError(f"OPA server {self.url} answered something that is not a result")
+        if "result" not in answer:
+            raise EngineError(self._why_no_report())
+        report = check_report(answer["result"], f"OPA server {self.url}")
+        check_opa_version(report, f"OPA server {self.url}")
+        return report
+
+    def _query(self, plan: PlanFile, outcome: dict[str, Any]) -> None:
+        try:
+            outcome["answer"] = self._post(plan)
+        except BaseException as exc:
+            outcome["error"] = (
+                exc
+                if isinstance(exc, EngineError | InputError)
+                else EngineError(f"OPA server {self.url}: unusable answer ({type(exc).__name__})")
+            )
+
+    def _post(self, plan: PlanFile) -> Any:
         # Imported here so the default local engine does not pay for the HTTP stack at start-up.
         import requests
         from opa_client import create_opa_client
 
-        try:
-            document = json.loads(plan.path.read_bytes().decode("utf-8-sig"))
-        except (ValueError, UnicodeDecodeError):
-            raise explain_parse_failure(plan) from None
-        if not isinstance(document, dict):
-            raise InputError(f"{plan.name}: not a plan: expected a JSON object")
+        headers = self.server.auth_headers()
         client = create_opa_client(
-            host=self.host, port=self.port, ssl=self.ssl, timeout=self.timeout,
-            token=self.token, retries=0,
+            host=self.server.client_host, port=self.server.port, ssl=self.server.ssl,
+            timeout=self.timeout, token=self.token, retries=0, headers=headers or None,
         )  # fmt: skip
         try:
-            answer = client.query_rule(
-                input_data=document, package_path="soc2opa/main", rule_name="report"
+            return client.query_rule(
+                input_data=plan.document, package_path="soc2opa/main", rule_name="report"
             )
         except requests.HTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else "an error"
-            raise EngineError(f"OPA server {self.url} answered {status}") from None
+            raise self._http_error(exc, plan.name) from None
         except requests.RequestException as exc:
             raise EngineError(f"cannot reach OPA server {self.url}: {type(exc).__name__}") from None
+        except (ValueError, RecursionError):
+            raise EngineError(f"OPA server {self.url} answered something not JSON") from None
         finally:
             client.close_connection()
-        if "result" not in answer:
-            raise EngineError(self._why_no_report())
-        return _check_report(answer["result"], f"OPA server {self.url}")
+
+    def _http_error(self, exc: Any, plan: str) -> Exception:
+        response = exc.response
+        status = response.status_code if response is not None else "an error"
+        detail: Any = None
+        try:
+            detail = response.json() if response is not None else None
+        except (ValueError, RecursionError):
+            detail = None
+        if isinstance(detail, dict) and isinstance(detail.get("message"), str):
+            code = str(detail.get("code", ""))
+            if code.startswith("eval_"):
+                return InputError(
+                    f"{plan}: OPA server {self.url} could not evaluate this plan: "
+                    f"{excerpt(detail['message'], 160)}"
+                )
+            return EngineError(
+                f"OPA server {self.url} answered {status}: {excerpt(detail['message'], 160)}"
+            )
+        return EngineError(f"OPA server {self.url} answered {status}")

@@ -1,114 +1,232 @@
-"""Checks a plan file before OPA reads it, and explains files OPA cannot parse."""
+"""The one place a plan file is read and validated, before any engine sees it.
+
+A plan must be strict JSON (RFC 8259) in UTF-8, UTF-16 or UTF-32 (with or without a byte order
+mark), within the limits below. Whatever passes is handed to the engines as UTF-8 bytes, so both
+engines judge exactly the same document and OPA never falls back to its YAML parser.
+"""
 
 from __future__ import annotations
 
 import codecs
+import errno
 import json
+import os
 import re
-import tempfile
+import select
+import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
+from typing import Any
 
 from soc2opa.errors import InputError
 
-_HCL = re.compile(rb"^\s*(resource|terraform|provider|variable|module|data|locals|output)\b")
+# Documented in docs/security.md ("Limits").
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 256
+MAX_NUMBER_CHARS = 1000
+DEFAULT_READ_TIMEOUT = 600.0
+
+_CHUNK = 1 << 20
+_HCL = re.compile(r"^\s*(resource|terraform|provider|variable|module|data|locals|output)\b")
+_KINDS = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+_NOT_BRACKETS = bytes(range(256)).translate(None, b'[]{}"')
+_STRING = re.compile(rb'"[^"]*"')
 
 
 @dataclass(frozen=True)
 class PlanFile:
-    """A plan as handed to the engine: the user's name for it and a UTF-8 JSON path."""
+    """A validated plan: the user's name for it, its UTF-8 JSON bytes, and the parsed object."""
 
     name: str
-    path: Path
+    data: bytes
+    document: dict[str, Any]
 
 
-def _decode_utf16(raw: bytes, name: str) -> bytes:
+class _Refused(ValueError):
+    """A JSON token Python would accept but a plan may not hold (NaN, oversized numbers)."""
+
+
+def _constant(token: str) -> Any:
+    raise _Refused(f"{token} is not a JSON number")
+
+
+def _integer(token: str) -> int:
+    if len(token) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number has more than {MAX_NUMBER_CHARS} digits")
+    return int(token)
+
+
+def _float(token: str) -> float:
+    if len(token) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number has more than {MAX_NUMBER_CHARS} digits")
+    value = float(token)
+    if value in (float("inf"), float("-inf")):
+        raise _Refused("a number is too large for a 64-bit float")
+    return value
+
+
+def _open_error(name: str, path: Path, exc: OSError) -> InputError:
+    code = exc.errno
+    if code == errno.ENOENT:
+        if os.path.lexists(path):
+            return InputError(f"{name}: is a symbolic link to a file that does not exist")
+        return InputError(f"{name}: no such file")
+    if code == errno.ELOOP:
+        return InputError(f"{name}: symbolic link loop (too many levels of symbolic links)")
+    if code in (errno.EACCES, errno.EPERM):
+        return InputError(f"{name}: permission denied (cannot open the file or a folder above it)")
+    if code == errno.ENOTDIR:
+        return InputError(f"{name}: a part of the path is not a folder")
+    if code == errno.EISDIR:
+        return InputError(f"{name}: is a directory, expected a plan JSON file")
+    reason = (exc.strerror or "cannot open").lower()
+    return InputError(f"{name}: cannot read: {reason}")
+
+
+def _read_stream(fd: int, name: str, deadline: float) -> bytes:
+    """Read a pipe or FIFO within the size limit and the deadline."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        ready = select.select([fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
+        if not ready:
+            raise InputError(f"{name}: the pipe sent no complete plan within the timeout")
+        try:
+            chunk = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_PLAN_BYTES:
+            raise InputError(f"{name}: larger than the limit of {MAX_PLAN_BYTES >> 20} MiB")
+        chunks.append(chunk)
+
+
+def read_bytes(path: Path, timeout: float = DEFAULT_READ_TIMEOUT) -> bytes:
+    """The file's bytes: a regular file, or a pipe read within the size limit and the timeout."""
+    name = str(path)
     try:
-        return raw.decode("utf-16").encode("utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _open_error(name, path, exc) from None
+    return read_fd(fd, name, timeout, path)
+
+
+def read_fd(
+    fd: int, name: str, timeout: float = DEFAULT_READ_TIMEOUT, path: Path | None = None
+) -> bytes:
+    """Read an open file (closed afterwards) as read_bytes does; name is used in errors."""
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{name}: is a directory, expected a plan JSON file")
+        if stat.S_ISFIFO(info.st_mode):
+            return _read_stream(fd, name, time.monotonic() + timeout)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{name}: is a device or socket, expected a plan JSON file")
+        if info.st_size > MAX_PLAN_BYTES:
+            raise InputError(f"{name}: larger than the limit of {MAX_PLAN_BYTES >> 20} MiB")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_PLAN_BYTES + 1)
+        if len(data) > MAX_PLAN_BYTES:
+            raise InputError(f"{name}: larger than the limit of {MAX_PLAN_BYTES >> 20} MiB")
+        return data
+    except OSError as exc:
+        raise _open_error(name, path or Path(name), exc) from None
+    finally:
+        os.close(fd)
+
+
+def _decode(raw: bytes, name: str) -> str:
+    encoding = json.detect_encoding(raw)
+    try:
+        return raw.decode(encoding)
     except UnicodeDecodeError as exc:
+        label = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8"}.get(encoding, encoding.upper())
         raise InputError(
-            f"{name}: not valid UTF-16 text ({exc.reason} at byte {exc.start})"
+            f"{name}: not valid {label} text ({exc.reason} at byte {exc.start})"
         ) from None
 
 
-def _sniff(raw: bytes, name: str) -> bytes | None:
-    """Return transcoded UTF-8 bytes when the file needs it, None when OPA can read it as is."""
-    if not raw.strip():
-        raise InputError(f"{name}: the file is empty")
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode_utf16(raw, name)
-    if len(raw) >= 2 and (raw[0] == 0 or raw[1] == 0):
-        return _decode_utf16(raw, name)
-    head = raw[:4096].lstrip(codecs.BOM_UTF8).lstrip()
-    if head.startswith(b"PK\x03\x04"):
+def nesting_depth(utf8: bytes) -> int:
+    """How deeply arrays and objects nest in JSON text, without parsing it (strings skipped)."""
+    # Escaped backslashes and quotes go first, so every quote left opens or closes a string;
+    # "" pairs (strings without brackets) go next, which keeps the regex pass short.
+    text = utf8.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_BRACKETS)
+    brackets = _STRING.sub(b"", text.replace(b'""', b"")).replace(b'"', b"")
+    if not brackets:
+        return 0
+    return max(accumulate(1 if c in b"[{" else -1 for c in brackets))
+
+
+def _not_json(text: str, name: str, exc: json.JSONDecodeError) -> InputError:
+    end = len(text.rstrip())
+    if exc.msg == "Expecting value" and exc.pos == len(text) - len(text.lstrip()):
+        return InputError(f"{name}: not JSON: expected the output of `terraform show -json`")
+    if exc.msg == "Extra data":
+        return InputError(
+            f"{name}: unexpected data after the end of the plan "
+            f"(line {exc.lineno}, column {exc.colno})"
+        )
+    if exc.pos >= end or exc.msg.startswith("Unterminated string"):
+        last = text[:end].count("\n") + 1
+        return InputError(f"{name}: truncated JSON: the file stops at line {last}")
+    return InputError(f"{name}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+
+
+def parse_plan(raw: bytes, name: str) -> PlanFile:
+    """Check encoding, limits and strict JSON syntax; the message never quotes the content."""
+    if raw.lstrip(codecs.BOM_UTF8).lstrip()[:4] == b"PK\x03\x04":
         raise InputError(
             f"{name}: this is a binary plan file; convert it with "
             "`terraform show -json tfplan > plan.json`"
         )
-    if _HCL.match(head) or head.startswith(b"#"):
+    if not raw.strip():
+        raise InputError(f"{name}: the file is empty")
+    text = _decode(raw, name).removeprefix("\ufeff")
+    if not text.strip():
+        raise InputError(f"{name}: the file is empty")
+    head = text[:4096].lstrip()
+    if _HCL.match(head) or head.startswith("#"):
         raise InputError(
             f"{name}: this looks like Terraform source (HCL), not a plan; "
             "run `terraform show -json tfplan > plan.json`"
         )
-    if not head.startswith(b"{"):
-        try:
-            value = json.loads(raw.decode("utf-8-sig"))
-        except (ValueError, UnicodeDecodeError):
-            raise InputError(
-                f"{name}: not JSON: expected the output of `terraform show -json`"
-            ) from None
-        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    if "\x00" in head:
+        raise InputError(f"{name}: not text: the file holds NUL bytes")
+    utf8 = raw if json.detect_encoding(raw) == "utf-8" else text.encode("utf-8")
+    depth = nesting_depth(utf8)
+    if depth > MAX_DEPTH:
         raise InputError(
-            f"{name}: not a plan: the JSON value is {kinds.get(type(value), 'a number')}, "
+            f"{name}: arrays and objects nest {depth} levels deep; the limit is {MAX_DEPTH}"
+        )
+    try:
+        value = json.loads(text, parse_constant=_constant, parse_int=_integer, parse_float=_float)
+    except json.JSONDecodeError as exc:
+        raise _not_json(text, name, exc) from None
+    except _Refused as exc:
+        raise InputError(f"{name}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(
+            f"{name}: arrays and objects nest too deeply; the limit is {MAX_DEPTH}"
+        ) from None
+    if not isinstance(value, dict):
+        kind = _KINDS.get(type(value), "a number")
+        raise InputError(
+            f"{name}: not a plan: the JSON value is {kind}, "
             "expected the object terraform show -json writes"
         )
-    return None
+    return PlanFile(name=name, data=utf8, document=value)
 
 
 @contextmanager
-def open_plan(path: Path) -> Iterator[PlanFile]:
-    """Validate the file's encoding and shape; yield a path OPA can read (a temp copy if needed)."""
-    name = str(path)
-    if not path.exists():
-        raise InputError(f"{name}: no such file")
-    if path.is_dir():
-        raise InputError(f"{name}: is a directory, expected a plan JSON file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read: {exc.strerror}") from None
-    converted = _sniff(raw, name)
-    if converted is None and path.suffix.lower() == ".json":
-        yield PlanFile(name=name, path=path)
-        return
-    # OPA picks the parser by file extension, so anything else is copied to a .json file.
-    with tempfile.TemporaryDirectory(prefix="soc2opa-") as tmp:
-        copy = Path(tmp, "plan.json")
-        copy.write_bytes(converted if converted is not None else raw)
-        yield PlanFile(name=name, path=copy)
-
-
-def plan_is_json(plan: PlanFile) -> bool:
-    """Whether Python's parser accepts the file; asked only after OPA failed (off the hot path)."""
-    try:
-        json.loads(plan.path.read_bytes().decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return True
-
-
-def explain_parse_failure(plan: PlanFile) -> InputError:
-    """Why the plan is not valid JSON, from Python's parser (OPA's message may quote content)."""
-    text = plan.path.read_bytes().decode("utf-8-sig", errors="replace")
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()) or not text.rstrip().endswith("}"):
-            last = text.rstrip().count("\n") + 1
-            return InputError(f"{plan.name}: truncated JSON: the file stops at line {last}")
-        return InputError(
-            f"{plan.name}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        )
-    return InputError(f"{plan.name}: OPA could not read this file as JSON")
+def open_plan(path: Path, timeout: float = DEFAULT_READ_TIMEOUT) -> Iterator[PlanFile]:
+    """Read and validate the plan once; the engines get its validated UTF-8 bytes."""
+    yield parse_plan(read_bytes(path, timeout), str(path))

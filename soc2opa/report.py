@@ -127,6 +127,7 @@ class Report:
     covered_types: tuple[str, ...] = ()
     expired_waivers: list[Waiver] = field(default_factory=list)
     unmatched_waivers: list[Waiver] = field(default_factory=list)
+    opa: dict[str, str | None] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """Results by status."""
@@ -254,6 +255,7 @@ class Report:
             out.append(f"{w.label()} expired on {w.expires.isoformat()} and no longer applies")
         for w in self.unmatched_waivers:
             out.append(f"{w.label()} matched no result")
+        out += [w for w in self.plan.get("warnings", []) if isinstance(w, str)]
         return out
 
 

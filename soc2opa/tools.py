@@ -10,26 +10,38 @@ from soc2opa.errors import EngineError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _REPO_DIR = _PACKAGE_DIR.parent
+# The oldest OPA the bundle is built for; written into the bundle's manifest and build.rego.
+MIN_OPA_VERSION = "1.0.0"
 
 
 def find_opa(explicit: str | None = None) -> Path:
-    """The opa binary: --opa-path, then $SOC2OPA_OPA, then .tools/bin, then PATH."""
+    """The opa binary: --opa-path, then $SOC2OPA_OPA, then this install's .tools/bin, then PATH.
+
+    The current directory is never searched: a scanned repository must not be able to ship the
+    program that judges it.
+    """
     for candidate, origin in (
         (explicit, "--opa-path"),
         (os.environ.get("SOC2OPA_OPA"), "SOC2OPA_OPA"),
     ):
         if candidate:
             path = Path(candidate)
-            if path.is_file() and os.access(path, os.X_OK):
+            try:
+                usable = path.is_file() and os.access(path, os.X_OK)
+            except (OSError, ValueError):
+                usable = False
+            if usable:
                 return path
             raise EngineError(f"{origin}: {candidate} is not an executable opa binary")
-    for base in (Path.cwd(), _REPO_DIR):
-        local = base / ".tools" / "bin" / "opa"
-        if local.is_file() and os.access(local, os.X_OK):
-            return local
-    found = shutil.which("opa")
-    if found:
-        return Path(found)
+    local = _REPO_DIR / ".tools" / "bin" / "opa"
+    if local.is_file() and os.access(local, os.X_OK):
+        return local
+    # Relative PATH entries ("", ".") would mean the current directory again.
+    for folder in os.get_exec_path():
+        if os.path.isabs(folder):
+            found = shutil.which("opa", path=folder)
+            if found:
+                return Path(found)
     raise EngineError(
         "opa not found: run `make setup` (builds the version pinned in tools.mk into "
         ".tools/bin), put opa on PATH, or pass --opa-path"

@@ -48,6 +48,11 @@ def report_document(report: Report, options: FormatOptions | None = None) -> dic
         "tool": {"name": "soc2opa", "version": report.tool_version},
         "generated_at": report.generated_at,
         "engine": report.engine,
+        "opa": {
+            "version": report.opa.get("version"),
+            "path": report.opa.get("path"),
+            "url": report.opa.get("url"),
+        },
         "bundle": {"revision": report.bundle_revision, "source": report.bundle_source},
         "plan": {
             "file": report.plan_name,
