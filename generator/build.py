@@ -26,6 +26,7 @@ from soc2opa.catalog import Control, catalog_types, example_slug, load_catalog
 from soc2opa.errors import CatalogError, EngineError
 from soc2opa.operators import DOCS_BEGIN, DOCS_END, docs_table, operators_json_text
 from soc2opa.provider_schema import provider_schema_at, staleness
+from soc2opa.tools import MIN_OPA_VERSION
 
 # Folders the build owns entirely (stale files in them are removed), with the files' extension.
 GENERATED_DIRS = (("rego/controls", "rego"), ("docs/controls", "md"))
@@ -65,6 +66,7 @@ def revision(root: Path) -> str:
         *root.glob("soc2opa/operators.py"),
         *root.glob("soc2opa/checks.py"),
         *root.glob("rego/lib/*.rego"),
+        *root.glob("rego/system/*.rego"),
         *root.glob("rego/*.rego"),
     ]
     generated = {root / "rego/build.rego"}
@@ -330,20 +332,22 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
         "# METADATA\n# title: Build facts\n"
         "# description: The revision of the catalog and generator this bundle was built from.\n"
         "# scope: package\n"
-        f"package soc2opa.build\n\nrevision := {rego_literal(rev)}\n"
+        f"package soc2opa.build\n\nrevision := {rego_literal(rev)}\n\n"
+        f"min_opa_version := {rego_literal(MIN_OPA_VERSION)}\n"
     )
     files = _format_all(files, opa)
     files["rego/.manifest"] = (
         json.dumps(
             {
                 "revision": rev,
-                "roots": ["soc2opa"],
+                "roots": ["soc2opa", "system/log"],
                 "rego_version": 1,
                 "metadata": {
                     "name": "soc2opa",
                     "version": __version__,
                     "controls": len(controls),
                     "catalog_digest": catalog_digest(root),
+                    "min_opa_version": MIN_OPA_VERSION,
                 },
             },
             indent=2,

@@ -13,6 +13,8 @@ import data.soc2opa.lib.plan
 # description: Everything soc2opa reports about one plan.
 report := {
 	"bundle_revision": build.revision,
+	"opa_version": opa.runtime().version,
+	"min_opa_version": build.min_opa_version,
 	"plan": facts,
 	"problems": problems,
 	"controls": controls,
@@ -35,6 +37,7 @@ facts := {
 	"terraform_version": object.get(input, "terraform_version", null),
 	"resources_judged": count(plan.resources),
 	"resource_types": {t: count(ix) | some t, ix in plan.by_type},
+	"warnings": plan.warnings,
 	"source": plan.source,
 }
 
@@ -65,10 +68,21 @@ problems contains "format_version is missing; expected the output of terraform s
 	not input.format_version
 }
 
-problems contains sprintf("unsupported plan format_version %v; this soc2opa reads 0.x and 1.x", [v]) if {
+problems contains sprintf("unsupported plan format_version %s; this soc2opa reads 0.x and 1.x", [_short(v)]) if {
 	v := input.format_version
-	not regex.match(`^[01](\.[0-9]+)*$`, sprintf("%v", [v]))
+	is_string(v)
+	not regex.match(`^[01](\.[0-9]+)*$`, v)
 }
+
+problems contains sprintf("format_version is a %s; expected a string such as \"1.2\"", [type_name(v)]) if {
+	v := input.format_version
+	not is_string(v)
+}
+
+# Plan strings quoted in a problem are cut short: an error line never carries much of the file.
+_short(s) := sprintf("%s...", [substring(s, 0, 40)]) if count(s) > 40
+
+else := s
 
 problems contains "resource_changes is not a list" if {
 	is_object(input)
@@ -76,7 +90,7 @@ problems contains "resource_changes is not a list" if {
 	not is_array(input.resource_changes)
 }
 
-problems contains sprintf("resource_changes[%d] is not a resource change (needs address, type and change.actions)", [bad[0]]) if {
+problems contains sprintf("resource_changes[%d] is not a resource change (needs address, mode, type and change.actions)", [bad[0]]) if {
 	is_array(input.resource_changes)
 	bad := [i | some i, rc in input.resource_changes; not _is_change(rc)]
 	count(bad) > 0
@@ -84,8 +98,31 @@ problems contains sprintf("resource_changes[%d] is not a resource change (needs 
 
 _is_change(rc) if {
 	is_string(rc.address)
+	is_string(rc.mode)
 	is_string(rc.type)
 	is_array(rc.change.actions)
+}
+
+# Two entries for one address would make OPA fail on a conflict; deposed objects share the
+# address of the current object and are told apart by their deposed key.
+problems contains sprintf("two resource changes have the address %s", [_short(a)]) if {
+	is_array(input.resource_changes)
+	current := [rc.address | some rc in input.resource_changes; _is_change(rc); not rc.deposed]
+	count({a | some a in current}) != count(current)
+	sorted := sort(current)
+	a := min({sorted[i] | some i in numbers.range(1, count(sorted) - 1); sorted[i] == sorted[i - 1]})
+}
+
+problems contains sprintf("planned_values has a resource without mode, type or address: %s", [_short(json.marshal(object.get(r, "address", null)))]) if {
+	plan.source == "planned_values"
+	some r in plan.planned_values_resources
+	not _is_planned_resource(r)
+}
+
+_is_planned_resource(r) if {
+	is_string(r.address)
+	is_string(r.mode)
+	is_string(r.type)
 }
 
 problems contains "the plan has neither resource_changes nor planned_values" if {

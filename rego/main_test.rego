@@ -45,9 +45,27 @@ test_catalog_lists_every_control if {
 
 test_malformed_resource_changes_are_refused if {
 	main.problems == {"resource_changes is not a list"} with input as {"format_version": "1.2", "resource_changes": {"a": 1}}
-	main.problems == {"resource_changes[1] is not a resource change (needs address, type and change.actions)"} with input as {"format_version": "1.2", "resource_changes": [
-		{"address": "aws_s3_bucket.a", "type": "aws_s3_bucket", "change": {"actions": ["create"]}},
-		{"address": "aws_s3_bucket.b", "type": "aws_s3_bucket", "change": {}},
+	main.problems == {"resource_changes[1] is not a resource change (needs address, mode, type and change.actions)"} with input as {"format_version": "1.2", "resource_changes": [
+		{"address": "aws_s3_bucket.a", "mode": "managed", "type": "aws_s3_bucket", "change": {"actions": ["create"]}},
+		{"address": "aws_s3_bucket.b", "type": "aws_s3_bucket", "change": {"actions": ["create"]}},
 		3,
 	]}
+}
+
+test_two_changes_at_one_address_are_refused if {
+	rc := {"address": "aws_s3_bucket.a", "mode": "managed", "type": "aws_s3_bucket", "change": {"actions": ["create"], "after": {}}}
+	other := object.union(rc, {"change": {"actions": ["create"], "after": {"bucket": "x"}}})
+	deposed := object.union(rc, {"deposed": "00000001", "change": {"actions": ["delete"]}})
+	main.problems == {"two resource changes have the address aws_s3_bucket.a"} with input as {"format_version": "1.2", "resource_changes": [rc, other]}
+	main.problems == set() with input as {"format_version": "1.2", "resource_changes": [rc, deposed]}
+}
+
+test_format_version_must_be_a_short_string if {
+	main.problems == {"format_version is a number; expected a string such as \"1.2\""} with input as {"format_version": 1, "resource_changes": []}
+	some p in main.problems with input as {"format_version": concat("", ["9" | some _ in numbers.range(1, 100)]), "resource_changes": []}
+	count(p) < 120
+}
+
+test_planned_values_resources_need_mode if {
+	main.problems == {"planned_values has a resource without mode, type or address: \"aws_s3_bucket.a\""} with input as {"format_version": "1.2", "planned_values": {"root_module": {"resources": [{"address": "aws_s3_bucket.a", "type": "aws_s3_bucket"}]}}}
 }

@@ -15,7 +15,9 @@ _not_set := "not set in the configuration (the provider computes it at apply)"
 
 # METADATA
 # description: Outcome of a value check; unknown values give if_unknown ("unknown" or "fail").
-value(r, path, op, arg, default_value, if_unknown) := _when_unknown(r, path, if_unknown) if {
+value(r, path, op, arg, default_value, if_unknown) := "unknown" if {
+	plan.no_after(r)
+} else := _when_unknown(r, path, if_unknown) if {
 	plan.unknown_at(r, path)
 } else := "pass" if {
 	holds(op, plan.value_or(r, path, default_value), arg)
@@ -74,6 +76,8 @@ _compare("lt", n, x) if n < x
 # description: The reason a value check has outcome want, or [] when it has another.
 why_value(r, path, label, expect, default_value, status, want) := [] if {
 	status != want
+} else := [plan.no_after_reason] if {
+	plan.no_after(r)
 } else := [sprintf("%s is %s", [label, _not_set])] if {
 	status == "fail"
 	plan.unknown_at(r, path)
@@ -83,7 +87,9 @@ why_value(r, path, label, expect, default_value, status, want) := [] if {
 # description: >-
 #   Outcome of a quantifier over the list at path: if_unknown when the list is unknown,
 #   if_empty when it is empty, else all_of or any_of the elements' outcomes.
-items(r, path, quantifier, statuses, if_empty, if_unknown) := _when_unknown(r, path, if_unknown) if {
+items(r, path, quantifier, statuses, if_empty, if_unknown) := "unknown" if {
+	plan.no_after(r)
+} else := _when_unknown(r, path, if_unknown) if {
 	plan.unknown_at(r, path)
 } else := if_empty if {
 	count(plan.list_at(r, path)) == 0
@@ -95,6 +101,8 @@ items(r, path, quantifier, statuses, if_empty, if_unknown) := _when_unknown(r, p
 # description: The reasons a quantifier has outcome want, from its elements' reasons.
 why_items(r, path, label, status, want, element_reasons) := [] if {
 	status != want
+} else := [plan.no_after_reason] if {
+	plan.no_after(r)
 } else := [sprintf("%s is %s", [label, _not_set])] if {
 	status == "fail"
 	plan.unknown_at(r, path)

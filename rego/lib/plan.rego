@@ -33,7 +33,8 @@ _from_changes := [rc |
 	rc.change.actions != ["forget"]
 ]
 
-# planned_values nests child modules; Rego has no recursion, so the depth is unrolled.
+# planned_values nests child modules; Rego has no recursion, so the usual depth is unrolled and
+# deeper plans are read with walk, which visits every value and so costs more.
 _pv_root := [input.planned_values.root_module] if is_object(input.planned_values.root_module)
 
 else := []
@@ -52,10 +53,35 @@ _pv_l6 := [c | some m in _pv_l5; some c in object.get(m, "child_modules", [])]
 
 _pv_l7 := [c | some m in _pv_l6; some c in object.get(m, "child_modules", [])]
 
-_pv_modules := array.concat(
+_pv_shallow := array.concat(
 	array.concat(array.concat(_pv_root, _pv_l1), array.concat(_pv_l2, _pv_l3)),
 	array.concat(array.concat(_pv_l4, _pv_l5), array.concat(_pv_l6, _pv_l7)),
 )
+
+_pv_modules := [m | some m in _pv_shallow; is_object(m)] if {
+	count([c | some m in _pv_l7; some c in object.get(m, "child_modules", [])]) == 0
+} else := [m |
+	walk(input.planned_values.root_module, [path, m])
+	is_object(m)
+	_module_path(path)
+]
+
+_module_path(path) if {
+	every k, step in path {
+		_module_step(k, step)
+	}
+}
+
+_module_step(k, _) if k % 2 == 1
+
+_module_step(k, "child_modules") if k % 2 == 0
+
+# METADATA
+# description: Every resource in planned_values, in modules at any depth.
+planned_values_resources := [r |
+	some m in _pv_modules
+	some r in object.get(m, "resources", [])
+]
 
 _from_planned_values := [_as_change(m, r) |
 	some m in _pv_modules
@@ -158,15 +184,64 @@ unknown_at(r, path) if {
 }
 
 # METADATA
-# description: True when the plan marks the value at path, or a value containing it, sensitive.
-sensitive_at(r, path) if r.change.after_sensitive[path[0]] == true
-
+# description: >-
+#   True when any of the plan's markings (after_sensitive, before_sensitive, or the
+#   planned_values resource's sensitive_values) marks the value at path, a value containing it,
+#   or the whole resource (a marking of true) sensitive.
 sensitive_at(r, path) if {
-	marks := r.change.after_sensitive[path[0]]
-	not is_boolean(marks)
-	some n in numbers.range(2, count(path))
-	object.get(r.change.after_sensitive, array.slice(path, 0, n), false) == true
+	some marks in _markings(r)
+	_marks(marks, path)
 }
+
+_markings(r) := array.concat(
+	[object.get(r.change, "after_sensitive", false), object.get(r.change, "before_sensitive", false)],
+	object.get(_pv_sensitive, r.address, []),
+)
+
+# Grouped rather than keyed by address, so a plan that repeats an address cannot make OPA fail.
+_pv_sensitive := group([[r.address, r.sensitive_values] |
+	some r in planned_values_resources
+	is_string(r.address)
+	r.sensitive_values != {}
+	r.sensitive_values != false
+])
+
+_marks(true, _)
+
+_marks(marks, path) if marks[path[0]] == true
+
+_marks(marks, path) if {
+	not is_boolean(marks[path[0]])
+	some n in numbers.range(2, count(path))
+	object.get(marks, array.slice(path, 0, n), false) == true
+}
+
+# METADATA
+# description: >-
+#   True for a create or update whose planned values (change.after) are null: a malformed plan.
+#   Nothing about such a resource is judged on provider defaults; its results are unknown.
+no_after(r) if {
+	object.get(r.change, "after", null) == null
+	some action in r.change.actions
+	action in {"create", "update"}
+}
+
+# METADATA
+# description: The reason given for every result of a resource without planned values.
+no_after_reason := "the plan gives no planned values for this create or update (change.after is null), so it cannot be judged"
+
+# METADATA
+# description: Report warnings naming resources whose results are unknown because the plan is malformed.
+warnings := array.concat(array.slice(_no_after_warnings, 0, 20), _more) if {
+	_more := [sprintf("... and %d more resources without planned values", [count(_no_after_warnings) - 20]) |
+		count(_no_after_warnings) > 20
+	]
+}
+
+_no_after_warnings := [sprintf("%s: change.after is null on a create or update; its results are unknown", [r.address]) |
+	some r in resources
+	no_after(r)
+]
 
 # METADATA
 # description: The value at path, or default when it is absent or null.

@@ -113,3 +113,62 @@ test_null_after_on_create_reads_as_unset if {
 	plan.list_at(r, ["rule"]) == []
 	plan.unknown_at(r, ["logging", 0, "bucket"])
 }
+
+_secret_rc(change) := {"address": "aws_db_instance.s", "mode": "managed", "type": "aws_db_instance", "name": "s", "change": object.union(
+	{"actions": ["create"], "after": {"password": "hunter2", "storage_encrypted": "hunter2"}, "after_unknown": {}},
+	change,
+)}
+
+test_any_marking_hides_a_value if {
+	whole := _secret_rc({"after_sensitive": true})
+	plan.show(whole, ["storage_encrypted"], null) == "(sensitive)"
+	before := _secret_rc({"before_sensitive": {"storage_encrypted": true}, "after_sensitive": {}})
+	plan.show(before, ["storage_encrypted"], null) == "(sensitive)"
+	nested := _secret_rc({"after_sensitive": {"storage_encrypted": false}, "before_sensitive": true})
+	plan.show(nested, ["storage_encrypted"], null) == "(sensitive)"
+	plain := _secret_rc({"after_sensitive": {"password": true}})
+	plan.show(plain, ["storage_encrypted"], null) == `"hunter2"`
+}
+
+test_planned_values_sensitive_values_hide_a_resource_change_value if {
+	rc := _secret_rc({"after_sensitive": {}})
+	pv := {"root_module": {"resources": [{
+		"address": "aws_db_instance.s", "mode": "managed", "type": "aws_db_instance",
+		"values": {}, "sensitive_values": {"storage_encrypted": true},
+	}]}}
+	plan.show(rc, ["storage_encrypted"], null) == "(sensitive)" with input as {"resource_changes": [rc], "planned_values": pv}
+	plan.show(rc, ["storage_encrypted"], null) == `"hunter2"` with input as {"resource_changes": [rc]}
+}
+
+_nest(depth) := m if {
+	leaf := {"address": "module.deep", "resources": [{
+		"address": "module.deep.aws_s3_bucket.b", "mode": "managed", "type": "aws_s3_bucket",
+		"name": "b", "values": {"bucket": "b", "child_modules": [{"resources": [{"address": "decoy"}]}]},
+	}]}
+	m := json.unmarshal(concat("", array.concat(
+		[`{"child_modules": [` | some _ in numbers.range(1, depth)],
+		array.concat([json.marshal(leaf)], [`]}` | some _ in numbers.range(1, depth)]),
+	)))
+}
+
+_deep_addresses(d) := addrs if {
+	addrs := [r.address | some r in plan.resources] with input as {"format_version": "1.2", "planned_values": {"root_module": _nest(d)}}
+}
+
+test_planned_values_modules_at_any_depth if {
+	_deep_addresses(3) == ["module.deep.aws_s3_bucket.b"]
+	_deep_addresses(7) == ["module.deep.aws_s3_bucket.b"]
+	_deep_addresses(8) == ["module.deep.aws_s3_bucket.b"]
+	_deep_addresses(12) == ["module.deep.aws_s3_bucket.b"]
+}
+
+test_create_without_after_is_unknown_with_a_warning if {
+	rc := {"address": "aws_s3_bucket.x", "mode": "managed", "type": "aws_s3_bucket", "name": "x", "change": {"actions": ["create"], "after": null}}
+	plan.no_after(rc)
+	not plan.no_after(object.union(rc, {"change": {"actions": ["delete"], "after": null}}))
+	not plan.no_after(object.union(rc, {"change": {"actions": ["update"], "after": {}}}))
+	ws := plan.warnings with input as {"format_version": "1.2", "resource_changes": [rc]}
+	ws == ["aws_s3_bucket.x: change.after is null on a create or update; its results are unknown"]
+	many := [object.union(rc, {"address": sprintf("aws_s3_bucket.x%d", [i])}) | some i in numbers.range(1, 25)]
+	count(plan.warnings) == 21 with input as {"format_version": "1.2", "resource_changes": many}
+}
