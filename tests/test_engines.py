@@ -70,7 +70,7 @@ def empty_opa_server(opa: Path) -> Iterator[str]:
 
 
 def _comparable(report: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in report.items() if k not in ("engine", "generated_at", "bundle")}
+    return {k: v for k, v in report.items() if k not in ("engine", "opa", "generated_at", "bundle")}
 
 
 @pytest.mark.parametrize("plan", PLANS)
@@ -83,6 +83,8 @@ def test_local_and_remote_engines_agree(
     assert local.returncode in (0, 1)
     lrep, rrep = json.loads(local.stdout), json.loads(remote.stdout)
     assert lrep["engine"] == "opa-local" and rrep["engine"] == "opa-remote"
+    assert lrep["opa"]["version"] == rrep["opa"]["version"] == "1.22.2"
+    assert lrep["opa"]["path"] and rrep["opa"]["url"] == opa_server
     assert lrep["bundle"]["revision"] == rrep["bundle"]["revision"]
     assert _comparable(lrep) == _comparable(rrep)
     assert lrep["results"], "the plan should give at least one result"
@@ -167,11 +169,22 @@ def test_opa_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert tools.find_opa() == explicit
     monkeypatch.delenv("SOC2OPA_OPA")
     assert tools.find_opa() == on_path / "opa"
+    # The install's own tools folder comes before PATH ...
+    install = tmp_path / "install"
+    (install / ".tools" / "bin").mkdir(parents=True)
+    _fake_opa(install / ".tools" / "bin", "exit 0")
+    monkeypatch.setattr(tools, "_REPO_DIR", install)
+    assert tools.find_opa() == install / ".tools" / "bin" / "opa"
+    monkeypatch.setattr(tools, "_REPO_DIR", tmp_path / "no-repo")
+    # ... but a .tools/bin in the current directory (a scanned repository) is never used,
+    # nor a relative PATH entry that means the current directory.
     local = tmp_path / ".tools" / "bin"
     local.mkdir(parents=True)
     _fake_opa(local, "exit 0")
-    assert tools.find_opa() == local / "opa"
-    monkeypatch.chdir(on_path)
-    monkeypatch.setenv("PATH", "/nonexistent")
+    assert tools.find_opa() == on_path / "opa"
+    monkeypatch.chdir(local)
+    monkeypatch.setenv("PATH", f".:{on_path}")
+    assert tools.find_opa() == on_path / "opa"
+    monkeypatch.setenv("PATH", "/nonexistent:.:")
     with pytest.raises(EngineError, match=r"opa not found: run `make setup`"):
         tools.find_opa()
