@@ -20,7 +20,7 @@ from generator.examples import hcl_target
 from generator.plans import fixture_path, fixture_problem, hcl_examples, render_fixture
 from soc2opa.catalog import Control, example_slug, load_catalog
 from soc2opa.engine import RemoteEngine
-from soc2opa.planfile import PlanFile
+from soc2opa.planfile import open_plan
 from soc2opa.report import build_report
 from tests.conftest import BUNDLE, ROOT, Run
 from tests.test_engines import _serve
@@ -59,7 +59,8 @@ def test_planned_example_has_expected_outcome(
     target = hcl_target(control, example, plan)
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan))
-    raw = RemoteEngine(server, timeout=60).evaluate(PlanFile(name=str(path), path=path))
+    with open_plan(path) as plan_file:
+        raw = RemoteEngine(server, timeout=60).evaluate(plan_file)
     report = build_report(
         raw, plan_name=str(path), bundle_source=server, engine="opa-remote", controls=(control.id,)
     )

@@ -13,6 +13,7 @@ import pytest
 from generator.build import _format_all, render_control, revision
 from soc2opa.catalog import load_catalog
 from soc2opa.provider_schema import schema_from
+from soc2opa.tools import MIN_OPA_VERSION
 from tests.conftest import ROOT, Run
 
 FIXTURES = ROOT / "tests" / "fixtures" / "golden"
@@ -115,7 +116,8 @@ def test_bundle_manifest(opa: Path) -> None:
     with tarfile.open(ROOT / "bundles/soc2opa.tar.gz") as tar:
         names = {m.name.lstrip("/") for m in tar.getmembers()}
         manifest = json.load(io.BytesIO(tar.extractfile("/.manifest").read()))  # type: ignore[union-attr]
-    assert manifest["roots"] == ["soc2opa"] and manifest["rego_version"] == 1
+    assert manifest["roots"] == ["soc2opa", "system/log"] and manifest["rego_version"] == 1
+    assert manifest["metadata"]["min_opa_version"] == MIN_OPA_VERSION
     assert manifest["revision"] == revision(ROOT)
     assert not any(n.endswith("_test.rego") for n in names)
     assert "lib/plan.rego" in names and "main.rego" in names

@@ -67,12 +67,21 @@ def test_utf16_windows_plan_with_a_certificate(run: Run, shared_plans: Path) -> 
     assert outcome(r, "acm_certificate_not_expiring_30_days", "aws_acm_certificate.acme") == "pass"
 
 
-def test_cloudfront_with_values_known_only_after_apply(run: Run, shared_plans: Path) -> None:
+def test_create_without_planned_values_is_never_judged_on_defaults(
+    run: Run, shared_plans: Path
+) -> None:
+    # This plan's create has "after": null, so no setting of the distribution is known.
     r = _report(run, shared_plans / "checkov__plan_after_unknown_tfplan.json")
     address = "aws_cloudfront_distribution.cloudfront"
-    assert outcome(r, "cloudfront_access_logging", address) == "unknown"
-    assert outcome(r, "cloudfront_viewer_https_only", address) == "fail"
-    assert outcome(r, "cloudfront_minimum_tls_version", address) == "fail"
+    for control in (
+        "cloudfront_access_logging",
+        "cloudfront_viewer_https_only",
+        "cloudfront_minimum_tls_version",
+    ):
+        assert outcome(r, control, address) == "unknown"
+    result = next(x for x in r["results"] if x["control_id"] == "cloudfront_viewer_https_only")
+    assert "change.after is null" in result["message"]
+    assert any(w.startswith(f"{address}: change.after is null") for w in r["warnings"])
 
 
 def test_modules_keep_full_addresses(run: Run, shared_plans: Path) -> None:
