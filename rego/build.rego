@@ -5,4 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "c46f89e0d885c11f"
+revision := "a5becef9f4faae44"
+
+min_opa_version := "1.0.0"
