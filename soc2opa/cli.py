@@ -31,7 +31,7 @@ from soc2opa.locations import locate_results
 from soc2opa.output import SECONDS, seconds, write_atomic, write_stdout
 from soc2opa.report import SEVERITIES, build_report, normalize_criterion
 from soc2opa.tools import default_bundle, find_opa
-from soc2opa.waivers import apply_waivers, load_waivers, today_utc
+from soc2opa.waivers import apply_waivers, load_waivers, today_utc, waivers_data
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -347,6 +347,28 @@ def evidence_verify(store: Path) -> None:
 def evidence_export(store: Path, fmt: str, since: str | None, until: str | None) -> None:
     """Write the records of a window: one JSON line each, or one CSV row per control."""
     click.echo(export(read(store), fmt, since, until), nl=False)
+
+
+@cli.command("waivers")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--data",
+    "as_data",
+    is_flag=True,
+    help="Print the document OPA and Conftest load as data (data.soc2opa_waivers).",
+)
+def waivers_command(file: Path, as_data: bool) -> None:
+    """Check a waivers file: every entry complete, which ones are live and which expired."""
+    loaded = load_waivers(file)
+    if as_data:
+        click.echo(json.dumps(waivers_data(loaded), indent=2))
+        return
+    today = today_utc()
+    for w in loaded:
+        state = "expired" if w.expired(today) else "live"
+        click.echo(f"{state:<8} {w.label()}: until {w.expires.isoformat()}, owner {plain(w.owner)}")
+    live = sum(1 for w in loaded if not w.expired(today))
+    click.echo(f"{len(loaded)} waivers: {live} live, {len(loaded) - live} expired")
 
 
 @cli.command("build")
