@@ -44,15 +44,20 @@ _candidates contains [id, address] if {
 	some address, _ in object.get(d, status, {})
 }
 
+_first_cover[pair] := covering[0] if {
+	some pair in _candidates
+	covering := [w | some w in live; matches(w, pair[0], pair[1])]
+	count(covering) > 0
+}
+
 # METADATA
 # description: >-
 #   The first live waiver (in file order) that covers each waived fail or unknown result:
 #   waived[control_id][address] is that waiver.
-waived[id][address] := first if {
-	some [id, address] in _candidates
-	covering := [w | some w in live; matches(w, id, address)]
-	count(covering) > 0
-	first := covering[0]
+waived := {id: by_address |
+	some pair, _ in _first_cover
+	id := pair[0]
+	by_address := {address: w | some other, w in _first_cover; other[0] == id; address := other[1]}
 }
 
 # METADATA
@@ -60,8 +65,7 @@ waived[id][address] := first if {
 applies(control_id, address) if waived[control_id][address]
 
 _used contains w.index if {
-	some id, by_address in waived
-	some address, w in by_address
+	some _, w in _first_cover
 }
 
 # METADATA
