@@ -15,9 +15,9 @@ from typing import Any
 
 import click
 
-from soc2opa import __version__
 from soc2opa.batch import evaluate_all, expand_plan_args, open_plans
 from soc2opa.config import Settings, find_config, load_config, merge, split_list
+from soc2opa.doctor import opa_version, run_checks, version_text
 from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
 from soc2opa.errors import EngineError, UsageError
 from soc2opa.evidence.export import export
@@ -27,6 +27,7 @@ from soc2opa.formats import FORMATS, FormatOptions, get_format
 from soc2opa.formats.base import plain
 from soc2opa.frameworks import FRAMEWORKS, framework_name, ids_in
 from soc2opa.guard import guarded
+from soc2opa.install import PINNED_OPA_VERSION, install_opa
 from soc2opa.locations import locate_results
 from soc2opa.output import SECONDS, seconds, write_atomic, write_stdout
 from soc2opa.report import SEVERITIES, build_report, normalize_criterion
@@ -34,8 +35,22 @@ from soc2opa.tools import default_bundle, find_opa
 from soc2opa.waivers import apply_waivers, load_waivers, today_utc, waivers_data
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(version_text())
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="soc2opa")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show soc2opa's version, the opa it runs (path, version) and the bundle revision.",
+)
 def cli() -> None:
     """SOC 2 checks for Terraform plans on AWS, evaluated by Open Policy Agent."""
 
@@ -350,16 +365,16 @@ def evidence_export(store: Path, fmt: str, since: str | None, until: str | None)
 
 
 @cli.command("waivers")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--data",
     "as_data",
     is_flag=True,
     help="Print the document OPA and Conftest load as data (data.soc2opa_waivers).",
 )
-def waivers_command(file: Path, as_data: bool) -> None:
-    """Check a waivers file: every entry complete, which ones are live and which expired."""
-    loaded = load_waivers(file)
+def waivers_command(files: tuple[Path, ...], as_data: bool) -> None:
+    """Check waivers files: every entry complete, which ones are live and which expired."""
+    loaded = [w for file in files for w in load_waivers(file)]
     if as_data:
         click.echo(json.dumps(waivers_data(loaded), indent=2))
         return
@@ -369,6 +384,28 @@ def waivers_command(file: Path, as_data: bool) -> None:
         click.echo(f"{state:<8} {w.label()}: until {w.expires.isoformat()}, owner {plain(w.owner)}")
     live = sum(1 for w in loaded if not w.expired(today))
     click.echo(f"{len(loaded)} waivers: {live} live, {len(loaded) - live} expired")
+
+
+@cli.command("doctor")
+@click.option("--opa-path", metavar="PATH", help="The opa binary to check.")
+@click.option("--bundle", type=click.Path(path_type=Path), help="The bundle to check.")
+def doctor_command(opa_path: str | None, bundle: Path | None) -> None:
+    """Check that opa runs, the bundle loads in it and the config file (and waivers) are valid."""
+    checks = run_checks(opa_path, bundle, Path.cwd())
+    for check in checks:
+        click.echo(f"{'ok' if check.ok else 'FAIL':<5} {check.what:<8} {plain(check.detail)}")
+    if not all(c.ok for c in checks):
+        sys.exit(1)
+
+
+@cli.command("install-opa")
+@click.option(
+    "--version", "version", default=PINNED_OPA_VERSION, show_default=True, help="OPA version."
+)
+def install_opa_command(version: str) -> None:
+    """Build opa with `go install` into soc2opa's data folder (soc2opa then finds it there)."""
+    path = install_opa(version)
+    click.echo(f"installed {path} ({opa_version(path) or 'version unknown'})")
 
 
 @cli.command("build")
@@ -414,7 +451,13 @@ def build_command(
     if not (root / "controls").is_dir() or not (root / "generator").is_dir():
         raise UsageError(f"{root}: not a soc2opa checkout (needs controls/ and generator/)")
     sys.path.insert(0, str(root))
-    from generator import build
+    try:
+        from generator import build
+    except ModuleNotFoundError as exc:
+        raise UsageError(
+            f"soc2opa build needs the authoring extra ({exc.name} is missing): "
+            "pip install 'soc2opa[authoring]' (make setup installs it)"
+        ) from None
 
     os.chdir(root)
     result = build(Path("."), opa, check=check)

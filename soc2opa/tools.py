@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from soc2opa.errors import EngineError
+from soc2opa.install import PINNED_OPA_VERSION, user_opa
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _REPO_DIR = _PACKAGE_DIR.parent
@@ -15,7 +16,8 @@ MIN_OPA_VERSION = "1.0.0"
 
 
 def find_opa(explicit: str | None = None) -> Path:
-    """The opa binary: --opa-path, then $SOC2OPA_OPA, then this install's .tools/bin, then PATH.
+    """The opa binary: --opa-path, then $SOC2OPA_OPA, this install's .tools/bin, the
+    data folder of `soc2opa install-opa`, then PATH.
 
     The current directory is never searched: a scanned repository must not be able to ship the
     program that judges it.
@@ -36,6 +38,9 @@ def find_opa(explicit: str | None = None) -> Path:
     local = _REPO_DIR / ".tools" / "bin" / "opa"
     if local.is_file() and os.access(local, os.X_OK):
         return local
+    installed = user_opa()
+    if installed.is_file() and os.access(installed, os.X_OK):
+        return installed
     # Relative PATH entries ("", ".") would mean the current directory again.
     for folder in os.get_exec_path():
         if os.path.isabs(folder):
@@ -43,8 +48,10 @@ def find_opa(explicit: str | None = None) -> Path:
             if found:
                 return Path(found)
     raise EngineError(
-        "opa not found: run `make setup` (builds the version pinned in tools.mk into "
-        ".tools/bin), put opa on PATH, or pass --opa-path"
+        f"opa not found: install OPA {PINNED_OPA_VERSION} from "
+        "https://github.com/open-policy-agent/opa/releases (put it on PATH), or "
+        f"`go install github.com/open-policy-agent/opa@{PINNED_OPA_VERSION}`, or your package "
+        "manager (brew install opa), or run `soc2opa install-opa`; or pass --opa-path"
     )
 
 

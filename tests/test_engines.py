@@ -186,5 +186,8 @@ def test_opa_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("PATH", f".:{on_path}")
     assert tools.find_opa() == on_path / "opa"
     monkeypatch.setenv("PATH", "/nonexistent:.:")
-    with pytest.raises(EngineError, match=r"opa not found: run `make setup`"):
+    with pytest.raises(
+        EngineError,
+        match=r"opa not found: install OPA v[0-9.]+ from https://github.com/open-policy-agent/opa/releases",
+    ):
         tools.find_opa()
