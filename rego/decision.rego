@@ -4,13 +4,15 @@
 #   One yes/no answer for a pipeline or an OPA server sidecar: data.soc2opa.decision is
 #   {allow, reasons, counts, revision, fail_on}. Failing results at or above fail_on block
 #   (unknown ones too when strict); a waiver that matches the control and resource and has not
-#   expired lifts a result. Settings and waivers come from input.soc2opa (per request) or
-#   data.soc2opa.settings and data.soc2opa.waivers (built into the bundle or loaded with -d).
+#   expired lifts a result (matched by soc2opa.waivers). Settings come from input.soc2opa (per
+#   request) or data.soc2opa.settings; waivers from input.soc2opa.waivers (per request) or
+#   data.soc2opa_waivers.waivers (loaded with -d; see docs/waivers.md).
 # scope: package
 package soc2opa
 
 import data.soc2opa.build
 import data.soc2opa.main
+import data.soc2opa.waivers
 
 _severities := ["low", "medium", "high", "critical"]
 
@@ -31,31 +33,8 @@ else := false
 
 _rank(severity) := i if _severities[i] == severity
 
-_waivers := array.concat(_data_waivers, _input_waivers)
-
-_data_waivers := data.soc2opa.waivers if is_array(data.soc2opa.waivers)
-
-else := []
-
-_input_waivers := input.soc2opa.waivers if is_array(input.soc2opa.waivers)
-
-else := []
-
-_active(w) if not w.expires
-
-# A waiver is valid through its expiry date (UTC), as soc2opa/waivers.py reads it.
-_active(w) if time.parse_ns("2006-01-02", w.expires) + (((24 * 60) * 60) * 1000000000) > time.now_ns()
-
-_waived(id, address) if {
-	some w in _waivers
-	_covers(w.control, id)
-	_covers(object.get(w, "resource", "*"), address)
-	_active(w)
-}
-
-_covers(pattern, address) if pattern == address
-
-_covers(pattern, address) if glob.match(pattern, [], address)
+# Waivers are matched by the soc2opa.waivers package (globs and expiry as the CLI applies them).
+_waived(id, address) if waivers.applies(id, address)
 
 _results contains [status, id, address, why, d.meta.custom.severity] if {
 	some id, d in main.controls

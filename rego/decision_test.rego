@@ -44,14 +44,14 @@ test_fail_on_from_data if {
 }
 
 test_strict_blocks_unknown if {
-	d := soc2opa.decision with input as _with({"strict": true, "waivers": [{"control": "rds_instance_storage_encrypted", "resource": "aws_db_instance.a"}]}) with data.soc2opa.main.controls as _controls
+	d := soc2opa.decision with input as _with({"strict": true, "waivers": [{"control": "rds_instance_storage_encrypted", "resource": "aws_db_instance.a", "reason": "r", "owner": "o", "expires": "2200-01-01"}]}) with data.soc2opa.main.controls as _controls
 	not d.allow
 	d.reasons == ["rds_instance_storage_encrypted [high] aws_db_instance.b: storage_encrypted is known only after apply"]
 	d.counts.waived == 1
 }
 
 test_waivers_from_data_and_globs if {
-	d := soc2opa.decision with input as _plan with data.soc2opa.waivers as [{"control": "rds_instance_storage_encrypted", "resource": "aws_db_instance.*", "reason": "migration", "expires": "2200-01-01"}] with data.soc2opa.main.controls as _controls
+	d := soc2opa.decision with input as _plan with data.soc2opa_waivers.waivers as [{"control": "rds_instance_storage_encrypted", "resource": "aws_db_instance.*", "reason": "migration", "expires": "2200-01-01"}] with data.soc2opa.main.controls as _controls
 	d.allow
 	d.counts.waived == 2
 }

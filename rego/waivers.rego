@@ -14,12 +14,27 @@ import data.soc2opa.main
 _day_ns := ((24 * 60) * 60) * 1000000000
 
 # METADATA
-# description: The waivers given as data, each with its 1-based position as index.
-all_waivers := [object.union(w, {"index": i + 1}) | some i, w in data.soc2opa_waivers.waivers]
+# description: >-
+#   The waivers from data.soc2opa_waivers.waivers, then any given per request in
+#   input.soc2opa.waivers, each with its 1-based position as index.
+all_waivers := [object.union(w, {"index": i + 1}) | some i, w in array.concat(_data_waivers, _input_waivers)]
+
+_data_waivers := data.soc2opa_waivers.waivers if is_array(data.soc2opa_waivers.waivers)
+
+else := []
+
+_input_waivers := input.soc2opa.waivers if is_array(input.soc2opa.waivers)
+
+else := []
 
 # METADATA
 # description: Whether a waiver has passed its expiry day (UTC) at evaluation time.
 is_expired(w) if time.now_ns() >= time.parse_ns("2006-01-02", w.expires) + _day_ns
+
+# A waiver without a valid expires date never applies (the CLI refuses such files outright).
+is_expired(w) if not _valid_date(w)
+
+_valid_date(w) if regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, w.expires)
 
 # METADATA
 # description: Waivers still in force.
