@@ -99,3 +99,30 @@ def test_flags_colour_and_lists(run: Run, tmp_path: Path) -> None:
     assert unknown_fmt.returncode == 2 and "unknown format 'xml'" in unknown_fmt.stderr
     helped = run("eval", "--help").stdout
     assert "Exit codes:" in helped and "NO_COLOR" in helped and "SOC2OPA_OPA" in helped
+
+
+def test_many_plans_use_one_opa_process(opa: Path, tmp_path: Path) -> None:
+    bad, good = _plans(tmp_path)
+    calls = tmp_path / "calls"
+    wrapper = tmp_path / "opa"
+    # The real opa behind a wrapper that counts how often soc2opa starts it.
+    wrapper.write_text(f'#!/bin/sh\necho x >> {calls}\nexec {opa} "$@"\n')
+    wrapper.chmod(0o755)
+    proc = subprocess.run(
+        [str(SOC2OPA), "eval", str(bad), str(good), str(DEMO), "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+        env={"SOC2OPA_OPA": str(wrapper), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert calls.read_text().count("x") == 1
+    together = json.loads(proc.stdout)["reports"]
+    alone = json.loads(
+        subprocess.run(
+            [str(SOC2OPA), "eval", str(DEMO), "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={"SOC2OPA_OPA": str(opa), "PATH": "/usr/bin:/bin"},
+        ).stdout
+    )
+    assert together[2]["results"] == alone["results"]

@@ -16,6 +16,8 @@ from soc2opa.report import Control, Report, Result
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/soc2opa/soc2opa"
 # GitHub code scanning ranks security alerts by this score (CVSS-like, 0.0 to 10.0).
+# Plans read from stdin have no file to point at.
+_NO_FILE = ("-", "(stdin)")
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
 
 
@@ -34,7 +36,7 @@ def _uri(path: str) -> str:
 
 def automation_id(report: Report) -> str:
     """GitHub's category for this plan's run: soc2opa/<plan name>/ (the run id is empty)."""
-    name = "stdin" if report.plan_name == "-" else Path(report.plan_name).as_posix()
+    name = "stdin" if report.plan_name in _NO_FILE else Path(report.plan_name).as_posix()
     return f"soc2opa/{re.sub(r'[^A-Za-z0-9._/-]+', '_', name).strip('/')}/"
 
 
@@ -115,7 +117,7 @@ class SarifFormat(Format):
             ]
             if not out["relatedLocations"]:
                 del out["relatedLocations"]
-        elif report.plan_name != "-":
+        elif report.plan_name not in _NO_FILE:
             # Code scanning needs a file for every alert: without --tf-dir, the plan itself.
             plan = _plan_uri(report.plan_name, self.options)
             physical = {"artifactLocation": {"uri": _uri(plan)}, "region": {"startLine": 1}}
@@ -176,7 +178,7 @@ class SarifFormat(Format):
             "partialFingerprints": {"soc2opa/v1": fingerprint(control.id, "(account)")},
             "properties": {"status": "not_in_configuration", "severity": control.severity},
         }
-        if report.plan_name != "-":
+        if report.plan_name not in _NO_FILE:
             plan = _plan_uri(report.plan_name, self.options)
             result["locations"] = [
                 {
