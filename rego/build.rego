@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "a5becef9f4faae44"
+revision := "10f2eeb25f37454f"
 
 min_opa_version := "1.0.0"
