@@ -124,11 +124,23 @@ def _metadata(control: Control) -> str:
     return "# METADATA\n" + "".join(f"# {line}".rstrip() + "\n" for line in text.splitlines())
 
 
+def _notes_expr(notes: list[str]) -> str:
+    """One Rego array expression joining the note arrays of a control's nodes ("" for none)."""
+    if not notes:
+        return ""
+    expr = notes[0]
+    for note in notes[1:]:
+        expr = f"array.concat({expr}, {note})"
+    return expr
+
+
 def _assertions(target: str, example: dict[str, Any]) -> list[str]:
     t = rego_literal(target)
     expect = example["expect"]
     if expect == "pass":
         lines = [f"{t} in d.pass"]
+        if "message_contains" in example:
+            lines.append(f"contains(d.notes[{t}], {rego_literal(example['message_contains'])})")
     elif expect == "not_judged":
         lines = [f"not {t} in d.pass", f"not d.fail[{t}]", f"not d.unknown[{t}]"]
     else:
@@ -190,6 +202,8 @@ def render_control(
         uses_check=out.uses_check,
         uses_tri=out.uses_tri,
         uses_policy=out.uses_policy,
+        uses_config=out.uses_config,
+        notes=_notes_expr(out.notes),
         resource_types=(
             "{" + ", ".join(rego_literal(t) for t in d["resource_types"]) + "}"
             if d["resource_types"]

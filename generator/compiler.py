@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from generator.docs import compact_yaml
 from soc2opa.checks import (
+    AccountDefault,
     CheckNode,
     Combine,
     Custom,
@@ -49,6 +50,7 @@ class Scope:
     indices: tuple[str, ...] = ()
     base: tuple[str, ...] = ()
     label: str = ""
+    related: bool = False
 
     @property
     def params(self) -> str:
@@ -86,6 +88,8 @@ class CompiledCheck:
     uses_tri: bool = False
     uses_check: bool = False
     uses_policy: bool = False
+    uses_config: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 class CheckCompiler:
@@ -131,6 +135,8 @@ class CheckCompiler:
             return self._relation(node, scope)
         if isinstance(node, Policy):
             return self._policy(node, scope)
+        if isinstance(node, AccountDefault):
+            return self._account_default(node, scope)
         return self._rego(node, scope)
 
     def _value(self, node: Value, scope: Scope) -> int:
@@ -143,12 +149,15 @@ class CheckCompiler:
         expect = rego_literal(node.expect or _expectation(node))
         if_unknown = node.if_unknown
         p = scope.params
-        self.out.uses_check = True
+        # Declared-or-not is read from the configuration; see rego/lib/config.rego.
+        lib = "config" if node.unset_if_undeclared else "check"
+        self.out.uses_config |= lib == "config"
+        self.out.uses_check |= lib == "check"
         self._emit(
-            f'_s{n}({p}) := check.value(r, {path}, "{op}", {arg}, {default}, "{if_unknown}")'
+            f'_s{n}({p}) := {lib}.value(r, {path}, "{op}", {arg}, {default}, "{if_unknown}")'
         )
         self._emit(
-            f"_w{n}({p}, want) := check.why_value(r, {path}, {label}, {expect}, {default}, "
+            f"_w{n}({p}, want) := {lib}.why_value(r, {path}, {label}, {expect}, {default}, "
             f"_s{n}({p}), want)"
         )
         return n
@@ -206,7 +215,7 @@ class CheckCompiler:
         key = node.kind
         types = list(node.types)
         via = list(node.via_path)
-        child = self._node(node.check, Scope(types=tuple(types)))
+        child = self._node(node.check, Scope(types=tuple(types), related=True))
         n = self._number()
         self.out.uses_refs = True
         self.out.uses_check = True
@@ -303,6 +312,29 @@ _targets{n}(src) := refs.targets(src, {via_path}, {types}, _ids{n}) if {{
 	refs.value_known(src, {via_path})
 }} else := refs.referenced(src, {via_path}, {types})
 """)
+
+    def _account_default(self, node: AccountDefault, scope: Scope) -> int:
+        if scope.indices:
+            raise ValueError(f"{self.control_id}: account_default cannot sit inside an item scope")
+        child = self._node(node.check, scope)
+        dflt = self._node(node.default_check, Scope(types=(node.type,), related=True))
+        n = self._number()
+        label = rego_literal(node.label)
+        self.out.uses_config = True
+        self._emit(
+            f"_d{n} := config.by_provider([d | some d in plan.of_types({{{rego_literal(node.type)}}}); "
+            f'_s{dflt}(d) == "pass"])'
+        )
+        self._emit(f"_s{n}(r) := config.resolved(_s{child}(r), r, _d{n})")
+        self._emit(
+            f"_w{n}(r, want) := config.why_resolved(_s{n}(r), want, _w{child}(r, want), {label})"
+        )
+        if not scope.related:
+            # A note explains the judged resource's pass; inside a relation r is another one.
+            self.out.notes.append(
+                f'config.note(_s{child}(r), r, _d{n}, {label}, _w{child}(r, "unknown"))'
+            )
+        return n
 
     def _rego(self, node: Custom, scope: Scope) -> int:
         if scope.indices:

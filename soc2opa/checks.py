@@ -78,6 +78,7 @@ class Value(Node):
     label: str | None
     expect: str | None
     computed: bool | None
+    unset_if_undeclared: bool = False
 
     @property
     def operator(self) -> Operator:
@@ -139,9 +140,19 @@ class Custom(Node):
     rego: str
 
 
-CheckNode = Value | Combine | Items | Relation | Policy | Custom
+@dataclass(frozen=True)
+class AccountDefault(Node):
+    """`account_default:` a region-level resource whose passing check settles `check`'s unknown."""
 
-_SCOPES = ("all_items", "any_items", "referenced_by", "refers_to")
+    type: str
+    label: str
+    default_check: CheckNode
+    check: CheckNode
+
+
+CheckNode = Value | Combine | Items | Relation | Policy | Custom | AccountDefault
+
+_SCOPES = ("all_items", "any_items", "referenced_by", "refers_to", "account_default")
 
 
 def parse_node(node: dict[str, Any], where: str, fail: Fail, in_items: bool = False) -> CheckNode:
@@ -150,7 +161,7 @@ def parse_node(node: dict[str, Any], where: str, fail: Fail, in_items: bool = Fa
     if is_scope and "check" not in node:
         fail(f"{where}: needs a check for the items or related resources")
     if not is_scope and "check" in node:
-        fail(f"{where}.check: only all_items, any_items, referenced_by and refers_to take a check")
+        fail(f"{where}.check: only {', '.join(_SCOPES)} take a check")
     if ("policy" in node) != (("no_statement" in node) != ("some_statement" in node)):
         fail(f"{where}: a policy check takes exactly one of no_statement or some_statement")
     is_relation = any(k in node for k in ("referenced_by", "refers_to"))
@@ -161,7 +172,11 @@ def parse_node(node: dict[str, Any], where: str, fail: Fail, in_items: bool = Fa
         fail(f"{where}: distinct needs min_count")
     if "attr" in node:
         return _value(node, where, fail)
-    stray = [k for k in (*VALUE_OPS, *BOUND_OPS, "default", "each", "computed") if k in node]
+    stray = [
+        k
+        for k in (*VALUE_OPS, *BOUND_OPS, "default", "each", "computed", "unset_if_undeclared")
+        if k in node
+    ]
     if "if_unknown" in node and not any(k in node for k in ("all_items", "any_items", "policy")):
         stray.append("if_unknown")
     if stray:
@@ -224,6 +239,18 @@ def parse_node(node: dict[str, Any], where: str, fail: Fail, in_items: bool = Fa
                 node.get("min_count"),
                 node.get("distinct"),
             )
+    if "account_default" in node:
+        if in_items:
+            fail(f"{where}: account_default sits at resource level, not inside all_items/any_items")
+        spec = node["account_default"]
+        return AccountDefault(
+            where,
+            node,
+            spec["type"],
+            spec.get("label", spec["type"]),
+            parse_node(spec["check"], f"{where}.account_default.check", fail),
+            parse_node(node["check"], f"{where}.check", fail),
+        )
     if in_items:
         fail(f"{where}.rego: the escape hatch sits at resource level only")
     return Custom(where, node, node["rego"])
@@ -245,6 +272,8 @@ def _value(node: dict[str, Any], where: str, fail: Fail) -> Value:
     path = tuple(parse_path(node["attr"]))
     if "each" in node and "*" not in path:
         fail(f"{where}.each: only a path with [*] takes each")
+    if node.get("unset_if_undeclared") and "*" in path:
+        fail(f"{where}.unset_if_undeclared: only for a path without [*]")
     return Value(
         where,
         node,
@@ -257,6 +286,7 @@ def _value(node: dict[str, Any], where: str, fail: Fail) -> Value:
         node.get("label"),
         node.get("expect"),
         node.get("computed"),
+        bool(node.get("unset_if_undeclared")),
     )
 
 
@@ -268,3 +298,6 @@ def walk(node: CheckNode) -> Iterator[CheckNode]:
             yield from walk(child)
     elif isinstance(node, Items | Relation):
         yield from walk(node.check)
+    elif isinstance(node, AccountDefault):
+        yield from walk(node.check)
+        yield from walk(node.default_check)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from soc2opa.checks import (
+    AccountDefault,
     CheckNode,
     Combine,
     Fail,
@@ -148,6 +149,11 @@ class PathChecker:
                 distinct = tuple(parse_path(node.distinct))
                 self._resolve(related, distinct, f"{node.where}.distinct", node.distinct)
             return self.visit(node.check, related)
+        if isinstance(node, AccountDefault):
+            saved = list(self.computed)
+            self.visit(node.default_check, self.roots((node.type,), f"{node.where}.account_default"))
+            self.computed = saved
+            return self.visit(node.check, scope)
         return False
 
     def _value(self, node: Value, scope: Scope) -> bool:

@@ -356,8 +356,9 @@ def build_report(
     results = []
     for control in kept:
         decision = raw["controls"][control.id]
+        notes = decision.get("notes", {})
         for address in decision.get("pass", []):
-            results.append(Result(control, address, "pass", None))
+            results.append(Result(control, address, "pass", notes.get(address)))
         for status in ("fail", "unknown"):
             for address, message in decision.get(status, {}).items():
                 results.append(Result(control, address, status, message))
