@@ -151,7 +151,9 @@ class PathChecker:
             return self.visit(node.check, related)
         if isinstance(node, AccountDefault):
             saved = list(self.computed)
-            self.visit(node.default_check, self.roots((node.type,), f"{node.where}.account_default"))
+            self.visit(
+                node.default_check, self.roots((node.type,), f"{node.where}.account_default")
+            )
             self.computed = saved
             return self.visit(node.check, scope)
         return False
