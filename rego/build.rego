@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "10f2eeb25f37454f"
+revision := "70ebef585609b14d"
 
 min_opa_version := "1.0.0"

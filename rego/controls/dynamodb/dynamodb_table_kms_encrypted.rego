@@ -7,7 +7,7 @@
 
 # METADATA
 # title: DynamoDB tables are encrypted with a KMS key rather than the AWS owned key
-# description: DynamoDB always encrypts tables, but by default it uses a key that AWS owns and that the account cannot see, audit in CloudTrail or revoke. Turning on server_side_encryption moves the table to a KMS key (the AWS managed aws/dynamodb key, or a customer managed key when kms_key_arn is set), so key use is logged and access can be withdrawn. A table without the block uses the AWS owned key and fails. Some provider versions compute the block, in which case it is unknown until apply.
+# description: DynamoDB always encrypts tables, but by default it uses a key that AWS owns and that the account cannot see, audit in CloudTrail or revoke. Turning on server_side_encryption moves the table to a KMS key (the AWS managed aws/dynamodb key, or a customer managed key when kms_key_arn is set), so key use is logged and access can be withdrawn. A table without the block uses the AWS owned key and fails. The provider computes the block, so the plan shows a left-out block as unknown until apply; the plan's configuration tells that it was left out, which fails. Only a block written with values known after apply is unknown.
 # scope: package
 # custom:
 #   id: dynamodb_table_kms_encrypted
@@ -49,11 +49,13 @@
 #     - A.8.24
 #     hipaa:
 #     - 164.312(a)(2)(iv)
+#   reference:
+#   - dynamodb_table_kms_cmk
 #   source: controls/dynamodb/dynamodb_table_kms_encrypted.yaml
 #   help_uri: docs/controls/dynamodb/dynamodb_table_kms_encrypted.md
 package soc2opa.controls.dynamodb_table_kms_encrypted
 
-import data.soc2opa.lib.check
+import data.soc2opa.lib.config
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -81,8 +83,8 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'server_side_encryption[0].enabled', truthy: true, default: false, expect: true (a KMS key
-#     instead of the AWS owned key)}
-_s0(r) := check.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "unknown")
+# {attr: 'server_side_encryption[0].enabled', truthy: true, default: false, unset_if_undeclared: true,
+#   expect: true (a KMS key instead of the AWS owned key)}
+_s0(r) := config.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false, _s0(r), want)
+_w0(r, want) := config.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false, _s0(r), want)

@@ -6,7 +6,7 @@
 
 # METADATA
 # title: EBS volumes are encrypted at rest
-# description: A standalone EBS volume stores block data for an instance and keeps it after the instance is gone. Encryption is chosen when the volume is created and cannot be switched on later. When encrypted is left out, AWS decides at apply time from the source snapshot and the region's encryption-by-default setting, which the plan does not show, so the volume is reported as unknown until encrypted = true is written down.
+# description: 'A standalone EBS volume stores block data for an instance and keeps it after the instance is gone. Encryption is chosen when the volume is created and cannot be switched on later. When encrypted is left out, AWS decides at apply time from the source snapshot and the region''s encryption-by-default setting, so the volume is unknown until apply, unless this plan turns on EBS encryption by default (aws_ebs_encryption_by_default, enabled unless set to false) for the same provider configuration: then every new volume in that region is encrypted and the volume passes with a note saying so. When both are created in one run, give the volume depends_on the default so that it is in force first. An explicit encrypted = false fails. Instance block devices (ec2_instance_block_devices_encrypted) and launch templates (ec2_launch_template_ebs_encrypted) implement the rest of this reference row.'
 # scope: package
 # custom:
 #   id: ebs_volume_encrypted
@@ -20,7 +20,7 @@
 #   - aws_ebs_volume
 #   category: Encryption and Data Protection
 #   remediation:
-#     text: 'Set encrypted = true on the volume, ideally with kms_key_id pointing at a customer managed key. An existing unencrypted volume has to be replaced: snapshot it, copy the snapshot with encryption, and create the new volume from the encrypted copy. Turning on aws_ebs_encryption_by_default protects volumes created outside Terraform as well.'
+#     text: 'Set encrypted = true on the volume, ideally with kms_key_id pointing at a customer managed key, or turn on aws_ebs_encryption_by_default for the region (it also protects volumes created outside Terraform). An existing unencrypted volume has to be replaced: snapshot it, copy the snapshot with encryption, and create the new volume from the encrypted copy.'
 #     terraform: |
 #       resource "aws_ebs_volume" "data" {
 #         availability_zone = "eu-west-1a"
@@ -43,11 +43,14 @@
 #     - A.8.24
 #     hipaa:
 #     - 164.312(a)(2)(iv)
+#   reference:
+#   - ebs_volume_encrypted
 #   source: controls/ebs/ebs_volume_encrypted.yaml
 #   help_uri: docs/controls/ebs/ebs_volume_encrypted.md
 package soc2opa.controls.ebs_volume_encrypted
 
 import data.soc2opa.lib.check
+import data.soc2opa.lib.config
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -63,13 +66,14 @@ decision := {
 	"pass": [a | some a, s in _status; s == "pass"],
 	"fail": {r.address: _reason(r, "fail") | some r in _judged; _status[r.address] == "fail"},
 	"unknown": {r.address: _reason(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
+	"notes": {r.address: plan.reasons(ms) | some r in _judged; _status[r.address] == "pass"; ms := config.note(_s0(r), r, _d2, "EBS encryption by default", _w0(r, "unknown")); count(ms) > 0},
 }
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_outcome(r) := _s2(r)
 
-_why(r, want) := plan.reasons(_w0(r, want))
+_why(r, want) := plan.reasons(_w2(r, want))
 
 _status := {r.address: _outcome(r) | some r in _judged}
 
@@ -79,3 +83,19 @@ _reason(r, want) := _why(r, want)
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, null, "unknown")
 
 _w0(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)
+
+# {attr: enabled, truthy: true, default: true}
+_s1(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
+
+_w1(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s1(r), want)
+
+# account_default:
+#   type: aws_ebs_encryption_by_default
+#   check: {attr: enabled, truthy: true, default: true}
+#   label: EBS encryption by default
+# check: the node above
+_d2 := config.by_provider([d | some d in plan.of_types({"aws_ebs_encryption_by_default"}); _s1(d) == "pass"])
+
+_s2(r) := config.resolved(_s0(r), r, _d2)
+
+_w2(r, want) := config.why_resolved(_s2(r), want, _w0(r, want), "EBS encryption by default")

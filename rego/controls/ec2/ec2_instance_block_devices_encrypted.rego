@@ -6,7 +6,7 @@
 
 # METADATA
 # title: EC2 instances encrypt their root and attached EBS volumes
-# description: 'The root volume and every EBS volume declared inline on an instance hold the operating system, application data and often cached secrets. Each of them must be encrypted. encrypted is computed by the provider: when it is left out, the outcome comes from the AMI snapshot or the region''s encryption-by-default setting at apply time, so the instance is reported as unknown. An instance whose root device the plan does not describe is unknown as well. Volumes attached through aws_ebs_volume are judged by ebs_volume_encrypted.'
+# description: 'The root volume and every EBS volume declared inline on an instance hold the operating system, application data and often cached secrets. Each of them must be encrypted. encrypted is computed by the provider: when it is left out, the outcome comes from the AMI snapshot or the region''s encryption-by-default setting at apply time, so the instance is reported as unknown, unless this plan turns on EBS encryption by default (aws_ebs_encryption_by_default) for the same provider configuration: then the instance passes with a note saying so. An explicit encrypted = false fails either way. An instance whose root device the plan does not describe is unknown as well. Volumes attached through aws_ebs_volume are judged by ebs_volume_encrypted, which lists the reference row (ebs_volume_encrypted) this control shares.'
 # scope: package
 # custom:
 #   id: ec2_instance_block_devices_encrypted
@@ -58,6 +58,7 @@
 package soc2opa.controls.ec2_instance_block_devices_encrypted
 
 import data.soc2opa.lib.check
+import data.soc2opa.lib.config
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -74,13 +75,14 @@ decision := {
 	"pass": [a | some a, s in _status; s == "pass"],
 	"fail": {r.address: _reason(r, "fail") | some r in _judged; _status[r.address] == "fail"},
 	"unknown": {r.address: _reason(r, "unknown") | some r in _judged; _status[r.address] == "unknown"},
+	"notes": {r.address: plan.reasons(ms) | some r in _judged; _status[r.address] == "pass"; ms := config.note(_s4(r), r, _d6, "EBS encryption by default", _w4(r, "unknown")); count(ms) > 0},
 }
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s4(r)
+_outcome(r) := _s6(r)
 
-_why(r, want) := plan.reasons(_w4(r, want))
+_why(r, want) := plan.reasons(_w6(r, want))
 
 _status := {r.address: _outcome(r) | some r in _judged}
 
@@ -110,3 +112,19 @@ _w3(r, want) := check.why_items(r, ["ebs_block_device"], "ebs_block_device", _s3
 _s4(r) := tri.all_of([_s1(r), _s3(r)])
 
 _w4(r, want) := check.why_children(_s4(r), want, [_w1(r, want), _w3(r, want)])
+
+# {attr: enabled, truthy: true, default: true}
+_s5(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
+
+_w5(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s5(r), want)
+
+# account_default:
+#   type: aws_ebs_encryption_by_default
+#   check: {attr: enabled, truthy: true, default: true}
+#   label: EBS encryption by default
+# check: the node above
+_d6 := config.by_provider([d | some d in plan.of_types({"aws_ebs_encryption_by_default"}); _s5(d) == "pass"])
+
+_s6(r) := config.resolved(_s4(r), r, _d6)
+
+_w6(r, want) := config.why_resolved(_s6(r), want, _w4(r, want), "EBS encryption by default")

@@ -36,6 +36,8 @@
 #     - SI-19
 #     hipaa:
 #     - 164.312(a)(2)(iv)
+#   reference:
+#   - efs_encrypted
 #   source: controls/efs/efs_file_system_encrypted.yaml
 #   help_uri: docs/controls/efs/efs_file_system_encrypted.md
 package soc2opa.controls.efs_file_system_encrypted
