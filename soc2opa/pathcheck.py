@@ -61,6 +61,7 @@ class PathChecker:
         self.schema = schema
         self.fail = fail
         self.computed: list[str] = []
+        self.in_check = False
 
     def roots(self, types: tuple[str, ...] | list[str], where: str) -> Scope:
         """The candidates at resource level for these types; unknown types fail."""
@@ -175,7 +176,9 @@ class PathChecker:
         if node.default is not None:
             self._literal_fits(node, "default", node.default, positions, node.operator)
         derived = any(computed for _, _, computed in found)
-        if derived:
+        # In a check, if_unknown: fail turns the unknown case into a failure: no unknown example.
+        settles = self.in_check and node.if_unknown == "fail"
+        if derived and not settles:
             self.computed.append(f"{node.where}.attr {node.attr}")
         if node.computed is not None and node.computed != derived:
             said = "computed by the provider" if derived else "not computed by the provider"
@@ -183,7 +186,7 @@ class PathChecker:
                 f"{node.where}.computed: {node.computed} contradicts the provider schema, where "
                 f'"{node.attr}" is {said}; remove the flag (it is derived from the schema)'
             )
-        return derived
+        return derived and not settles
 
     def _operator_fits(self, node: Value, op: Operator, positions: list[Position]) -> None:
         if op.accepts is None:
@@ -252,6 +255,7 @@ def check_control(
         checker.visit(when, root)
         when_paths = tuple(checker.computed)
         checker.computed = []
+    checker.in_check = True
     flagged = checker.visit(check, root)
     paths = tuple(checker.computed) or (("check (computed: true)",) if flagged else ())
     return Computed(paths, when_paths)
