@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "70ebef585609b14d"
+revision := "3205b2a2cb6c4a1f"
 
 min_opa_version := "1.0.0"

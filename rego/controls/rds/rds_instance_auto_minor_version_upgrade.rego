@@ -74,7 +74,7 @@ _s1(r) := check.value(r, ["db_cluster_instance_class"], "exists", null, null, "u
 
 _w1(r, want) := check.why_value(r, ["db_cluster_instance_class"], "db_cluster_instance_class (Multi-AZ DB clusters)", "a value", null, _s1(r), want)
 
-# {quiet: true, any: the 2 nodes above}
+# {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
 
 _w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
