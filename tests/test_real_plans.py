@@ -36,8 +36,14 @@ def test_goat_plan(run: Run, shared_plans: Path) -> None:
     r = _report(run, shared_plans / "checkov__plan_tfplan.json")
     assert outcome(r, "rds_instance_storage_encrypted", "aws_db_instance.default") == "fail"
     assert outcome(r, "s3_bucket_default_encryption", "aws_s3_bucket.logs") == "pass"
+    assert outcome(r, "s3_bucket_kms_encryption", "aws_s3_bucket.logs") == "pass"
+    # Nothing declared: AWS encrypts these with SSE-S3 (since January 2023), which is not KMS.
     for bucket in ("data", "data_science", "financials", "flowbucket", "operations"):
-        assert outcome(r, "s3_bucket_default_encryption", f"aws_s3_bucket.{bucket}") == "fail"
+        assert outcome(r, "s3_bucket_default_encryption", f"aws_s3_bucket.{bucket}") == "pass"
+        assert outcome(r, "s3_bucket_kms_encryption", f"aws_s3_bucket.{bucket}") == "fail"
+    # The inline logging block points at the new logs bucket, whose id is known only after apply.
+    assert outcome(r, "s3_bucket_access_logging", "aws_s3_bucket.data_science") == "pass"
+    assert outcome(r, "s3_bucket_access_logging", "aws_s3_bucket.data") == "fail"
     assert outcome(r, "ebs_volume_encrypted", "aws_ebs_volume.web_host_storage") == "unknown"
     assert outcome(r, "ec2_instance_block_devices_encrypted", "aws_instance.web_host") == "unknown"
     assert outcome(r, "elb_classic_tls_listeners", "aws_elb.weblb") == "fail"
@@ -141,7 +147,8 @@ def test_demo_plan(run: Run) -> None:
     for bucket in ("invoices", "exports"):
         address = f'module.bucket["{bucket}"].aws_s3_bucket.this'
         assert outcome(r, "s3_bucket_default_encryption", address) == "pass", address
-    assert outcome(r, "s3_bucket_default_encryption", "aws_s3_bucket.scratch") == "fail"
+    assert outcome(r, "s3_bucket_default_encryption", "aws_s3_bucket.scratch") == "pass"
+    assert outcome(r, "s3_bucket_kms_encryption", "aws_s3_bucket.scratch") == "fail"
     assert outcome(r, "s3_bucket_default_encryption", "aws_s3_bucket.old_reports") is None
     assert outcome(r, "rds_instance_storage_encrypted", "module.db.aws_db_instance.main") == "fail"
     assert (
