@@ -1,0 +1,293 @@
+# METADATA
+# title: AWS Backup membership
+# description: >-
+#   Whether an aws_backup_selection in the plan selects a resource: by a configuration
+#   reference to it in resources (also through modules, count and for_each), by an ARN or
+#   wildcard ARN pattern in resources ("*", "arn:aws:rds:*:*:db:*"), and by selection_tag and
+#   condition tags matched against the resource's tags_all (or tags). As AWS does, resources
+#   and selection tags narrow each other, conditions must all hold, and not_resources
+#   excludes. The selections are parsed and their references resolved once per evaluation;
+#   each judged resource is then compared with the few selections only.
+# scope: package
+package soc2opa.lib.backup
+
+import data.soc2opa.lib.plan
+import data.soc2opa.lib.refs
+import data.soc2opa.lib.tri
+
+# METADATA
+# description: >-
+#   How the ARN of each resource type AWS Backup protects is built: service, the resource part
+#   before the name, and the attribute holding the name. Resources are assumed to be in the aws
+#   partition unless their ARN is known.
+arn_shapes := {
+	"aws_db_instance": ["rds", "db:", "identifier"],
+	"aws_rds_cluster": ["rds", "cluster:", "cluster_identifier"],
+	"aws_neptune_cluster": ["rds", "cluster:", "cluster_identifier"],
+	"aws_docdb_cluster": ["rds", "cluster:", "cluster_identifier"],
+	"aws_dynamodb_table": ["dynamodb", "table/", "name"],
+	"aws_ebs_volume": ["ec2", "volume/", "id"],
+	"aws_instance": ["ec2", "instance/", "id"],
+	"aws_efs_file_system": ["elasticfilesystem", "file-system/", "id"],
+	"aws_fsx_lustre_file_system": ["fsx", "file-system/", "id"],
+	"aws_fsx_windows_file_system": ["fsx", "file-system/", "id"],
+	"aws_fsx_ontap_file_system": ["fsx", "file-system/", "id"],
+	"aws_fsx_openzfs_file_system": ["fsx", "file-system/", "id"],
+	"aws_redshift_cluster": ["redshift", "cluster:", "cluster_identifier"],
+	"aws_s3_bucket": ["s3", "", "bucket"],
+}
+
+_types := {t | some t, _ in arn_shapes}
+
+_selections := plan.of_types(["aws_backup_selection"])
+
+# A list attribute of a selection: its known strings, or unknown when apply decides it. An
+# Optional+Computed list left out of the configuration (not_resources) counts as empty.
+_list(s, attr) := {"unknown": false, "items": [x | some x in plan.list_at(s, [attr]); is_string(x)]} if {
+	not plan.unknown_at(s, [attr])
+} else := {"unknown": false, "items": [x | some x in e.constant_value; is_string(x)]} if {
+	e := refs.expressions(s)[attr]
+	is_array(e.constant_value)
+} else := {"unknown": false, "items": []} if {
+	not refs.expressions(s)[attr]
+	plan.unknown_at(s, [attr])
+} else := {"unknown": true, "items": []}
+
+_conditions(s) := [[op, trim_prefix(c.key, "aws:ResourceTag/"), c.value, i] |
+	some i, block in plan.list_at(s, ["condition"])
+	some op in ["string_equals", "string_not_equals", "string_like", "string_not_like"]
+	some c in object.get(block, op, [])
+]
+
+_parsed := [{
+	"address": s.address,
+	"resources": _list(s, "resources"),
+	"not_resources": _list(s, "not_resources"),
+	"declares_resources": _declares(s, "resources"),
+	"tags": [[t.key, t.value] | some t in plan.list_at(s, ["selection_tag"]); upper(t.type) == "STRINGEQUALS"],
+	"tags_unknown": _unknown(s, ["selection_tag"]),
+	"conditions": _conditions(s),
+	"index": i,
+} |
+	some i, s in _selections
+]
+
+_unknown(s, path) if plan.unknown_at(s, path)
+
+default _unknown(_, _) := false
+
+_declares(s, attr) if count(plan.list_at(s, [attr])) > 0
+
+_declares(s, attr) if plan.unknown_at(s, [attr])
+
+default _declares(_, _) := false
+
+# Resources each selection points at through configuration references, by address.
+_selected_by_ref := plan.group({[t.address, i] |
+	some i, s in _selections
+	some t in refs.referenced(s, ["resources"], _types)
+})
+
+_excluded_by_ref := plan.group({[t.address, i] |
+	some i, s in _selections
+	some t in refs.referenced(s, ["not_resources"], _types)
+})
+
+# --- ARN patterns --------------------------------------------------------------
+
+# A Backup ARN pattern as a regular expression: "*" is any run of characters.
+_regex(p) := sprintf("(?s)^%s$", [concat(".*", [_quote(part) | some part in split(p, "*")])])
+
+_quote(s) := regex.replace(s, `([\\.+?^$(){}\[\]|])`, `\$1`)
+
+_known_string(r, attr) := v if {
+	v := r.change.after[attr]
+	is_string(v)
+	v != ""
+	not plan.unknown_at(r, [attr])
+}
+
+# The resource's ARN with "\u0001" for each part known only after apply (region and account
+# are never in the plan). A pattern that matches it matches whatever those parts become,
+# because only a wildcard can match that character.
+_synthetic(r) := sprintf("arn:aws:%s:%s:%s:%s%s", [shape[0], region, region, shape[1], name]) if {
+	shape := arn_shapes[r.type]
+	region := _region_part(shape)
+	name := _name_part(r, shape)
+}
+
+_region_part(shape) := "" if shape[0] == "s3"
+
+else := "\u0001"
+
+_name_part(r, shape) := v if {
+	v := _known_string(r, shape[2])
+} else := "\u0001"
+
+# METADATA
+# description: >-
+#   Whether the ARN pattern p covers resource r: "pass", "fail", or "unknown" when the
+#   pattern names a region, account or name that is known only after apply.
+pattern_covers(p, r) := "pass" if {
+	p == "*"
+} else := _outcome(regex.match(_regex(p), arn)) if {
+	arn := _known_string(r, "arn")
+} else := "pass" if {
+	regex.match(_regex(p), _synthetic(r))
+} else := "unknown" if {
+	_same_kind(p, r)
+} else := "fail"
+
+_outcome(true) := "pass"
+
+_outcome(false) := "fail"
+
+# Same service and resource type, so only parts unknown until apply can decide.
+_same_kind(p, r) if {
+	shape := arn_shapes[r.type]
+	parts := split(p, ":")
+	count(parts) >= 6
+	regex.match(_regex(parts[2]), shape[0])
+	rest := concat(":", array.slice(parts, 5, count(parts)))
+	_rest_may_match(rest, shape, _name_part(r, shape))
+}
+
+_rest_may_match(rest, shape, "\u0001") if {
+	lit := split(rest, "*")[0]
+	_compatible(lit, shape[1])
+}
+
+_rest_may_match(rest, shape, name) if {
+	name != "\u0001"
+	regex.match(_regex(rest), concat("", [shape[1], name]))
+}
+
+_compatible(lit, prefix) if startswith(lit, prefix)
+
+_compatible(lit, prefix) if startswith(prefix, lit)
+
+# --- tags -----------------------------------------------------------------------
+
+# A tag of the resource: ["set", value], ["absent"] or ["unknown"]. tags_all holds the
+# provider's default tags too; where it is unknown, a tag set on the resource still decides.
+_tag(r, key) := ["unknown"] if {
+	not plan.unknown_at(r, ["tags_all"])
+	plan.unknown_at(r, ["tags_all", key])
+} else := ["set", v] if {
+	not plan.unknown_at(r, ["tags_all"])
+	v := r.change.after.tags_all[key]
+	is_string(v)
+} else := ["absent"] if {
+	not plan.unknown_at(r, ["tags_all"])
+	is_object(r.change.after.tags_all)
+} else := ["unknown"] if {
+	plan.unknown_at(r, ["tags", key])
+} else := ["set", v] if {
+	v := r.change.after.tags[key]
+	is_string(v)
+} else := ["unknown"] if {
+	plan.unknown_at(r, ["tags_all"])
+} else := ["absent"]
+
+_like(pattern, v) := regex.match(sprintf("(?s)^%s$", [concat(".*", [concat(".", [_quote(q) | some q in split(part, "?")]) | some part in split(pattern, "*")])]), v)
+
+_tag_test("string_equals", ["set", v], want) := _outcome(v == want)
+
+_tag_test("string_like", ["set", v], want) := _outcome(_like(want, v))
+
+_tag_test("string_not_equals", ["set", v], want) := _outcome(v != want)
+
+_tag_test("string_not_like", ["set", v], want) := _outcome(_like(want, v) == false)
+
+_tag_test(op, ["absent"], _) := "fail" if op in {"string_equals", "string_like"}
+
+_tag_test(op, ["absent"], _) := "pass" if op in {"string_not_equals", "string_not_like"}
+
+_tag_test(_, ["unknown"], _) := "unknown"
+
+# --- one selection against one resource --------------------------------------------
+
+_by_resources(sel, r) := ["pass", "resources refer to it"] if {
+	sel.index in object.get(_selected_by_ref, r.address, [])
+} else := ["pass", "its resources are empty, so every resource is a candidate"] if {
+	not sel.declares_resources
+} else := ["pass", sprintf("resources pattern %s covers it", [json.marshal(p)])] if {
+	some p in sel.resources.items
+	pattern_covers(p, r) == "pass"
+} else := ["unknown", "its resources are known only after apply"] if {
+	sel.resources.unknown
+} else := ["unknown", sprintf("resources pattern %s may cover it, depending on values known only after apply", [json.marshal(p)])] if {
+	some p in sel.resources.items
+	pattern_covers(p, r) == "unknown"
+} else := ["fail", "its resources do not cover it"]
+
+_by_tags(sel, r) := ["pass", "no selection_tag"] if {
+	count(sel.tags) == 0
+	not sel.tags_unknown
+} else := ["pass", sprintf("tag %s is %s", [json.marshal(k), json.marshal(v)])] if {
+	some [k, v] in sel.tags
+	_tag_test("string_equals", _tag(r, k), v) == "pass"
+} else := ["unknown", "its selection_tag or the resource's tags are known only after apply"] if {
+	_tags_unknown(sel, r)
+} else := ["fail", sprintf("it has none of the selection tags %s", [concat(", ", [sprintf("%s=%s", [k, v]) | some [k, v] in sel.tags])])]
+
+_tags_unknown(sel, _) if sel.tags_unknown
+
+_tags_unknown(sel, r) if {
+	some [k, v] in sel.tags
+	_tag_test("string_equals", _tag(r, k), v) == "unknown"
+}
+
+_by_conditions(sel, r) := ["fail", sprintf("condition %s %s %s does not hold", [op, k, json.marshal(v)])] if {
+	some [op, k, v, _] in sel.conditions
+	_tag_test(op, _tag(r, k), v) == "fail"
+} else := ["unknown", sprintf("condition %s on tag %s depends on values known only after apply", [op, k])] if {
+	some [op, k, v, _] in sel.conditions
+	_tag_test(op, _tag(r, k), v) == "unknown"
+} else := ["pass", "its conditions hold"]
+
+_not_excluded(sel, r) := ["fail", "not_resources refers to it"] if {
+	sel.index in object.get(_excluded_by_ref, r.address, [])
+} else := ["fail", sprintf("not_resources pattern %s excludes it", [json.marshal(p)])] if {
+	some p in sel.not_resources.items
+	pattern_covers(p, r) == "pass"
+} else := ["unknown", "its not_resources are known only after apply"] if {
+	sel.not_resources.unknown
+} else := ["unknown", sprintf("not_resources pattern %s may exclude it", [json.marshal(p)])] if {
+	some p in sel.not_resources.items
+	pattern_covers(p, r) == "unknown"
+} else := ["pass", "not excluded"]
+
+# [status, reason] of one selection for one resource; the reason names the deciding part.
+_judge(sel, r) := [status, reason] if {
+	parts := [_by_resources(sel, r), _by_tags(sel, r), _by_conditions(sel, r), _not_excluded(sel, r)]
+	status := tri.all_of([p[0] | some p in parts])
+	reason := _reason(status, parts)
+}
+
+_reason("pass", parts) := concat(", ", [parts[0][1], parts[1][1]])
+
+_reason(status, parts) := concat("; ", [p[1] | some p in parts; p[0] == status]) if status != "pass"
+
+_verdicts(r) := [[sel.address, v] |
+	some sel in _parsed
+	v := _judge(sel, r)
+]
+
+# METADATA
+# description: >-
+#   "pass" when some aws_backup_selection of the plan selects the resource, "unknown" when
+#   one may (values known only after apply), else "fail".
+status(r) := tri.any_of([v[1][0] | some v in _verdicts(r)])
+
+# METADATA
+# description: The reasons why the resource's backup membership has outcome want.
+why(r, want) := [] if {
+	status(r) != want
+} else := ["no aws_backup_selection in this plan selects it (by a reference to it, an ARN pattern or its tags)"] if {
+	count(_parsed) == 0
+} else := [sprintf("%s selects it: %s", [a, v[1]]) | some [a, v] in _verdicts(r); v[0] == "pass"] if {
+	want == "pass"
+} else := [sprintf("%s may select it: %s", [a, v[1]]) | some [a, v] in _verdicts(r); v[0] == "unknown"] if {
+	want == "unknown"
+} else := [sprintf("%s does not select it: %s", [a, v[1]]) | some [a, v] in _verdicts(r)]
