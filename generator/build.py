@@ -204,6 +204,7 @@ def render_control(
         uses_policy=out.uses_policy,
         uses_config=out.uses_config,
         notes=_notes_expr(out.notes),
+        uses_backup=out.uses_backup,
         resource_types=(
             "{" + ", ".join(rego_literal(t) for t in d["resource_types"]) + "}"
             if d["resource_types"]

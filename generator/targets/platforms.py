@@ -82,11 +82,11 @@ _plan := {"format_version": "1.2", "resource_changes": [
 \t{"address": "aws_ebs_volume.b", "mode": "managed", "type": "aws_ebs_volume", "name": "b", "change": {"actions": ["create"], "after": {}, "after_unknown": {"encrypted": true}}},
 ]}
 
+# Other controls judge these volumes too (backup membership); this test reads one control.
 test_deny_and_warn if {
-\t[d] := [d | some d in main.deny] with input as _plan
-\td.control_id == "ebs_volume_encrypted"
+\t[d] := [d | some d in main.deny; d.control_id == "ebs_volume_encrypted"] with input as _plan
 \td.resource == "aws_ebs_volume.a"
-\t[w] := [w | some w in main.warn] with input as _plan
+\t[w] := [w | some w in main.warn; w.control_id == "ebs_volume_encrypted"] with input as _plan
 \tw.resource == "aws_ebs_volume.b"
 }
 """
