@@ -159,6 +159,8 @@ def _spacelift_input(doc: dict[str, Any], sanitize: bool) -> dict[str, Any]:
         "spacelift": {"run": {"type": "PROPOSED"}, "stack": {"id": "soc2opa-test", "labels": []}},
         "terraform": {
             "resource_changes": changes,
+            # Plans without resource_changes are judged from planned_values, as eval does.
+            "planned_values": doc.get("planned_values"),
             "terraform_version": doc.get("terraform_version"),
         },
     }
