@@ -19,6 +19,7 @@ value(r, path, op, arg, default_value, if_unknown) := "unknown" if {
 	plan.no_after(r)
 } else := _when_unknown(r, path, if_unknown) if {
 	plan.unknown_at(r, path)
+	not _takes_default(r, path, if_unknown)
 } else := "pass" if {
 	holds(op, plan.value_or(r, path, default_value), arg)
 } else := "fail"
@@ -30,6 +31,13 @@ _when_unknown(r, path, "fail") := "unknown" if configured(r, path)
 else := "fail"
 
 _when_unknown(_, _, "unknown") := "unknown"
+
+_when_unknown(_, _, "default") := "unknown"
+
+# if_unknown "default": an attribute the configuration leaves to the provider takes the
+# default AWS applies (SSE-SQS on, a private ACL); set to a value known only after apply, it
+# stays unknown.
+_takes_default(r, path, "default") if not configured(r, path)
 
 # METADATA
 # description: Whether the resource's configuration sets the attribute or block at path.
@@ -91,6 +99,7 @@ items(r, path, quantifier, statuses, if_empty, if_unknown) := "unknown" if {
 	plan.no_after(r)
 } else := _when_unknown(r, path, if_unknown) if {
 	plan.unknown_at(r, path)
+	not _takes_default(r, path, if_unknown)
 } else := if_empty if {
 	count(plan.list_at(r, path)) == 0
 } else := tri.all_of(statuses) if {
