@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from generator.docs import compact_yaml
 from soc2opa.checks import (
     AccountDefault,
+    Backup,
     CheckNode,
     Combine,
     Custom,
@@ -90,6 +91,7 @@ class CompiledCheck:
     uses_policy: bool = False
     uses_config: bool = False
     notes: list[str] = field(default_factory=list)
+    uses_backup: bool = False
 
 
 class CheckCompiler:
@@ -137,6 +139,8 @@ class CheckCompiler:
             return self._policy(node, scope)
         if isinstance(node, AccountDefault):
             return self._account_default(node, scope)
+        if isinstance(node, Backup):
+            return self._backup(scope)
         return self._rego(node, scope)
 
     def _value(self, node: Value, scope: Scope) -> int:
@@ -215,14 +219,21 @@ class CheckCompiler:
         key = node.kind
         types = list(node.types)
         via = list(node.via_path)
-        child = self._node(node.check, Scope(types=tuple(types), related=True))
+        child = (
+            None
+            if node.check is None
+            else self._node(node.check, Scope(types=tuple(types), related=True))
+        )
         n = self._number()
-        self.out.uses_refs = True
+        self.out.uses_refs |= key != "in_plan"
         self.out.uses_check = True
         type_set = "{" + ", ".join(rego_literal(t) for t in types) + "}"
         subject_types = "{" + ", ".join(rego_literal(t) for t in scope.types) + "}"
         via_path = Scope(types=()).path(via)
-        if key == "referenced_by":
+        if key == "in_plan":
+            self._emit(f"_related{n}(_) := plan.of_types({type_set})")
+            none = f"no {' or '.join(types)} in this plan"
+        elif key == "referenced_by":
             self._emit_targets(n, via_path, subject_types)
             self._emit(f"""
 _rel{n} := plan.group({{[t.address, i] |
@@ -244,13 +255,14 @@ _rel{n} := plan.group({{[t.address, i] |
             none = f"{node.via} does not point at a {' or '.join(types)} in this plan"
         none = rego_literal(" ".join((node.none_message or none).split()))
         if_none = node.if_none
-        addressed = f"[[x.address, _w{child}(x, want)] | some x in _related{n}(r)]"
-        if node.min_count is not None:
+        # Without a check, a related resource that exists is enough.
+        status = '"pass"' if child is None else f"_s{child}(x)"
+        why = "[]" if child is None else f"_w{child}(x, want)"
+        addressed = f"[[x.address, {why}] | some x in _related{n}(r)]"
+        if node.min_count is not None and child is not None:
             self._emit_counted(n, child, node, types, if_none, none, addressed)
             return n
-        self._emit(
-            f'_s{n}(r) := check.related([_s{child}(x) | some x in _related{n}(r)], "{if_none}")'
-        )
+        self._emit(f'_s{n}(r) := check.related([{status} | some x in _related{n}(r)], "{if_none}")')
         self._emit(f"_w{n}(r, want) := check.why_related(_s{n}(r), want, {none}, {addressed})")
         return n
 
@@ -304,6 +316,15 @@ _rel{n} := plan.group({{[t.address, i] |
             f"{addressed})"
         )
 
+    def _backup(self, scope: Scope) -> int:
+        if scope.indices:
+            raise ValueError(f"{self.control_id}: in_backup_plan only at resource scope")
+        n = self._number()
+        self.out.uses_backup = True
+        self._emit(f"_s{n}(r) := backup.status(r)")
+        self._emit(f"_w{n}(r, want) := backup.why(r, want)")
+        return n
+
     def _emit_targets(self, n: int, via_path: str, types: str) -> None:
         # The identity index is only built when some source has a known value to join by.
         self._emit(f"_ids{n} := refs.identity_index({types})")
@@ -348,7 +369,7 @@ _targets{n}(src) := refs.targets(src, {via_path}, {types}, _ids{n}) if {{
         self.out.custom_imports, self.out.custom_rego = split_rego_file(
             self.rego_file, self.control_id
         )
-        for lib in ("check", "policy", "refs", "tri"):
+        for lib in ("backup", "check", "policy", "refs", "tri"):
             if f"import data.soc2opa.lib.{lib}" in self.out.custom_imports:
                 setattr(self.out, f"uses_{lib}", True)
         n = self._number()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from soc2opa.operators import BOUND_OPS, VALUE_OPS, Operator, operators_in
+from soc2opa.operators import BOUND_OPS, IF_UNKNOWN, VALUE_OPS, Operator, operators_in
 
 Segment = str | int
 Fail = Callable[[str], NoReturn]
@@ -108,13 +108,14 @@ class Items(Node):
 
 @dataclass(frozen=True)
 class Relation(Node):
-    """`referenced_by:` or `refers_to:` another resource type, with a check on it."""
+    """`referenced_by:` or `refers_to:` another resource type, or `in_plan:` every resource of
+    a type anywhere in the plan; without a check, a related resource that exists passes."""
 
     kind: str
     types: tuple[str, ...]
     via: str
     via_path: tuple[Segment, ...]
-    check: CheckNode
+    check: CheckNode | None
     if_none: str
     none_message: str | None
     min_count: int | None
@@ -150,24 +151,37 @@ class AccountDefault(Node):
     check: CheckNode
 
 
-CheckNode = Value | Combine | Items | Relation | Policy | Custom | AccountDefault
+@dataclass(frozen=True)
+class Backup(Node):
+    """`in_backup_plan: true`: an aws_backup_selection in the plan selects the resource."""
 
-_SCOPES = ("all_items", "any_items", "referenced_by", "refers_to", "account_default")
+
+CheckNode = Value | Combine | Items | Relation | Policy | Custom | AccountDefault | Backup
+
+_SCOPES = ("all_items", "any_items", "referenced_by", "refers_to", "in_plan", "account_default")
+_RELATIONS = ("referenced_by", "refers_to", "in_plan")
 
 
 def parse_node(node: dict[str, Any], where: str, fail: Fail, in_items: bool = False) -> CheckNode:
     """Parse one schema-valid check mapping (and its children) into typed nodes."""
     is_scope = any(k in node for k in _SCOPES)
-    if is_scope and "check" not in node:
-        fail(f"{where}: needs a check for the items or related resources")
+    if (
+        any(k in node for k in ("all_items", "any_items", "account_default"))
+        and "check" not in node
+    ):
+        fail(f"{where}: needs a check for the items")
     if not is_scope and "check" in node:
         fail(f"{where}.check: only {', '.join(_SCOPES)} take a check")
+    if node.get("if_unknown", "unknown") not in IF_UNKNOWN:
+        fail(f"{where}.if_unknown: one of {', '.join(IF_UNKNOWN)}")
     if ("policy" in node) != (("no_statement" in node) != ("some_statement" in node)):
         fail(f"{where}: a policy check takes exactly one of no_statement or some_statement")
     is_relation = any(k in node for k in ("referenced_by", "refers_to"))
     for key in ("min_count", "distinct"):
         if key in node and not is_relation:
             fail(f"{where}: {key} belongs with referenced_by or refers_to")
+    if "min_count" in node and "check" not in node:
+        fail(f"{where}: min_count needs a check")
     if "distinct" in node and "min_count" not in node:
         fail(f"{where}: distinct needs min_count")
     if "attr" in node:
@@ -186,6 +200,8 @@ def parse_node(node: dict[str, Any], where: str, fail: Fail, in_items: bool = Fa
         if "*" in path:
             fail(f"{where}.policy: takes a plain path, without [*]")
         mode = "none" if "no_statement" in node else "some"
+        if node.get("if_unknown") == "default":
+            fail(f"{where}.if_unknown: default applies to attr and item checks, not policies")
         return Policy(
             where,
             node,
@@ -220,20 +236,21 @@ def parse_node(node: dict[str, Any], where: str, fail: Fail, in_items: bool = Fa
                 node.get("if_empty", "pass" if key == "all_items" else "fail"),
                 node.get("if_unknown", "unknown"),
             )
-    for key in ("referenced_by", "refers_to"):
+    for key in _RELATIONS:
         if key in node:
             if in_items:
                 fail(f"{where}: {key} sits at resource level, not inside all_items/any_items")
             rel = node[key]
             types = (rel["type"],) if isinstance(rel["type"], str) else tuple(rel["type"])
+            via = rel.get("via", "id")
             return Relation(
                 where,
                 node,
                 key,
                 types,
-                rel["via"],
-                tuple(parse_path(rel["via"])),
-                parse_node(node["check"], f"{where}.check", fail),
+                via,
+                tuple(parse_path(via)),
+                parse_node(node["check"], f"{where}.check", fail) if "check" in node else None,
                 node.get("if_none", "fail"),
                 node.get("none_message"),
                 node.get("min_count"),
@@ -251,6 +268,10 @@ def parse_node(node: dict[str, Any], where: str, fail: Fail, in_items: bool = Fa
             parse_node(spec["check"], f"{where}.account_default.check", fail),
             parse_node(node["check"], f"{where}.check", fail),
         )
+    if "in_backup_plan" in node:
+        if in_items:
+            fail(f"{where}.in_backup_plan: sits at resource level only")
+        return Backup(where, node)
     if in_items:
         fail(f"{where}.rego: the escape hatch sits at resource level only")
     return Custom(where, node, node["rego"])
@@ -296,7 +317,7 @@ def walk(node: CheckNode) -> Iterator[CheckNode]:
     if isinstance(node, Combine):
         for child in node.children:
             yield from walk(child)
-    elif isinstance(node, Items | Relation):
+    elif isinstance(node, Items | Relation) and node.check is not None:
         yield from walk(node.check)
     elif isinstance(node, AccountDefault):
         yield from walk(node.check)

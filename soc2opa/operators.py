@@ -147,6 +147,16 @@ OPERATORS: tuple[Operator, ...] = (
     ),
 )
 
+# The if_unknown options: the outcome when a value (or list) is unknown until apply. Never pass.
+IF_UNKNOWN: dict[str, str] = {
+    "unknown": "the check is unknown (the default)",
+    "fail": "fails: suits Optional+Computed attributes whose unknown means 'not configured'",
+    "default": (
+        "an attribute the configuration leaves unset is judged by `default` (the value AWS "
+        "applies); one set to a value known only after apply stays unknown"
+    ),
+}
+
 BY_NAME: dict[str, Operator] = {op.name: op for op in OPERATORS}
 BOUND_OPS: tuple[str, ...] = tuple(op.name for op in OPERATORS if op.argument == "bound")
 VALUE_OPS: tuple[str, ...] = tuple(op.name for op in OPERATORS if op.argument != "bound")
@@ -187,6 +197,13 @@ def operators_json_schema() -> dict[str, Any]:
         "description": "The operator keys of an attr check node (one operator, or several bounds).",
         "type": "object",
         "properties": {op.name: op.json_schema() for op in OPERATORS},
+        "$defs": {
+            "if_unknown": {
+                "enum": list(IF_UNKNOWN),
+                "description": "Outcome when the value (or list) is unknown until apply. "
+                + " ".join(f"{k}: {v}." for k, v in IF_UNKNOWN.items()),
+            }
+        },
     }
 
 

@@ -144,12 +144,13 @@ class PathChecker:
             return False
         if isinstance(node, Relation):
             related = self.roots(node.types, f"{node.where}.{node.kind}.type")
-            via_scope = related if node.kind == "referenced_by" else scope
-            self._resolve(via_scope, node.via_path, f"{node.where}.{node.kind}.via", node.via)
+            if node.kind != "in_plan":
+                via_scope = related if node.kind == "referenced_by" else scope
+                self._resolve(via_scope, node.via_path, f"{node.where}.{node.kind}.via", node.via)
             if node.distinct is not None:
                 distinct = tuple(parse_path(node.distinct))
                 self._resolve(related, distinct, f"{node.where}.distinct", node.distinct)
-            return self.visit(node.check, related)
+            return self.visit(node.check, related) if node.check is not None else False
         if isinstance(node, AccountDefault):
             saved = list(self.computed)
             self.visit(
