@@ -93,6 +93,33 @@ CASES = {
         lambda d: d.update(check={"all_items": "rule"}),
         "check: needs a check for the items",
     ),
+    "bad if_unknown": (
+        lambda d: d["check"].update(if_unknown="guess"),
+        "check.if_unknown: 'guess' is not one of ['unknown', 'fail', 'default']",
+    ),
+    "if_unknown default on a policy": (
+        lambda d: d.update(
+            check={"policy": "policy", "no_statement": {"effect": "Allow"}, "if_unknown": "default"}
+        ),
+        "check.if_unknown: default applies to attr and item checks, not policies",
+    ),
+    "counted relation without check": (
+        lambda d: d.update(
+            check={
+                "referenced_by": {"type": "aws_backup_selection", "via": "resources"},
+                "min_count": 2,
+            }
+        ),
+        "check: min_count needs a check",
+    ),
+    "in_backup_plan inside items": (
+        lambda d: d.update(check={"all_items": "tags_all", "check": {"in_backup_plan": True}}),
+        "check.check.in_backup_plan: sits at resource level only",
+    ),
+    "in_plan of an unknown type": (
+        lambda d: d.update(check={"in_plan": {"type": "aws_no_such_thing"}}),
+        "check.in_plan.type",
+    ),
 }
 
 
