@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "3205b2a2cb6c4a1f"
+revision := "f3d86fcf3bc9d6b5"
 
 min_opa_version := "1.0.0"

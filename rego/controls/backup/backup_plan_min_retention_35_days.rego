@@ -45,6 +45,8 @@
 #   crosswalk:
 #     hipaa:
 #     - 164.308(a)(7)(ii)(A)
+#   reference:
+#   - backup_plan_min_retention_35_days
 #   source: controls/backup/backup_plan_min_retention_35_days.yaml
 #   help_uri: docs/controls/backup/backup_plan_min_retention_35_days.md
 package soc2opa.controls.backup_plan_min_retention_35_days

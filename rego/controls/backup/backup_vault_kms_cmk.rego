@@ -35,6 +35,8 @@
 #     - A.8.24
 #     hipaa:
 #     - 164.312(a)(2)(iv)
+#   reference:
+#   - backup_vault_kms_cmk
 #   source: controls/backup/backup_vault_kms_cmk.yaml
 #   help_uri: docs/controls/backup/backup_vault_kms_cmk.md
 package soc2opa.controls.backup_vault_kms_cmk

@@ -39,6 +39,8 @@
 #     - A.8.24
 #     hipaa:
 #     - 164.312(a)(2)(iv)
+#   reference:
+#   - sns_topic_encrypted
 #   source: controls/sns/sns_topic_encrypted.yaml
 #   help_uri: docs/controls/sns/sns_topic_encrypted.md
 package soc2opa.controls.sns_topic_encrypted
