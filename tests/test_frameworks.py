@@ -51,3 +51,14 @@ def test_eval_groups_the_same_results_by_framework(run: Run) -> None:
     assert total >= next(c for c in nist["controls"] if c["id"] == rds)["counts"]["fail"]
     text = run("eval", DEMO, "--framework", "iso-27001").stdout
     assert "By ISO/IEC 27001:2022 Annex A control:" in text and "A.8.24" in text
+
+
+def test_reference_keys_name_rows_of_the_reference_table(run: Run) -> None:
+    table = ROOT.parent / "shared" / "reference" / "soc2-aws-controls.tsv"
+    assert table.is_file(), f"{table} is missing: the reference table comes from ../shared"
+    rows = {line.split("\t", 1)[0] for line in table.read_text().splitlines()[1:] if line}
+    catalog = json.loads(run("controls", "list", "--format", "json").stdout)
+    keys = {k for meta in catalog.values() for k in meta["custom"].get("reference", [])}
+    assert keys and keys <= rows, sorted(keys - rows)
+    without = sorted(cid for cid, meta in catalog.items() if not meta["custom"].get("reference"))
+    assert without == [], without
