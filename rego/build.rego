@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "f3d86fcf3bc9d6b5"
+revision := "0caf8c53abbd021c"
 
 min_opa_version := "1.0.0"

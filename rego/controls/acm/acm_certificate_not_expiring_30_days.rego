@@ -35,6 +35,8 @@
 #     - SC-7
 #     iso_27001:
 #     - A.8.5
+#   reference:
+#   - acm_certificate_not_expiring_30_days
 #   source: controls/acm/acm_certificate_not_expiring_30_days.yaml
 #   help_uri: docs/controls/acm/acm_certificate_not_expiring_30_days.md
 package soc2opa.controls.acm_certificate_not_expiring_30_days

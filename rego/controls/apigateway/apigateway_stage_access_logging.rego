@@ -36,6 +36,8 @@
 #   crosswalk:
 #     iso_27001:
 #     - A.8.15
+#   reference:
+#   - apigateway_stage_access_logging
 #   source: controls/apigateway/apigateway_stage_access_logging.yaml
 #   help_uri: docs/controls/apigateway/apigateway_stage_access_logging.md
 package soc2opa.controls.apigateway_stage_access_logging

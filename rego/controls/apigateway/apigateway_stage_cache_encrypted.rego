@@ -46,6 +46,8 @@
 #     - A.8.24
 #     hipaa:
 #     - 164.312(a)(2)(iv)
+#   reference:
+#   - apigateway_stage_cache_encrypted
 #   source: controls/apigateway/apigateway_stage_cache_encrypted.yaml
 #   help_uri: docs/controls/apigateway/apigateway_stage_cache_encrypted.md
 package soc2opa.controls.apigateway_stage_cache_encrypted

@@ -53,6 +53,8 @@
 #     - SI-7
 #     iso_27001:
 #     - A.8.15
+#   reference:
+#   - apigateway_stage_execution_logging
 #   source: controls/apigateway/apigateway_stage_execution_logging.yaml
 #   help_uri: docs/controls/apigateway/apigateway_stage_execution_logging.md
 package soc2opa.controls.apigateway_stage_execution_logging

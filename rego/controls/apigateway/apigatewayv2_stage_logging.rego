@@ -54,6 +54,8 @@
 #     - SI-7
 #     iso_27001:
 #     - A.8.15
+#   reference:
+#   - apigateway_stage_execution_logging
 #   source: controls/apigateway/apigatewayv2_stage_logging.yaml
 #   help_uri: docs/controls/apigateway/apigatewayv2_stage_logging.md
 package soc2opa.controls.apigatewayv2_stage_logging

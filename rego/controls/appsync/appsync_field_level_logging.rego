@@ -31,6 +31,8 @@
 #   crosswalk:
 #     iso_27001:
 #     - A.8.15
+#   reference:
+#   - appsync_field_level_logging
 #   source: controls/appsync/appsync_field_level_logging.yaml
 #   help_uri: docs/controls/appsync/appsync_field_level_logging.md
 package soc2opa.controls.appsync_field_level_logging

@@ -37,6 +37,8 @@
 #     iso_27001:
 #     - A.8.11
 #     - A.8.24
+#   reference:
+#   - athena_workgroup_encrypted
 #   source: controls/athena/athena_workgroup_enforce_configuration.yaml
 #   help_uri: docs/controls/athena/athena_workgroup_enforce_configuration.md
 package soc2opa.controls.athena_workgroup_enforce_configuration

@@ -31,6 +31,8 @@
 #   crosswalk:
 #     hipaa:
 #     - 164.308(a)(7)(ii)(A)
+#   reference:
+#   - backup_recovery_point_manual_deletion_disabled
 #   source: controls/backup/backup_vault_lock_enabled.yaml
 #   help_uri: docs/controls/backup/backup_vault_lock_enabled.md
 package soc2opa.controls.backup_vault_lock_enabled

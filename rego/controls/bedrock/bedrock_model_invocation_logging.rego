@@ -40,6 +40,8 @@
 #   crosswalk:
 #     iso_27001:
 #     - A.8.15
+#   reference:
+#   - bedrock_model_invocation_logging
 #   source: controls/bedrock/bedrock_model_invocation_logging.yaml
 #   help_uri: docs/controls/bedrock/bedrock_model_invocation_logging.md
 package soc2opa.controls.bedrock_model_invocation_logging

@@ -35,6 +35,8 @@
 #     iso_27001:
 #     - A.8.15
 #     - A.8.16
+#   reference:
+#   - cloudfront_access_logging
 #   source: controls/cloudfront/cloudfront_access_logging.yaml
 #   help_uri: docs/controls/cloudfront/cloudfront_access_logging.md
 package soc2opa.controls.cloudfront_access_logging

@@ -31,6 +31,8 @@
 #     iso_27001:
 #     - A.8.11
 #     - A.8.24
+#   reference:
+#   - cloudfront_field_level_encryption
 #   source: controls/cloudfront/cloudfront_field_level_encryption.yaml
 #   help_uri: docs/controls/cloudfront/cloudfront_field_level_encryption.md
 package soc2opa.controls.cloudfront_field_level_encryption

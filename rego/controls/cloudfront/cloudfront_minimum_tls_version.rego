@@ -28,6 +28,8 @@
 #           minimum_protocol_version = "TLSv1.2_2021"
 #         }
 #       }
+#   reference:
+#   - cloudfront_minimum_tls_version
 #   source: controls/cloudfront/cloudfront_minimum_tls_version.yaml
 #   help_uri: docs/controls/cloudfront/cloudfront_minimum_tls_version.md
 package soc2opa.controls.cloudfront_minimum_tls_version

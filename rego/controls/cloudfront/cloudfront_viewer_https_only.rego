@@ -32,6 +32,8 @@
 #           # ...
 #         }
 #       }
+#   reference:
+#   - cloudfront_viewer_https_only
 #   source: controls/cloudfront/cloudfront_viewer_https_only.yaml
 #   help_uri: docs/controls/cloudfront/cloudfront_viewer_https_only.md
 package soc2opa.controls.cloudfront_viewer_https_only

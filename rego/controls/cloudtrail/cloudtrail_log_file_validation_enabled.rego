@@ -41,6 +41,8 @@
 #     iso_27001:
 #     - A.8.15
 #     - A.8.16
+#   reference:
+#   - cloudtrail_log_file_validation_enabled
 #   source: controls/cloudtrail/cloudtrail_log_file_validation_enabled.yaml
 #   help_uri: docs/controls/cloudtrail/cloudtrail_log_file_validation_enabled.md
 package soc2opa.controls.cloudtrail_log_file_validation_enabled

@@ -59,6 +59,8 @@
 #     - SI-4
 #     - SI-7
 #     - SI-10
+#   reference:
+#   - cloudtrail_multi_region_trail_enabled
 #   scope: account
 #   source: controls/cloudtrail/cloudtrail_multi_region_trail_enabled.yaml
 #   help_uri: docs/controls/cloudtrail/cloudtrail_multi_region_trail_enabled.md

@@ -65,6 +65,8 @@
 #     iso_27001:
 #     - A.8.15
 #     - A.8.16
+#   reference:
+#   - cloudtrail_s3_data_events_read
 #   scope: account
 #   source: controls/cloudtrail/cloudtrail_s3_data_events_read.yaml
 #   help_uri: docs/controls/cloudtrail/cloudtrail_s3_data_events_read.md

@@ -66,6 +66,8 @@
 #     iso_27001:
 #     - A.8.15
 #     - A.8.16
+#   reference:
+#   - cloudtrail_s3_data_events_write
 #   scope: account
 #   source: controls/cloudtrail/cloudtrail_s3_data_events_write.yaml
 #   help_uri: docs/controls/cloudtrail/cloudtrail_s3_data_events_write.md

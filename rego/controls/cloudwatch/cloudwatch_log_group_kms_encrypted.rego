@@ -44,6 +44,8 @@
 #     - A.8.24
 #     hipaa:
 #     - 164.312(a)(2)(iv)
+#   reference:
+#   - log_group_kms_encrypted
 #   source: controls/cloudwatch/cloudwatch_log_group_kms_encrypted.yaml
 #   help_uri: docs/controls/cloudwatch/cloudwatch_log_group_kms_encrypted.md
 package soc2opa.controls.cloudwatch_log_group_kms_encrypted

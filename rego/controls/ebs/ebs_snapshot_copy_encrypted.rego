@@ -29,6 +29,8 @@
 #   crosswalk:
 #     iso_27001:
 #     - A.8.24
+#   reference:
+#   - ebs_snapshot_encrypted
 #   source: controls/ebs/ebs_snapshot_copy_encrypted.yaml
 #   help_uri: docs/controls/ebs/ebs_snapshot_copy_encrypted.md
 package soc2opa.controls.ebs_snapshot_copy_encrypted

@@ -53,6 +53,8 @@
 #     - A.8.24
 #     hipaa:
 #     - 164.312(a)(2)(iv)
+#   reference:
+#   - ebs_volume_encrypted
 #   source: controls/ec2/ec2_instance_block_devices_encrypted.yaml
 #   help_uri: docs/controls/ec2/ec2_instance_block_devices_encrypted.md
 package soc2opa.controls.ec2_instance_block_devices_encrypted

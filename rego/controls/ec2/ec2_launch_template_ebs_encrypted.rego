@@ -51,6 +51,8 @@
 #     - A.8.24
 #     hipaa:
 #     - 164.312(a)(2)(iv)
+#   reference:
+#   - ebs_volume_encrypted
 #   source: controls/ec2/ec2_launch_template_ebs_encrypted.yaml
 #   help_uri: docs/controls/ec2/ec2_launch_template_ebs_encrypted.md
 package soc2opa.controls.ec2_launch_template_ebs_encrypted

@@ -45,6 +45,8 @@
 #     - SC-13
 #     - SC-23
 #     - SI-1
+#   reference:
+#   - clb_tls_listeners_only
 #   source: controls/elb/elb_classic_tls_listeners.yaml
 #   help_uri: docs/controls/elb/elb_classic_tls_listeners.md
 package soc2opa.controls.elb_classic_tls_listeners

@@ -63,6 +63,8 @@
 #     - SC-13
 #     - SC-23
 #     - SI-1
+#   reference:
+#   - alb_http_redirects_to_https
 #   source: controls/elb/elbv2_listener_encrypted.yaml
 #   help_uri: docs/controls/elb/elbv2_listener_encrypted.md
 package soc2opa.controls.elbv2_listener_encrypted
