@@ -271,8 +271,8 @@ def _operator_files(root: Path) -> dict[str, str]:
     return out
 
 
-def _opa(opa: Path, *args: str, cwd: Path | None = None) -> str:
-    proc = subprocess.run([str(opa), *args], capture_output=True, text=True, cwd=cwd)
+def _opa(opa: Path, *args: str, cwd: Path | None = None, stdin: str | None = None) -> str:
+    proc = subprocess.run([str(opa), *args], capture_output=True, text=True, cwd=cwd, input=stdin)
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         raise EngineError(f"opa {args[0]} failed: {' | '.join(detail[:6])}")
@@ -300,7 +300,44 @@ def _bundle_members(data: bytes) -> dict[str, bytes]:
         }
 
 
-def _build_bundle(root: Path, opa: Path, files: dict[str, str], out: Path) -> None:
+# What soc2opa eval needs to compile only the controls a plan can reach (docs/performance.md).
+SELECTION_QUERY = (
+    '{"stubs": {id: d | some id; d := data.soc2opa.controls[id].decision}, '
+    '"types": {id: t | some id; t := data.soc2opa.controls[id].resource_types}}'
+)
+_EMPTY_PLAN = '{"format_version": "1.2", "resource_changes": []}'
+
+
+def _selection(staging: Path, opa: Path, modules: dict[str, str]) -> dict[str, Any]:
+    """The bundle's selection index, read from the staged bundle by opa itself.
+
+    stubs holds each control's decision on a plan without its resource types, which is what the
+    report carries for a control the engine does not load; always lists controls it must load.
+    """
+    out = _opa(
+        opa,
+        *("eval", "--format", "json", "--bundle", ".", "--ignore", "*_test.rego"),
+        *("--stdin-input", SELECTION_QUERY),
+        cwd=staging,
+        stdin=_EMPTY_PLAN,
+    )
+    value = json.loads(out)["result"][0]["expressions"][0]["value"]
+    stubs, types = value["stubs"], value["types"]
+    if set(stubs) != set(modules) or set(types) != set(modules):
+        raise EngineError("the built bundle's controls differ from the catalog's")
+    return {
+        "version": 1,
+        "modules": modules,
+        "types": {cid: sorted(types[cid]) for cid in sorted(modules)},
+        # A control without resource types that is not runtime-only may judge anything.
+        "always": sorted(c for c in modules if not types[c] and not stubs[c].get("runtime")),
+        "stubs": {cid: stubs[cid] for cid in sorted(modules)},
+    }
+
+
+def _build_bundle(
+    root: Path, opa: Path, files: dict[str, str], out: Path, modules: dict[str, str]
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp, "rego")
         for src in root.glob("rego/**/*"):
@@ -314,6 +351,9 @@ def _build_bundle(root: Path, opa: Path, files: dict[str, str], out: Path) -> No
                 dest = Path(tmp, rel)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_text(text)
+        manifest = json.loads(Path(staging, ".manifest").read_text())
+        manifest["metadata"]["selection"] = _selection(staging, opa, modules)
+        Path(staging, ".manifest").write_text(json.dumps(manifest, indent=2) + "\n")
         # Built from inside the staging folder so member paths do not carry the temp path.
         _opa(
             opa,
@@ -351,6 +391,12 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
         f"min_opa_version := {rego_literal(MIN_OPA_VERSION)}\n"
     )
     files = _format_all(files, opa)
+    # Bundle member of each control's module, for the selection index.
+    modules = {
+        c.id: f"controls/{c.service}/{c.id}.rego"
+        for c in controls
+        if f"rego/controls/{c.service}/{c.id}.rego" in files
+    }
     files["rego/.manifest"] = (
         json.dumps(
             {
@@ -386,7 +432,7 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
         result.stale += sorted(existing - set(files))
         with tempfile.TemporaryDirectory() as tmp:
             fresh = Path(tmp, "bundle.tar.gz")
-            _build_bundle(root, opa, files, fresh)
+            _build_bundle(root, opa, files, fresh, modules)
             bundle = root / BUNDLE
             if not bundle.is_file() or _bundle_members(bundle.read_bytes()) != _bundle_members(
                 fresh.read_bytes()
@@ -401,5 +447,5 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
     (root / BUNDLE).parent.mkdir(parents=True, exist_ok=True)
-    _build_bundle(root, opa, files, root / BUNDLE)
+    _build_bundle(root, opa, files, root / BUNDLE, modules)
     return result

@@ -13,6 +13,7 @@ from soc2opa.engine import QUERY, Engine, LocalEngine, check_opa_version
 from soc2opa.errors import EngineError, InputError, UsageError
 from soc2opa.planfile import PlanFile, open_plan, parse_plan, read_fd
 from soc2opa.report_shape import check_report
+from soc2opa.selection import plan_types
 
 STDIN_NAME = "(stdin)"
 # One opa process judges every plan: each one becomes the input of the report in turn.
@@ -80,7 +81,8 @@ def evaluate_all(engine: Engine, plans: list[PlanFile]) -> list[dict[str, Any]]:
     """The raw report of each plan, in order; one opa eval for all when the engine is local."""
     if isinstance(engine, LocalEngine) and len(plans) > 1:
         try:
-            value = engine.query(BATCH_QUERY, _combined_input(plans))
+            types = set().union(*(plan_types(p.document) for p in plans)) if engine.select else None
+            value = engine.query(BATCH_QUERY, _combined_input(plans), types)
         except (EngineError, InputError):
             value = None
         if isinstance(value, list) and len(value) == len(plans):

@@ -249,6 +249,12 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
     "a bare FILE takes --format and replaces stdout.",
 )
 @click.option("--timeout", type=SECONDS, help="Seconds OPA may take (default: 600).")
+@click.option(
+    "--no-select",
+    is_flag=True,
+    help="Compile every control of the bundle, not only those the plan's resource types reach "
+    "(same report, slower; see docs/performance.md).",
+)
 def eval_command(
     plans: tuple[str, ...], bundle: Path | None, fmt: str | None, fail_on: str | None,
     strict: bool | None, controls: tuple[str, ...], exclude_controls: tuple[str, ...],
@@ -257,6 +263,7 @@ def eval_command(
     waivers: Path | None,
     tf_dir: Path | None, config: Path | None, no_config: bool, quiet: bool, no_color: bool,
     opa_url: str | None, opa_path: str | None, outputs: tuple[str, ...], timeout: float | None,
+    no_select: bool,
 ) -> None:  # fmt: skip
     """Judge `terraform show -json` plans against the SOC 2 controls."""
     if not plans:
@@ -278,6 +285,8 @@ def eval_command(
     if settings.tf_dir is not None and not settings.tf_dir.is_dir():
         raise UsageError(f"--tf-dir: {settings.tf_dir} is not a folder")
     engine, source = _engine(settings, opa_url)
+    if isinstance(engine, LocalEngine):
+        engine.select = not no_select
     names = expand_plan_args(plans)
     started = _now()
     with open_plans(names, timeout=engine.timeout) as files:

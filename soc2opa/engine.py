@@ -6,15 +6,19 @@ import json
 import re
 import tarfile
 import threading
+from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from soc2opa.bundlecache import cached_bundle
 from soc2opa.errors import EngineError, InputError
 from soc2opa.opaproc import OpaTimeout, run_opa
 from soc2opa.opaurl import OpaUrl
 from soc2opa.planfile import PlanFile
 from soc2opa.report_shape import check_report
+from soc2opa.selection import plan_types, selective_args
 from soc2opa.untrusted import excerpt
 
 QUERY = "data.soc2opa.main.report"
@@ -83,10 +87,12 @@ class LocalEngine:
     bundle: Path
     timeout: float = 600.0
     name: str = "opa-local"
+    # Compile only the controls the plan's resource types reach (docs/performance.md).
+    select: bool = True
 
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """Run opa eval over the bundle with the plan as input."""
-        raw = self.query(QUERY, plan)
+        raw = self.query(QUERY, plan, plan_types(plan.document) if self.select else None)
         if raw is None:
             raise EngineError(
                 f"{self.bundle}: the bundle has no data.soc2opa.main.report; "
@@ -101,15 +107,30 @@ class LocalEngine:
         version = raw.get("opa_version")
         return {"version": version if isinstance(version, str) else None, "path": str(self.opa)}
 
-    def query(self, query: str, plan: PlanFile | None = None) -> Any:
-        """The value of one Rego query over the bundle (None when undefined)."""
+    def query(
+        self, query: str, plan: PlanFile | None = None, types: Iterable[str] | None = None
+    ) -> Any:
+        """The value of one Rego query over the bundle (None when undefined).
+
+        With the plan's resource types, only the controls they reach are compiled when the
+        bundle carries a selection index; the others answer with their recorded stubs.
+        """
         try:
             is_file = self.bundle.is_file()
         except OSError:
             is_file = False
         if not is_file:
             raise EngineError(f"{self.bundle}: bundle not found")
-        args = ["eval", "--format", "json", "--bundle", str(self.bundle)]
+        cached = cached_bundle(self.bundle) if types is not None else None
+        with ExitStack() as stack:
+            if cached is None:
+                sources = ["--bundle", str(self.bundle)]
+            else:
+                sources = stack.enter_context(selective_args(cached, types or ()))
+            return self._run(query, plan, sources)
+
+    def _run(self, query: str, plan: PlanFile | None, sources: list[str]) -> Any:
+        args = ["eval", "--format", "json", *sources]
         if plan is not None:
             args.append("--stdin-input")
         what = plan.name if plan else str(self.bundle)
