@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "0caf8c53abbd021c"
+revision := "49d121b977e670bb"
 
 min_opa_version := "1.0.0"
