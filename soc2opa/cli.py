@@ -20,9 +20,10 @@ from soc2opa.config import Settings, find_config, load_config, merge, split_list
 from soc2opa.doctor import opa_version, run_checks, version_text
 from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
 from soc2opa.errors import EngineError, UsageError
+from soc2opa.evidence.commands import COMMANDS as EVIDENCE_COMMANDS
 from soc2opa.evidence.export import export
 from soc2opa.evidence.record import evaluation_record, sha256_file
-from soc2opa.evidence.store import append, read, verify
+from soc2opa.evidence.store import append, read, store_target
 from soc2opa.formats import FORMATS, FormatOptions, get_format
 from soc2opa.formats.base import plain
 from soc2opa.frameworks import FRAMEWORKS, framework_name, ids_in
@@ -198,9 +199,9 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
 )
 @click.option(
     "--evidence",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Record this evaluation in an append-only evidence store (an SQLite file); "
-    "see docs/evidence.md.",
+    metavar="STORE",
+    help="Record this evaluation in an append-only evidence store (an SQLite file or a "
+    "postgresql:// URL); see docs/evidence.md.",
 )
 @click.option(
     "--baseline-elsewhere",
@@ -259,7 +260,7 @@ def eval_command(
     plans: tuple[str, ...], bundle: Path | None, fmt: str | None, fail_on: str | None,
     strict: bool | None, controls: tuple[str, ...], exclude_controls: tuple[str, ...],
     criteria: tuple[str, ...], exclude_criteria: tuple[str, ...],
-    evidence: Path | None, framework: str | None, baseline_elsewhere: tuple[str, ...],
+    evidence: str | None, framework: str | None, baseline_elsewhere: tuple[str, ...],
     waivers: Path | None,
     tf_dir: Path | None, config: Path | None, no_config: bool, quiet: bool, no_color: bool,
     opa_url: str | None, opa_path: str | None, outputs: tuple[str, ...], timeout: float | None,
@@ -310,7 +311,7 @@ def eval_command(
         report.opa = engine.identity(raw)
     apply_waivers(reports, loaded, today_utc())
     if evidence is not None:
-        _record(evidence, reports, digests, started, engine)
+        _record(store_target(evidence), reports, digests, started, engine)
     if settings.tf_dir is not None:
         locate_results(reports, settings.tf_dir)
     file_options = FormatOptions(color=False)
@@ -327,7 +328,7 @@ def _now() -> str:
 
 
 def _record(
-    store: Path, reports: list[Any], digests: list[str], started: str, engine: Engine
+    store: str | Path, reports: list[Any], digests: list[str], started: str, engine: Engine
 ) -> None:
     opa_path = getattr(engine, "opa", None)
     opa = {
@@ -352,25 +353,18 @@ def evidence_group() -> None:
     """The audit evidence store that `soc2opa eval --evidence STORE` appends to."""
 
 
-@evidence_group.command("verify")
-@click.argument("store", type=click.Path(path_type=Path, dir_okay=False))
-def evidence_verify(store: Path) -> None:
-    """Check that no record is missing, changed, reordered or backdated (exit 1 if one is)."""
-    good, problem = verify(read(store))
-    if problem:
-        click.echo(f"{store}: {good} records hold; {problem}", err=True)
-        sys.exit(1)
-    click.echo(f"{store}: {good} records, chain intact")
+for _command in EVIDENCE_COMMANDS:
+    evidence_group.add_command(_command)
 
 
 @evidence_group.command("export")
-@click.argument("store", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("store", metavar="STORE")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
 @click.option("--from", "since", metavar="DATE", help="First UTC day (YYYY-MM-DD) to include.")
 @click.option("--to", "until", metavar="DATE", help="Last UTC day (YYYY-MM-DD) to include.")
-def evidence_export(store: Path, fmt: str, since: str | None, until: str | None) -> None:
+def evidence_export(store: str, fmt: str, since: str | None, until: str | None) -> None:
     """Write the records of a window: one JSON line each, or one CSV row per control."""
-    click.echo(export(read(store), fmt, since, until), nl=False)
+    click.echo(export(read(store_target(store)), fmt, since, until), nl=False)
 
 
 @cli.command("waivers")

@@ -100,8 +100,8 @@ def test_verify_names_the_first_bad_record(
 ) -> None:
     problem = _tampered(tmp_path, *sql)
     if found is None:
-        # Dropping the newest record leaves a valid shorter chain: only a signed checkpoint of
-        # the chain's size (not built yet) would show it; docs/evidence.md says so.
+        # Dropping the newest record leaves a valid shorter chain: a signed checkpoint of the
+        # chain's size shows it (tests/test_evidence_chain.py); docs/evidence.md says so.
         assert problem is None
     else:
         assert problem is not None and found in problem
