@@ -24,6 +24,8 @@ from soc2opa.evidence.commands import COMMANDS as EVIDENCE_COMMANDS
 from soc2opa.evidence.export import export
 from soc2opa.evidence.record import evaluation_record, sha256_file
 from soc2opa.evidence.store import append, read, store_target
+from soc2opa.evidence.waiver_commands import waiver_group
+from soc2opa.evidence.waiver_records import evidence_waivers
 from soc2opa.formats import FORMATS, FormatOptions, get_format
 from soc2opa.formats.base import plain
 from soc2opa.frameworks import FRAMEWORKS, framework_name, ids_in
@@ -283,6 +285,9 @@ def eval_command(
         raise UsageError(f"{settings.source}: format must be one of {', '.join(FORMATS)}")
     specs = _output_specs(settings)
     loaded = load_waivers(settings.waivers) if settings.waivers else []
+    if evidence is not None:
+        # Waivers recorded in the evidence store apply too; the records name the ones used.
+        loaded += evidence_waivers(store_target(evidence), first_index=len(loaded) + 1)
     if settings.tf_dir is not None and not settings.tf_dir.is_dir():
         raise UsageError(f"--tf-dir: {settings.tf_dir} is not a folder")
     engine, source = _engine(settings, opa_url)
@@ -353,7 +358,7 @@ def evidence_group() -> None:
     """The audit evidence store that `soc2opa eval --evidence STORE` appends to."""
 
 
-for _command in EVIDENCE_COMMANDS:
+for _command in (*EVIDENCE_COMMANDS, waiver_group):
     evidence_group.add_command(_command)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from soc2opa.evidence.merkle import (
     ProofError,
@@ -33,6 +35,8 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
     covered: int = 0
     key: str | None = None
+    timestamps: int = 0
+    last_trusted_time: str | None = None
 
 
 def leaf_hashes(rows: Sequence[Stored]) -> list[bytes]:
@@ -63,17 +67,48 @@ def _check_one(
     return head, None
 
 
+# How far a CI runner's clock may run ahead of a TSA's before a record looks postdated.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def _timestamp(
+    cp: Checkpoint, rows: Sequence[Stored], roots: list[Any] | None
+) -> tuple[datetime | None, str | None]:
+    """The checkpoint's trusted time, or why its timestamp fails."""
+    from soc2opa.evidence.tsa import TimestampError, check_timestamp
+
+    try:
+        when = check_timestamp(str(cp.timestamp), cp.note.encode(), roots)
+    except TimestampError as exc:
+        return None, f"checkpoint {cp.id}: its RFC 3161 timestamp does not hold ({exc})"
+    if cp.tree_size:
+        last = rows[cp.tree_size - 1]
+        try:
+            dated = datetime.fromisoformat(last.recorded_at)
+        except ValueError:
+            return None, f"record {last.seq}: its date {last.recorded_at!r} is not ISO 8601"
+        if dated.tzinfo is None or dated > when + CLOCK_SKEW:
+            return None, (
+                f"record {last.seq} is dated {last.recorded_at}, after checkpoint {cp.id} "
+                f"covering it was timestamped ({when.isoformat()}): postdated"
+            )
+    return when, None
+
+
 def audit(
     rows: Sequence[Stored],
     checkpoints: Sequence[Checkpoint],
     *,
     verifier: Verifier | None,
     external: Sequence[str] = (),
+    tsa_roots: list[Any] | None = None,
 ) -> Verdict:
     """Check the chain, then every checkpoint (and any external checkpoint notes) against it.
 
     Without a verifier, signatures are checked with the key stored beside the first checkpoint,
-    and every later one must use the same key; an auditor pins their own copy instead.
+    and every later one must use the same key; an auditor pins their own copy instead. A
+    checkpoint's RFC 3161 timestamp must be over its note (and, given TSA roots, signed by the
+    TSA), and no record it covers may be dated after it.
     """
     verdict = Verdict()
     verdict.records, verdict.problem = verify(iter(rows))
@@ -97,6 +132,13 @@ def audit(
         if problem or head is None:
             verdict.problem = problem
             return verdict
+        if cp.timestamp:
+            when, problem = _timestamp(cp, rows, tsa_roots)
+            if problem or when is None:
+                verdict.problem = problem
+                return verdict
+            verdict.timestamps += 1
+            verdict.last_trusted_time = when.isoformat()
         if previous is not None:
             before, old = previous
             if cp.created_at < before.created_at:

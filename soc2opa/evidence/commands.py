@@ -80,13 +80,35 @@ def public_key(key: Path | None, key_env: str | None) -> None:
     metavar="NAME",
     help="The log's name in the checkpoint (default: the previous checkpoint's, or the key's).",
 )
-def checkpoint(store: str, key: Path | None, key_env: str | None, origin: str | None) -> None:
+@click.option(
+    "--tsa-url",
+    envvar="SOC2OPA_TSA_URL",
+    metavar="URL",
+    help="Also get an RFC 3161 timestamp on the checkpoint from this Time-Stamp Authority "
+    "(or $SOC2OPA_TSA_URL).",
+)
+@click.option("--tsa-timeout", type=float, default=30, show_default=True, help="Seconds.")
+def checkpoint(
+    store: str, key: Path | None, key_env: str | None, origin: str | None,
+    tsa_url: str | None, tsa_timeout: float,
+) -> None:  # fmt: skip
     """Sign a checkpoint (Merkle tree head) over every record so far and store it."""
     signer = load_signer(key, key_env)
+    stamper = None
+    if tsa_url:
+        from soc2opa.evidence.tsa import request_timestamp
+
+        url = tsa_url
+
+        def stamper(note: bytes) -> tuple[str, str]:
+            return request_timestamp(url, note, tsa_timeout), url
+
     with closing(open_store(store_target(store), must_exist=True)) as opened:
-        cp = write_checkpoint(opened, signer, origin=origin)
+        cp = write_checkpoint(opened, signer, origin=origin, timestamper=stamper)
+    stamped = " (RFC 3161 timestamp stored)" if cp.timestamp else ""
     click.echo(
-        f"{opened.name}: checkpoint {cp.id} signed: records 1..{cp.tree_size}, root {cp.root_hash}",
+        f"{opened.name}: checkpoint {cp.id} signed: records 1..{cp.tree_size}, "
+        f"root {cp.root_hash}{stamped}",
         err=True,
     )
     click.echo(cp.note, nl=False)
@@ -167,9 +189,14 @@ def _notes(files: tuple[Path, ...]) -> list[str]:
     type=click.Path(path_type=Path, dir_okay=False),
     help="A checkpoint note kept outside the store; it must match the records (repeatable).",
 )
+@click.option(
+    "--tsa-ca",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM root certificates of the TSA: check timestamps' signatures, not only their hash.",
+)
 def verify(
     store: str, since: str | None, until: str | None, public_key: Path | None,
-    notes: tuple[Path, ...],
+    notes: tuple[Path, ...], tsa_ca: Path | None,
 ) -> None:  # fmt: skip
     """Check every record and checkpoint; exit 1 naming the first bad one and why.
 
@@ -178,11 +205,16 @@ def verify(
     before.
     """
     verifier = load_verifier(public_key) if public_key else None
+    roots = None
+    if tsa_ca is not None:
+        from soc2opa.evidence.tsa import load_roots
+
+        roots = load_roots(tsa_ca)
     with closing(open_store(store_target(store), must_exist=True)) as opened:
         rows, checkpoints = opened.rows(), opened.checkpoints()
         name = opened.name
     chosen = window(rows, since, until)
-    verdict = audit(rows, checkpoints, verifier=verifier, external=_notes(notes))
+    verdict = audit(rows, checkpoints, verifier=verifier, external=_notes(notes), tsa_roots=roots)
     if verdict.problem:
         click.echo(f"{name}: {verdict.records} records hold; {verdict.problem}", err=True)
         sys.exit(1)
@@ -200,6 +232,12 @@ def verify(
         )
     else:
         lines.append("no signed checkpoints: write one with `soc2opa evidence checkpoint`")
+    if verdict.timestamps:
+        how = "signature and hash" if roots else "hash only: give --tsa-ca to check the TSA"
+        lines.append(
+            f"{verdict.timestamps} RFC 3161 timestamps hold ({how}); "
+            f"the latest is {verdict.last_trusted_time}"
+        )
     lines += verdict.notes
     click.echo("\n".join(lines))
 

@@ -10,6 +10,7 @@ from typing import Any
 from soc2opa import __version__
 from soc2opa.evidence.ci import ci_context
 from soc2opa.report import Report
+from soc2opa.waivers import Waiver
 
 
 def sha256_file(path: Path) -> str | None:
@@ -22,6 +23,14 @@ def sha256_file(path: Path) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def _waiver_ref(waiver: Waiver) -> str:
+    """A waiver file's entry as file#position; a stored waiver as evidence:ID@seq, the seq of
+    the record (create or renew) that put it in force."""
+    if waiver.file.startswith("evidence:"):
+        return waiver.file
+    return f"{waiver.file or '-'}#{waiver.index}"
 
 
 def evaluation_record(
@@ -50,10 +59,13 @@ def evaluation_record(
             "unknown": sum(r.status == "unknown" for r in mine),
             "waived": sum(r.waived for r in mine),
             "failing": sorted(r.address for r in mine if r.status == "fail" and not r.waived),
-            "waivers": sorted(
-                {f"{r.waiver.file or '-'}#{r.waiver.index}" for r in mine if r.waiver is not None}
-            ),
+            "waivers": sorted({_waiver_ref(r.waiver) for r in mine if r.waiver is not None}),
         }
+    applied = sorted({
+        int(r.waiver.file.rsplit("@", 1)[1])
+        for r in report.results
+        if r.waiver is not None and r.waiver.file.startswith("evidence:")
+    })  # fmt: skip
     return {
         "kind": "plan",
         "started_at": started_at,
@@ -77,5 +89,7 @@ def evaluation_record(
             "baseline_elsewhere": list(report.baseline_elsewhere),
         },
         "exit_code": report.exit_code,
+        "waiver_records_applied": applied,
+        "waivers_expired": sorted(_waiver_ref(w) for w in report.expired_waivers),
         "controls": controls,
     }
