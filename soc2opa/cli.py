@@ -35,6 +35,7 @@ from soc2opa.locations import locate_results
 from soc2opa.output import SECONDS, seconds, write_atomic, write_stdout
 from soc2opa.report import SEVERITIES, build_report, normalize_criterion
 from soc2opa.tools import default_bundle, find_opa
+from soc2opa.untrusted import escape
 from soc2opa.waivers import apply_waivers, load_waivers, today_utc, waivers_data
 
 
@@ -608,8 +609,10 @@ def controls_list(
             else ""
         )
         click.echo(
-            f"{cid:<45} {custom.get('severity', ''):<8} {','.join(ids):<22} "
-            f"{plain(meta.get('title', ''))}{status}"
+            escape(
+                f"{cid:<45} {custom.get('severity', ''):<8} {','.join(ids):<22} "
+                f"{plain(meta.get('title', ''))}{status}"
+            )
         )
     click.echo(f"{len(listed)} controls")
 
@@ -658,7 +661,8 @@ def controls_show(control_id: str, bundle: Path | None, fmt: str, opa_path: str 
     lines += ["    " + ln for ln in remediation.get("terraform", "").rstrip().splitlines()]
     if custom.get("help_uri"):
         lines += ["", f"  more (examples, the check): {custom['help_uri']}"]
-    click.echo("\n".join(lines))
+    # A bundle given with --bundle is not ours: every line of it is escaped like plan text.
+    click.echo("\n".join(escape(line) for line in lines))
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import json
 import re
 import tarfile
 import threading
+import time
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -224,26 +225,39 @@ class RemoteEngine:
         self.timeout = timeout
         self.token = token
 
-    def _why_no_report(self) -> str:
-        """Explain a missing report: an unactivated bundle (e.g. a refused signature) or none."""
-        import requests
+    def _why_no_report(self, remaining: float) -> str:
+        """Explain a missing report: an unactivated bundle (e.g. a refused signature) or none.
 
+        The health question runs within what is left of the --timeout deadline (at most 10 s).
+        """
         base = f"OPA server {self.url} has no data.soc2opa.main.report"
-        try:
-            health = requests.get(
-                f"{self.url}/health?bundles",
-                timeout=min(self.timeout, 10.0),
-                headers=self.server.auth_headers() or None,
-            )
-        except requests.RequestException:
-            return f"{base}; load the soc2opa bundle"
-        if health.status_code != 200:
+        answer: dict[str, int] = {}
+        wait = max(min(remaining, 10.0), 0.0)
+        worker = threading.Thread(target=self._health, args=(wait, answer), daemon=True)
+        worker.start()
+        worker.join(wait)
+        status = answer.get("status")
+        if status is not None and status != 200:
             return (
                 f"{base}: its bundles are not activated (GET /health?bundles answered "
-                f"{health.status_code}); OPA refuses a bundle that fails signature verification "
+                f"{status}); OPA refuses a bundle that fails signature verification "
                 "or cannot be downloaded, and its log says which"
             )
         return f"{base}; load the soc2opa bundle"
+
+    def _health(self, timeout: float, answer: dict[str, int]) -> None:
+        import requests
+
+        if timeout <= 0.05:
+            return
+        try:
+            answer["status"] = requests.get(
+                f"{self.url}/health?bundles",
+                timeout=timeout,
+                headers=self.server.auth_headers() or None,
+            ).status_code
+        except requests.RequestException:
+            return
 
     def identity(self, raw: dict[str, Any]) -> dict[str, str | None]:
         """The server's OPA version and its URL (without credentials)."""
@@ -253,6 +267,7 @@ class RemoteEngine:
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """POST the plan as input to /v1/data/soc2opa/main/report, within one total deadline."""
         outcome: dict[str, Any] = {}
+        started = time.monotonic()
         worker = threading.Thread(
             target=self._query, args=(plan, outcome), daemon=True, name="soc2opa-remote"
         )
@@ -267,7 +282,7 @@ class RemoteEngine:
         if not isinstance(answer, dict):
             raise EngineError(f"OPA server {self.url} answered something that is not a result")
         if "result" not in answer:
-            raise EngineError(self._why_no_report())
+            raise EngineError(self._why_no_report(self.timeout - (time.monotonic() - started)))
         report = check_report(answer["result"], f"OPA server {self.url}")
         check_opa_version(report, f"OPA server {self.url}")
         return report

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
+from pathlib import Path
 
 from tests.conftest import ROOT, Run
 
@@ -62,3 +65,28 @@ def test_reference_keys_name_rows_of_the_reference_table(run: Run) -> None:
     assert keys and keys <= rows, sorted(keys - rows)
     without = sorted(cid for cid, meta in catalog.items() if not meta["custom"].get("reference"))
     assert without == [], without
+
+
+def test_controls_from_a_hostile_bundle_are_escaped(run: Run, tmp_path: Path) -> None:
+    source = ROOT / "bundles" / "soc2opa.tar.gz"
+    hostile = tmp_path / "hostile.tar.gz"
+    target = "rego/controls/s3/s3_bucket_versioning_enabled.rego"
+    evil = '# title: "Evil \\e]0;pwned\\a \\e[2J \\u202e \\u009b title"'
+    with tarfile.open(source, "r:gz") as src, tarfile.open(hostile, "w:gz") as dst:
+        for member in src:
+            data = src.extractfile(member) if member.isfile() else None
+            body = data.read() if data else b""
+            if member.name.endswith(target.removeprefix("rego")):
+                text = body.decode()
+                assert "# title: " in text
+                lines = [evil if ln.startswith("# title: ") else ln for ln in text.splitlines()]
+                body = ("\n".join(lines) + "\n").encode()
+                member.size = len(body)
+            dst.addfile(member, io.BytesIO(body) if member.isfile() else None)
+    for args in (["show", "s3_bucket_versioning_enabled"], ["list", "--service", "s3"]):
+        proc = run("controls", *args, "--bundle", str(hostile))
+        assert proc.returncode == 0, proc.stderr
+        assert "Evil" in proc.stdout
+        for raw in ("\x1b", "\x07", "\u202e", "\u009b"):
+            assert raw not in proc.stdout, (args, raw)
+        assert "\\x1b]0;pwned" in proc.stdout

@@ -686,3 +686,34 @@ def test_create_without_planned_values_is_unknown_with_a_warning(run: Run, tmp_p
     assert result["status"] == "unknown"
     assert "change.after is null" in result["message"]
     assert any("aws_db_instance.db: change.after is null" in w for w in report["warnings"])
+
+
+class _SlowNoReport(_Recorder):
+    """Answers the report query late and without a result, then trickles its health answer."""
+
+    def do_GET(self) -> None:
+        _trickle(self)
+
+
+def test_health_question_stays_within_the_deadline(run: Run, tmp_path: Path) -> None:
+    path = write_plan(tmp_path / "plan.json", PLAN["resource_changes"])
+
+    def late_empty(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(1.0)
+        _json_answer(200, b"{}")(handler)
+
+    seen: list[dict[str, Any]] = []
+    handler = type("Handler", (_SlowNoReport,), {"seen": seen, "answer": staticmethod(late_empty)})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        started = time.monotonic()
+        one_line_error(run("eval", str(path), "--opa-url", url, "--timeout", "3"), "no data.soc2opa")
+        # Before, the health question could add up to 10 s after the report query.
+        assert time.monotonic() - started < 3 + 2.5
+        assert len(seen) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
