@@ -5,17 +5,21 @@
 #   with the control id, criteria, severity and remediation next to the message. The Conftest
 #   target's package main turns them into deny and warn; the Spacelift, Terraform Cloud and
 #   Scalr adapters into their message strings. Named violations and warnings (not deny/warn) so
-#   that conftest --all-namespaces reports each finding once.
+#   that conftest --all-namespaces reports each finding once. A result a live waiver covers
+#   (data.soc2opa_waivers, loaded with --data) is not a violation: it is a warning that says it
+#   is waived, by whom and until when, so Conftest agrees with soc2opa eval --waivers.
 # scope: package
 package soc2opa.conftest
 
 import data.soc2opa.main
+import data.soc2opa.waivers
 
 # METADATA
 # description: One finding per failing result; an unusable input is one finding too.
 violations contains _finding(id, d, address, why) if {
 	some id, d in main.controls
 	some address, why in d.fail
+	not waivers.applies(id, address)
 }
 
 violations contains {
@@ -34,6 +38,23 @@ violations contains {
 warnings contains _finding(id, d, address, why) if {
 	some id, d in main.controls
 	some address, why in d.unknown
+	not waivers.applies(id, address)
+}
+
+# METADATA
+# description: >-
+#   One warning per waived fail or unknown result, naming the waiver; the result keeps its
+#   status (waived_status) and the waiver's reason, owner, ticket and expiry.
+warnings contains object.union(_finding(id, d, address, why), {
+	"msg": sprintf("%s [waived %s until %s by %s: %s] %s: %s", [id, status, w.expires, object.get(w, "owner", "(no owner)"), object.get(w, "reason", "(no reason)"), address, why]),
+	"waived": true,
+	"waived_status": status,
+	"waiver": {k: v | some k in ["reason", "owner", "ticket", "expires", "index"]; v := object.get(w, k, null)},
+}) if {
+	some id, d in main.controls
+	some status in ["fail", "unknown"]
+	some address, why in object.get(d, status, {})
+	w := waivers.waived[id][address]
 }
 
 _finding(id, d, address, why) := {

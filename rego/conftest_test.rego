@@ -28,3 +28,21 @@ test_problems_are_violations if {
 	startswith(v.msg, "not a plan soc2opa can judge: this is a Terraform state file")
 	v.control_id == "input"
 }
+
+_waivers := {"waivers": [
+	{"control": "rds_instance_storage_*", "resource": "aws_db_instance.a", "reason": "migration", "owner": "dba", "expires": "2200-01-01"},
+	{"control": "rds_instance_storage_encrypted", "resource": "aws_db_instance.b", "reason": "old", "owner": "dba", "expires": "2001-01-01"},
+]}
+
+test_waived_failures_are_warnings_that_name_the_waiver if {
+	vs := [v | some v in conftest.violations; v.control_id == "rds_instance_storage_encrypted"] with input as _plan with data.soc2opa_waivers as _waivers
+	vs == []
+	[w] := [w | some w in conftest.warnings; w.control_id == "rds_instance_storage_encrypted"; w.waived] with input as _plan with data.soc2opa_waivers as _waivers
+	w.waived_status == "fail"
+	w.waiver.owner == "dba"
+	w.msg == "rds_instance_storage_encrypted [waived fail until 2200-01-01 by dba: migration] aws_db_instance.a: storage_encrypted is false; expected true"
+
+	# The expired waiver leaves b's unknown an ordinary warning.
+	plain := {w.resource | some w in conftest.warnings; w.control_id == "rds_instance_storage_encrypted"; not w.waived} with input as _plan with data.soc2opa_waivers as _waivers
+	plain == {"aws_db_instance.b"}
+}
