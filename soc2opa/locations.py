@@ -2,8 +2,9 @@
 
 A small scanner reads the top-level blocks of each .tf file (resource, data, module) with the
 line they start on; strings, interpolations, heredocs and comments are skipped so braces in them
-do not count. Module calls with a local source (./x, ../x) are followed; others are looked up in
-.terraform/modules/modules.json when `terraform init` has run.
+do not count. Files in Terraform's JSON syntax (.tf.json) are read as JSON, each block on the
+line of its name's key. Module calls with a local source (./x, ../x) are followed; others are
+looked up in .terraform/modules/modules.json when `terraform init` has run.
 """
 
 from __future__ import annotations
@@ -120,23 +121,108 @@ def scan_blocks(text: str) -> list[tuple[str, str, str | None, int, str]]:
     return blocks
 
 
+_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
+
+
+def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The 1-based line of every object key, by its path of keys from the top (JSON syntax)."""
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    lines: dict[tuple[str, ...], int] = {}
+    path: list[str | None] = []
+    last_key: str | None = None
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            m = _KEY.match(text, i)
+            if m:
+                try:
+                    last_key = json.loads(f'"{m.group(1)}"')
+                except ValueError:
+                    last_key = None
+                if last_key is not None and None not in path:
+                    here = (*(p for p in path if p is not None), last_key)
+                    lines.setdefault(here, bisect.bisect_right(starts, i))
+                i = m.end()
+                continue
+            end = i + 1
+            while end < n and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            i = end + 1
+            last_key = None
+            continue
+        if ch == "{":
+            path.append(last_key if last_key is not None else (None if path else ""))
+            last_key = None
+        elif ch == "[":
+            # Blocks given as a list of objects keep their key's path.
+            path.append(last_key if last_key is not None else "")
+            last_key = None
+        elif ch in "}]" and path:
+            path.pop()
+        i += 1
+    return lines
+
+
+def scan_json_blocks(text: str) -> list[tuple[str, str, str | None, int, str | None]]:
+    """Top-level blocks of a .tf.json file as (kind, label1, label2, line, module source)."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(doc, dict):
+        return []
+    lines = _key_lines(text)
+    blocks: list[tuple[str, str, str | None, int, str | None]] = []
+
+    def objects(value: object) -> list[dict[str, object]]:
+        items = value if isinstance(value, list) else [value]
+        return [item for item in items if isinstance(item, dict)]
+
+    for kind in ("resource", "data"):
+        for by_type in objects(doc.get(kind)):
+            for rtype, by_name in by_type.items():
+                for named in objects(by_name):
+                    for name in named:
+                        line = lines.get(("", kind, rtype, name), lines.get(("", kind), 1))
+                        blocks.append((kind, rtype, name, line, None))
+    for by_name in objects(doc.get("module")):
+        for name, body in by_name.items():
+            source = next((b.get("source") for b in objects(body) if "source" in b), None)
+            line = lines.get(("", "module", name), lines.get(("", "module"), 1))
+            blocks.append(("module", name, None, line, source if isinstance(source, str) else None))
+    return blocks
+
+
 def scan_module(folder: Path) -> ModuleIndex:
-    """The resource, data and module blocks of every .tf file in a folder."""
+    """The resource, data and module blocks of every .tf and .tf.json file in a folder."""
     index = ModuleIndex(folder)
-    for path in sorted(folder.glob("*.tf")):
+    paths = sorted([*folder.glob("*.tf"), *folder.glob("*.tf.json")])
+    for path in paths:
         try:
             text = path.read_text(encoding="utf-8-sig", errors="replace")
         except OSError:
             continue
+        if path.name.endswith(".tf.json"):
+            for kind, first, second, line, source_text in scan_json_blocks(text):
+                _add(index, SourceLine(path, line), kind, first, second, source_text)
+            continue
         for kind, first, second, line, body in scan_blocks(text):
-            where = SourceLine(path, line)
-            if kind == "module":
-                source = _SOURCE.search(body)
-                index.modules.setdefault(first, (where, source.group(1) if source else None))
-            elif second is not None:
-                mode = "data" if kind == "data" else "managed"
-                index.resources.setdefault((mode, first, second), where)
+            source = _SOURCE.search(body) if kind == "module" else None
+            _add(index, SourceLine(path, line), kind, first, second,
+                 source.group(1) if source else None)  # fmt: skip
     return index
+
+
+def _add(
+    index: ModuleIndex, where: SourceLine, kind: str, first: str, second: str | None,
+    source: str | None,
+) -> None:  # fmt: skip
+    if kind == "module":
+        index.modules.setdefault(first, (where, source))
+    elif second is not None:
+        mode = "data" if kind == "data" else "managed"
+        index.resources.setdefault((mode, first, second), where)
 
 
 class Locator:

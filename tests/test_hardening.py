@@ -710,7 +710,9 @@ def test_health_question_stays_within_the_deadline(run: Run, tmp_path: Path) -> 
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         started = time.monotonic()
-        one_line_error(run("eval", str(path), "--opa-url", url, "--timeout", "3"), "no data.soc2opa")
+        one_line_error(
+            run("eval", str(path), "--opa-url", url, "--timeout", "3"), "no data.soc2opa"
+        )
         # Before, the health question could add up to 10 s after the report query.
         assert time.monotonic() - started < 3 + 2.5
         assert len(seen) == 1

@@ -97,3 +97,42 @@ def test_findings_point_at_the_tf_line_in_every_format(run: Run, tmp_path: Path)
     annotations = gh.read_text()
     assert f"::error file={REL}/main.tf,line=15,title=" in annotations
     assert f"::error file={REL}/modules/inner/main.tf,line=1,title=" in annotations
+
+
+TF_JSON = ROOT / "tests" / "fixtures" / "tf_locations_json"
+
+
+def test_tf_json_files_are_located_on_the_line_of_the_block_name() -> None:
+    plan = json.loads((TF_JSON / "plan.json").read_text())
+    locator = Locator(TF_JSON)
+    expected = {
+        "aws_ebs_volume.scratch": ("main.tf.json", 19, []),
+        "aws_sqs_queue.jobs[0]": ("main.tf.json", 26, []),
+        "aws_sqs_queue.jobs[1]": ("main.tf.json", 26, []),
+        "module.events.aws_sqs_queue.this": ("modules/queue/main.tf.json", 5, [34]),
+    }
+    assert {rc["address"] for rc in plan["resource_changes"]} == set(expected)
+    for address, (file, line, calls) in expected.items():
+        found = locator.locate(address)
+        assert found is not None, address
+        assert (found.resource.path, found.resource.line) == (TF_JSON / file, line), address
+        assert [c.line for _, c in found.module_calls] == calls, address
+
+
+def test_eval_reports_tf_json_lines(run: Run) -> None:
+    rel = "tests/fixtures/tf_locations_json"
+    proc = run(
+        "eval", f"{rel}/plan.json", "--tf-dir", rel, "--format", "json",
+        "--control", "ebs_volume_encrypted,sqs_queue_encrypted",
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    located = {
+        r["resource_address"]: (r["location"]["file"], r["location"]["line"])
+        for r in json.loads(proc.stdout)["results"]
+        if r.get("location")
+    }
+    assert located["aws_ebs_volume.scratch"] == (f"{rel}/main.tf.json", 19)
+    assert located["module.events.aws_sqs_queue.this"] == (
+        f"{rel}/modules/queue/main.tf.json",
+        5,
+    )
