@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,22 @@ def test_settings_merge_and_relative_paths(tmp_path: Path) -> None:
     config.write_text("strict: yes please\n")
     with pytest.raises(UsageError, match="strict must be a bool"):
         load_config(config)
+
+
+def test_install_opa_with_the_real_go_gives_a_working_opa(run: Run, tmp_path: Path) -> None:
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail("go is required (make setup builds opa with it)")
+    data = tmp_path / "data"
+    # The real `go install` of the pinned module; `make setup` warmed Go's module and build caches.
+    env = {"PATH": f"{Path(go).parent}:/usr/bin:/bin", "XDG_DATA_HOME": str(data),
+           "HOME": os.environ.get("HOME", str(tmp_path))}  # fmt: skip
+    proc = run("install-opa", env=env)
+    assert proc.returncode == 0, proc.stderr
+    target = data / "soc2opa" / "bin" / "opa"
+    assert proc.stdout.strip() == f"installed {target} ({PINNED_OPA_VERSION.lstrip('v')})"
+    version = subprocess.run([str(target), "version"], capture_output=True, text=True, check=True)
+    assert f"Version: {PINNED_OPA_VERSION.lstrip('v')}" in version.stdout
+    judged = run("eval", "examples/demo/plan.json", "--opa-path", str(target), "--format", "json")
+    assert judged.returncode == 1, judged.stderr
+    assert json.loads(judged.stdout)["opa"]["path"] == str(target)
