@@ -22,9 +22,28 @@ report := {
 
 # METADATA
 # description: Each control's metadata, pass list, and fail and unknown reasons by address.
-controls := {id: d | some id; d := data.soc2opa.controls[id].decision} if {
+controls := {id: _settled(d) | some id; d := data.soc2opa.controls[id].decision} if {
 	count(problems) == 0
 } else := {}
+
+# A create or update without planned values (change.after null) cannot be judged by any node:
+# value checks say so themselves; a relation or a rego-file control might not, so every
+# control's verdict on such a resource is made unknown here, with the same reason.
+_no_after := {r.address | some r in plan.resources; plan.no_after(r)}
+
+_settled(d) := d if {
+	count(_no_after) == 0
+} else := object.union(object.remove(d, ["pass", "fail", "unknown"]), {
+	"pass": [a | some a in d.pass; not a in _no_after],
+	"fail": {a: why | some a, why in d.fail; not a in _no_after},
+	"unknown": object.union(d.unknown, {a: plan.no_after_reason | some a in _no_after; _judged_by(d, a)}),
+})
+
+_judged_by(d, a) if a in d.pass
+
+_judged_by(d, a) if d.fail[a]
+
+_judged_by(d, a) if d.unknown[a]
 
 # METADATA
 # description: The catalog as the bundle carries it, for listing controls without a plan.

@@ -4,6 +4,7 @@
 # scope: package
 package soc2opa.main_test
 
+import data.soc2opa.lib.plan
 import data.soc2opa.main
 
 test_a_plan_has_no_problems if {
@@ -68,4 +69,22 @@ test_format_version_must_be_a_short_string if {
 
 test_planned_values_resources_need_mode if {
 	main.problems == {"planned_values has a resource without mode, type or address: \"aws_s3_bucket.a\""} with input as {"format_version": "1.2", "planned_values": {"root_module": {"resources": [{"address": "aws_s3_bucket.a", "type": "aws_s3_bucket"}]}}}
+}
+
+_no_after_plan := {"format_version": "1.2", "resource_changes": [
+	{"address": "aws_acm_certificate.c", "mode": "managed", "type": "aws_acm_certificate", "name": "c", "change": {"actions": ["create"], "after": null, "after_unknown": {}}},
+	{"address": "aws_backup_vault.v", "mode": "managed", "type": "aws_backup_vault", "name": "v", "change": {"actions": ["create"], "after": null, "after_unknown": {}}},
+	{"address": "aws_backup_vault.w", "mode": "managed", "type": "aws_backup_vault", "name": "w", "change": {"actions": ["create"], "after": {"name": "w"}, "after_unknown": {}}},
+]}
+
+test_null_after_is_unknown_for_relation_and_rego_file_controls if {
+	cs := main.controls with input as _no_after_plan
+
+	# A relation (vault lock) and a rego-file control (ACM) both give unknown, with the reason.
+	cs.backup_vault_lock_enabled.unknown["aws_backup_vault.v"] == plan.no_after_reason
+	not cs.backup_vault_lock_enabled.fail["aws_backup_vault.v"]
+	cs.acm_certificate_not_expiring_30_days.unknown["aws_acm_certificate.c"] == plan.no_after_reason
+
+	# A resource with planned values keeps its verdict.
+	cs.backup_vault_lock_enabled.fail["aws_backup_vault.w"]
 }
