@@ -369,7 +369,7 @@ _targets{n}(src) := refs.targets(src, {via_path}, {types}, _ids{n}) if {{
         self.out.custom_imports, self.out.custom_rego = split_rego_file(
             self.rego_file, self.control_id
         )
-        for lib in ("backup", "check", "policy", "refs", "tri"):
+        for lib in ("backup", "check", "config", "policy", "refs", "tri"):
             if f"import data.soc2opa.lib.{lib}" in self.out.custom_imports:
                 setattr(self.out, f"uses_{lib}", True)
         n = self._number()

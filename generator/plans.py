@@ -149,11 +149,18 @@ def _split(plan: dict[str, Any], module: str) -> dict[str, Any]:
     call = plan["configuration"]["root_module"].get("module_calls", {}).get(module)
     if call is None:
         raise CatalogError(f"terraform produced no module {module}")
+    configuration: dict[str, Any] = {"root_module": {"module_calls": {module: call}}}
+    keys = {r.get("provider_config_key") for r in call.get("module", {}).get("resources", [])}
+    # An example that declares its own provider blocks (another region, an alias) keeps the
+    # provider configurations its resources use; the others stay as they were.
+    if any(isinstance(k, str) and k.startswith(f"module.{module}:") for k in keys):
+        providers = plan["configuration"].get("provider_config", {})
+        configuration["provider_config"] = {k: providers[k] for k in sorted(keys) if k in providers}
     return {
         "format_version": plan["format_version"],
         "terraform_version": plan["terraform_version"],
         "resource_changes": sorted(changes, key=lambda rc: rc["address"]),
-        "configuration": {"root_module": {"module_calls": {module: call}}},
+        "configuration": configuration,
     }
 
 
