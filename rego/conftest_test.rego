@@ -35,14 +35,14 @@ _waivers := {"waivers": [
 ]}
 
 test_waived_failures_are_warnings_that_name_the_waiver if {
-	vs := [v | some v in conftest.violations; v.control_id == "rds_instance_storage_encrypted"] with input as _plan with data.soc2opa_waivers as _waivers
-	vs == []
-	[w] := [w | some w in conftest.warnings; w.control_id == "rds_instance_storage_encrypted"; w.waived] with input as _plan with data.soc2opa_waivers as _waivers
+	vs := conftest.violations with input as _plan with data.soc2opa_waivers as _waivers
+	ws := conftest.warnings with input as _plan with data.soc2opa_waivers as _waivers
+	[v | some v in vs; v.control_id == "rds_instance_storage_encrypted"] == []
+	[w] := [w | some w in ws; w.control_id == "rds_instance_storage_encrypted"; w.waived]
 	w.waived_status == "fail"
 	w.waiver.owner == "dba"
 	w.msg == "rds_instance_storage_encrypted [waived fail until 2200-01-01 by dba: migration] aws_db_instance.a: storage_encrypted is false; expected true"
 
 	# The expired waiver leaves b's unknown an ordinary warning.
-	plain := {w.resource | some w in conftest.warnings; w.control_id == "rds_instance_storage_encrypted"; not w.waived} with input as _plan with data.soc2opa_waivers as _waivers
-	plain == {"aws_db_instance.b"}
+	{w.resource | some w in ws; w.control_id == "rds_instance_storage_encrypted"; not w.waived} == {"aws_db_instance.b"}
 }
