@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "49d121b977e670bb"
+revision := "33723ec9b9c7429c"
 
 min_opa_version := "1.0.0"
