@@ -9,15 +9,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from soc2opa.engine import QUERY, Engine, LocalEngine, check_opa_version
-from soc2opa.errors import EngineError, InputError, UsageError
+from soc2opa.engine import Engine, LocalEngine, check_opa_version
+from soc2opa.errors import InputError, UsageError
 from soc2opa.planfile import PlanFile, open_plan, parse_plan, read_fd
 from soc2opa.report_shape import check_report
-from soc2opa.selection import plan_types
 
 STDIN_NAME = "(stdin)"
-# One opa process judges every plan: each one becomes the input of the report in turn.
-BATCH_QUERY = f"[r | some p in input.plans; r := {QUERY} with input as p]"
 
 
 def expand_plan_args(args: tuple[str, ...]) -> list[str]:
@@ -72,22 +69,13 @@ def _read_stdin(source: BinaryIO, timeout: float | None) -> bytes:
     return read_fd(os.dup(fd), STDIN_NAME, timeout)
 
 
-def _combined_input(plans: list[PlanFile]) -> PlanFile:
-    data = b'{"plans":[' + b",".join(plan.data for plan in plans) + b"]}"
-    return PlanFile(name="plans", data=data, document={"plans": [p.document for p in plans]})
-
-
 def evaluate_all(engine: Engine, plans: list[PlanFile]) -> list[dict[str, Any]]:
-    """The raw report of each plan, in order; one opa eval for all when the engine is local."""
+    """The raw report of each plan, in order; one short-lived opa server for several local ones."""
     if isinstance(engine, LocalEngine) and len(plans) > 1:
-        try:
-            types = set().union(*(plan_types(p.document) for p in plans)) if engine.select else None
-            value = engine.query(BATCH_QUERY, _combined_input(plans), types)
-        except (EngineError, InputError):
-            value = None
-        if isinstance(value, list) and len(value) == len(plans):
-            return [_checked(v, p, engine) for v, p in zip(value, plans, strict=True)]
-        # Something in one plan upset the shared run: judge them one by one to name it.
+        values = engine.evaluate_many(plans)
+        if values is not None and len(values) == len(plans):
+            return [_checked(v, p, engine) for v, p in zip(values, plans, strict=True)]
+        # Something in one plan upset the shared server: judge them one by one to name it.
     return [_checked(engine.evaluate(p), p, engine) for p in plans]
 
 

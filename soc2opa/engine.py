@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import tarfile
 import threading
 import time
-from collections.abc import Iterable
-from contextlib import ExitStack
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,10 +17,11 @@ from typing import Any, Protocol
 from soc2opa.bundlecache import cached_bundle
 from soc2opa.errors import EngineError, InputError
 from soc2opa.opaproc import OpaTimeout, run_opa
+from soc2opa.opaserver import ServerFailed, reports
 from soc2opa.opaurl import OpaUrl
 from soc2opa.planfile import PlanFile
 from soc2opa.report_shape import check_report
-from soc2opa.selection import plan_types, selective_args
+from soc2opa.selection import selective_args
 from soc2opa.untrusted import excerpt
 
 QUERY = "data.soc2opa.main.report"
@@ -93,7 +95,7 @@ class LocalEngine:
 
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """Run opa eval over the bundle with the plan as input."""
-        raw = self.query(QUERY, plan, plan_types(plan.document) if self.select else None)
+        raw = self.query(QUERY, plan, plan.types if self.select else None)
         if raw is None:
             raise EngineError(
                 f"{self.bundle}: the bundle has no data.soc2opa.main.report; "
@@ -122,13 +124,36 @@ class LocalEngine:
             is_file = False
         if not is_file:
             raise EngineError(f"{self.bundle}: bundle not found")
-        cached = cached_bundle(self.bundle) if types is not None else None
-        with ExitStack() as stack:
-            if cached is None:
-                sources = ["--bundle", str(self.bundle)]
-            else:
-                sources = stack.enter_context(selective_args(cached, types or ()))
+        with self._sources(types) as sources:
             return self._run(query, plan, sources)
+
+    @contextmanager
+    def _sources(self, types: Iterable[str] | None) -> Iterator[list[str]]:
+        """opa's load arguments: the selected modules and stubs, or the whole bundle."""
+        cached = cached_bundle(self.bundle) if types is not None else None
+        if cached is None:
+            yield ["--bundle", str(self.bundle)]
+        else:
+            with selective_args(cached, types or ()) as args:
+                yield args
+
+    def evaluate_many(self, plans: list[PlanFile]) -> list[Any] | None:
+        """Each plan's raw report from one short-lived opa server; None if it could not serve.
+
+        The server compiles once and judges several plans at a time (soc2opa/opaserver.py).
+        """
+        types = frozenset().union(*(p.types for p in plans)) if self.select else None
+        try:
+            with self._sources(types) as sources:
+                # opa run takes the files to load as arguments, without eval's --data.
+                args = [a for a in sources if a != "--data"]
+                return reports(self.opa, args, [p.data for p in plans], self.timeout)
+        except TimeoutError:
+            raise EngineError(
+                f"opa timed out after {self.timeout:g}s on {len(plans)} plans"
+            ) from None
+        except (ServerFailed, OSError, http.client.HTTPException):
+            return None
 
     def _run(self, query: str, plan: PlanFile | None, sources: list[str]) -> Any:
         args = ["eval", "--format", "json", *sources]

@@ -35,15 +35,35 @@ _HCL = re.compile(r"^\s*(resource|terraform|provider|variable|module|data|locals
 _KINDS = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 _NOT_BRACKETS = bytes(range(256)).translate(None, b'[]{}"')
 _STRING = re.compile(rb'"[^"]*"')
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")
+
+
+class _Object:
+    """What the reader keeps of a JSON object: nothing (its types are collected on the way)."""
+
+
+_OBJECT = _Object()
 
 
 @dataclass(frozen=True)
 class PlanFile:
-    """A validated plan: the user's name for it, its UTF-8 JSON bytes, and the parsed object."""
+    """A validated plan: the user's name for it, its UTF-8 JSON bytes and its resource types.
+
+    types holds every string under a "type" key anywhere in the plan, a superset of the
+    resource types the bundle judges (soc2opa/selection.py). The parsed object is not kept: the
+    local engine needs only the bytes, and a large plan's objects would sit in memory while opa
+    runs.
+    """
 
     name: str
     data: bytes
-    document: dict[str, Any]
+    types: frozenset[str] = frozenset()
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The plan as Python objects, parsed again from the validated bytes (for a server)."""
+        value: dict[str, Any] = json.loads(self.data)
+        return value
 
 
 class _Refused(ValueError):
@@ -163,6 +183,16 @@ def nesting_depth(utf8: bytes) -> int:
     brackets = _STRING.sub(b"", text.replace(b'""', b"")).replace(b'"', b"")
     if not brackets:
         return 0
+    # Balanced brackets: each pass removes the innermost pairs, so the passes count the depth
+    # (in C, not per bracket in Python). Anything else is counted bracket by bracket.
+    rest, passes = brackets.translate(_ONE_KIND), 0
+    while rest and passes <= MAX_DEPTH:
+        shorter = rest.replace(b"[]", b"")
+        if len(shorter) == len(rest):
+            break
+        rest, passes = shorter, passes + 1
+    if not rest:
+        return passes
     return max(accumulate(1 if c in b"[{" else -1 for c in brackets))
 
 
@@ -207,8 +237,23 @@ def parse_plan(raw: bytes, name: str) -> PlanFile:
         raise InputError(
             f"{name}: arrays and objects nest {depth} levels deep; the limit is {MAX_DEPTH}"
         )
+    types: set[str] = set()
+
+    def _pairs(pairs: list[tuple[str, Any]]) -> _Object:
+        # Every pair is seen, so a repeated "type" key cannot hide a type from the selection.
+        for key, item in pairs:
+            if key == "type" and item.__class__ is str:
+                types.add(item)
+        return _OBJECT
+
     try:
-        value = json.loads(text, parse_constant=_constant, parse_int=_integer, parse_float=_float)
+        value = json.loads(
+            text,
+            parse_constant=_constant,
+            parse_int=_integer,
+            parse_float=_float,
+            object_pairs_hook=_pairs,
+        )
     except json.JSONDecodeError as exc:
         raise _not_json(text, name, exc) from None
     except _Refused as exc:
@@ -217,13 +262,13 @@ def parse_plan(raw: bytes, name: str) -> PlanFile:
         raise InputError(
             f"{name}: arrays and objects nest too deeply; the limit is {MAX_DEPTH}"
         ) from None
-    if not isinstance(value, dict):
+    if value is not _OBJECT:
         kind = _KINDS.get(type(value), "a number")
         raise InputError(
             f"{name}: not a plan: the JSON value is {kind}, "
             "expected the object terraform show -json writes"
         )
-    return PlanFile(name=name, data=utf8, document=value)
+    return PlanFile(name=name, data=utf8, types=frozenset(types))
 
 
 @contextmanager

@@ -1,6 +1,8 @@
 """Which control modules a plan needs: those whose resource types occur in it.
 
-A control none of whose resource types is in the plan judges nothing, so its decision is the
+The plan reader collects every string under a "type" key anywhere in the plan
+(PlanFile.types), a superset of the resource types rego/lib/plan.rego judges. A control none of
+whose resource types is in the plan judges nothing, so its decision is the
 one the build recorded for an empty plan (the index's stubs); opa gets those as data under
 data.soc2opa.controls instead of compiling the control. The report is the same, byte for byte
 (tests/test_selection.py); docs/performance.md explains the design.
@@ -13,41 +15,8 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from soc2opa.bundlecache import CachedBundle
-
-
-def _module_types(module: Any, out: set[str], depth: int = 0) -> None:
-    # Rego iterates arrays and objects alike, so both are walked; plans nest modules shallowly.
-    if not isinstance(module, dict) or depth > 300:
-        return
-    resources = module.get("resources")
-    if isinstance(resources, dict):
-        resources = list(resources.values())
-    for r in resources if isinstance(resources, list) else ():
-        if isinstance(r, dict) and isinstance(r.get("type"), str):
-            out.add(r["type"])
-    children = module.get("child_modules")
-    if isinstance(children, dict | list):
-        for child in children.values() if isinstance(children, dict) else children:
-            _module_types(child, out, depth + 1)
-
-
-def plan_types(document: Any) -> set[str]:
-    """Every resource type in resource_changes and planned_values (a superset of what is judged)."""
-    out: set[str] = set()
-    if not isinstance(document, dict):
-        return out
-    changes = document.get("resource_changes")
-    if isinstance(changes, list):
-        out.update(
-            t for rc in changes if isinstance(rc, dict) and isinstance(t := rc.get("type"), str)
-        )
-    planned = document.get("planned_values")
-    if isinstance(planned, dict):
-        _module_types(planned.get("root_module"), out)
-    return out
 
 
 def selected(cached: CachedBundle, types: Iterable[str]) -> list[str]:

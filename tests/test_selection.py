@@ -11,20 +11,23 @@ import json
 import os
 import random
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from soc2opa.batch import BATCH_QUERY, _combined_input
+from soc2opa.batch import evaluate_all
 from soc2opa.bundlecache import cached_bundle
 from soc2opa.engine import QUERY, LocalEngine
 from soc2opa.planfile import PlanFile, parse_plan
-from soc2opa.selection import plan_types, selected
+from soc2opa.selection import selected
 from tests.conftest import BUNDLE, ROOT, Run
 
 GROUP = 48
+# One opa eval judges many plans, each in turn the input of the report.
+BATCH_QUERY = f"[r | some p in input.plans; r := {QUERY} with input as p]"
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +40,11 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("SOC2OPA_CACHE_DIR")
     else:
         os.environ["SOC2OPA_CACHE_DIR"] = old
+
+
+def _combined_input(plans: list[PlanFile]) -> PlanFile:
+    data = b'{"plans":[' + b",".join(plan.data for plan in plans) + b"]}"
+    return PlanFile(name="plans", data=data, types=frozenset().union(*(p.types for p in plans)))
 
 
 def _plan(doc: dict[str, Any], name: str) -> PlanFile:
@@ -102,7 +110,7 @@ def _compare_one_by_one(opa: Path, plans: list[PlanFile]) -> int:
     full = _full(opa, plans)
     engine = LocalEngine(opa, BUNDLE)
     for plan, expected in zip(plans, full, strict=True):
-        got = engine.query(QUERY, plan, plan_types(plan.document))
+        got = engine.query(QUERY, plan, plan.types)
         assert _dump(got) == expected, f"{plan.name}: selective report differs"
     return len(plans)
 
@@ -132,7 +140,7 @@ def test_synthetic_plans_selective_equals_full(opa: Path) -> None:
     types = sorted({t for ts in cached.types.values() for t in ts})
     plans = _synthetic_plans(types)
     # Each synthetic plan leaves most controls to their stubs.
-    assert all(len(selected(cached, plan_types(p.document))) < len(cached.modules) for p in plans)
+    assert all(len(selected(cached, p.types)) < len(cached.modules) for p in plans)
     assert _compare_one_by_one(opa, plans) == len(plans)
 
 
@@ -144,7 +152,7 @@ def test_planned_examples_selective_equals_full(opa: Path) -> None:
     engine = LocalEngine(opa, BUNDLE)
     for start in range(0, len(plans), GROUP):
         group = plans[start : start + GROUP]
-        types = set().union(*(plan_types(p.document) for p in group))
+        types = set().union(*(p.types for p in group))
         got = engine.query(BATCH_QUERY, _combined_input(group), types)
         expected = full[start : start + GROUP]
         assert [_dump(v) for v in got] == expected, f"group from {group[0].name}"
@@ -225,3 +233,32 @@ def test_no_select_gives_the_same_report(run: Run) -> None:
         return doc
 
     assert strip(selective.stdout) == strip(full.stdout)
+
+
+def test_a_batch_is_served_once_and_equals_one_by_one(
+    opa: Path, shared_plans: Path, tmp_path: Path
+) -> None:
+    plans = [parse_plan(p.read_bytes(), p.name) for p in sorted(shared_plans.glob("*.json"))[:6]]
+    old = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path)
+    try:
+        values = LocalEngine(opa, BUNDLE).evaluate_many(plans)
+    finally:
+        tempfile.tempdir = old
+    assert values is not None, "the short-lived opa server did not serve"
+    assert [_dump(v) for v in values] == _full(opa, plans)
+    # Its private socket folder is gone with it.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_batch_falls_back_when_opa_cannot_serve(tmp_path: Path, opa: Path) -> None:
+    fake = tmp_path / "opa"
+    fake.write_text(f'#!/bin/sh\n[ "$1" = run ] && exit 3\nexec {opa} "$@"\n')
+    fake.chmod(0o755)
+    plans = [
+        parse_plan((ROOT / "examples/demo/plan.json").read_bytes(), f"demo{i}") for i in (1, 2)
+    ]
+    engine = LocalEngine(fake, BUNDLE)
+    assert engine.evaluate_many(plans) is None
+    reports = evaluate_all(engine, plans)
+    assert [_dump(r) for r in reports] == _full(opa, plans)
