@@ -18,6 +18,7 @@ $(BIN)/soc2opa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q soc2opa
 	touch $@
 
 $(OPA): tools.mk

@@ -17,12 +17,14 @@ import os
 import re
 import shutil
 import stat
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import tarfile
 
 CACHE_ENV = "SOC2OPA_CACHE_DIR"
 INDEX = "index.json"
@@ -89,6 +91,8 @@ def _member_name(member: tarfile.TarInfo) -> str | None:
 
 def _members(data: bytes) -> dict[str, bytes] | None:
     """The bundle's files, when it holds only what a soc2opa build writes; None otherwise."""
+    import tarfile  # only when a bundle is first cached
+
     out: dict[str, bytes] = {}
     total = 0
     try:

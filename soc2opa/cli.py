@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -17,7 +16,6 @@ import click
 
 from soc2opa.batch import evaluate_all, expand_plan_args, open_plans
 from soc2opa.config import Settings, find_config, load_config, merge, split_list
-from soc2opa.doctor import opa_version, run_checks, version_text
 from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
 from soc2opa.errors import EngineError, UsageError
 from soc2opa.evidence.commands import COMMANDS as EVIDENCE_COMMANDS
@@ -42,6 +40,8 @@ from soc2opa.waivers import apply_waivers, load_waivers, today_utc, waivers_data
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
+    from soc2opa.doctor import version_text
+
     click.echo(version_text())
     ctx.exit()
 
@@ -400,6 +400,8 @@ def waivers_command(files: tuple[Path, ...], as_data: bool) -> None:
 @click.option("--bundle", type=click.Path(path_type=Path), help="The bundle to check.")
 def doctor_command(opa_path: str | None, bundle: Path | None) -> None:
     """Check that opa runs, the bundle loads in it and the config file (and waivers) are valid."""
+    from soc2opa.doctor import run_checks
+
     checks = run_checks(opa_path, bundle, Path.cwd())
     for check in checks:
         click.echo(f"{'ok' if check.ok else 'FAIL':<5} {check.what:<8} {plain(check.detail)}")
@@ -414,6 +416,8 @@ def doctor_command(opa_path: str | None, bundle: Path | None) -> None:
 def install_opa_command(version: str) -> None:
     """Build opa with `go install` into soc2opa's data folder (soc2opa then finds it there)."""
     path = install_opa(version)
+    from soc2opa.doctor import opa_version
+
     click.echo(f"installed {path} ({opa_version(path) or 'version unknown'})")
 
 
@@ -626,6 +630,8 @@ def controls_show(control_id: str, bundle: Path | None, fmt: str, opa_path: str 
     """What one control checks, why, its mappings, remediation and reference keys."""
     catalog = _catalog(bundle, opa_path)
     if control_id not in catalog:
+        import difflib
+
         close = difflib.get_close_matches(control_id, list(catalog), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise UsageError(f"controls show: no control {control_id!r} in this bundle{hint}")

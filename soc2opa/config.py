@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from soc2opa.errors import UsageError
 from soc2opa.report import SEVERITIES
 
@@ -92,6 +90,8 @@ def _read(path: Path) -> dict[str, Any]:
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{path}: not valid TOML: {exc}") from None
     else:
+        import yaml  # only when there is a config file
+
         try:
             doc = yaml.safe_load(text)
         except yaml.YAMLError:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import tarfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -17,7 +15,6 @@ from typing import Any, Protocol
 from soc2opa.bundlecache import cached_bundle
 from soc2opa.errors import EngineError, InputError
 from soc2opa.opaproc import OpaTimeout, run_opa
-from soc2opa.opaserver import ServerFailed, reports
 from soc2opa.opaurl import OpaUrl
 from soc2opa.planfile import PlanFile
 from soc2opa.report_shape import check_report
@@ -142,6 +139,11 @@ class LocalEngine:
 
         The server compiles once and judges several plans at a time (soc2opa/opaserver.py).
         """
+        # Imported here: a single plan never needs the HTTP client or threads.
+        import http.client
+
+        from soc2opa.opaserver import ServerFailed, reports
+
         types = frozenset().union(*(p.types for p in plans)) if self.select else None
         try:
             with self._sources(types) as sources:
@@ -220,6 +222,8 @@ class LocalEngine:
 
 def bundle_min_opa_version(bundle: Path) -> str | None:
     """metadata.min_opa_version from the bundle's .manifest, if it has one."""
+    import tarfile  # only after a failure
+
     try:
         with tarfile.open(bundle, mode="r:gz") as tar:
             for member in tar:

@@ -239,11 +239,11 @@ def parse_plan(raw: bytes, name: str) -> PlanFile:
         )
     types: set[str] = set()
 
-    def _pairs(pairs: list[tuple[str, Any]]) -> _Object:
-        # Every pair is seen, so a repeated "type" key cannot hide a type from the selection.
-        for key, item in pairs:
-            if key == "type" and item.__class__ is str:
-                types.add(item)
+    def _object(obj: dict[str, Any]) -> _Object:
+        # A repeated key keeps its last value, in Python as in OPA, so this is the type OPA sees.
+        kind = obj.get("type")
+        if kind.__class__ is str:
+            types.add(kind)
         return _OBJECT
 
     try:
@@ -252,7 +252,7 @@ def parse_plan(raw: bytes, name: str) -> PlanFile:
             parse_constant=_constant,
             parse_int=_integer,
             parse_float=_float,
-            object_pairs_hook=_pairs,
+            object_hook=_object,
         )
     except json.JSONDecodeError as exc:
         raise _not_json(text, name, exc) from None
