@@ -10,9 +10,18 @@ REGISTRY := $(TOOLS)/registry
 export SOC2OPA_OPA := $(OPA)
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: setup demo test lint rego-check build check-generated plans plans-check schema schema-check bench clean
+.PHONY: setup chromium demo test lint rego-check build check-generated plans plans-check schema schema-check bench clean
 
-setup: $(BIN)/soc2opa $(OPA) $(CONFTEST) $(REGISTRY)
+setup: $(BIN)/soc2opa $(OPA) $(CONFTEST) $(REGISTRY) chromium
+
+# The HTML evidence report is tested in headless Chromium (Debian's package); installed here when
+# this is a Debian machine and we are root, else named so that the failing test is no surprise.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	else echo "make: Chromium is missing; install it (apt-get install chromium) for the HTML report test"; fi
 
 $(BIN)/soc2opa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

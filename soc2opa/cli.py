@@ -19,7 +19,9 @@ from soc2opa.config import Settings, find_config, load_config, merge, split_list
 from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
 from soc2opa.errors import EngineError, UsageError
 from soc2opa.evidence.commands import COMMANDS as EVIDENCE_COMMANDS
-from soc2opa.evidence.export import export
+from soc2opa.evidence.formats import EXPORT_FORMATS, export_window
+from soc2opa.evidence.html_proofs import html_context
+from soc2opa.evidence.intoto import load_key
 from soc2opa.evidence.record import evaluation_record, sha256_file
 from soc2opa.evidence.store import append, read, store_target
 from soc2opa.evidence.waiver_commands import waiver_group
@@ -32,6 +34,7 @@ from soc2opa.install import PINNED_OPA_VERSION, install_opa
 from soc2opa.locations import locate_results
 from soc2opa.output import SECONDS, seconds, write_atomic, write_stdout
 from soc2opa.report import SEVERITIES, build_report, normalize_criterion
+from soc2opa.statefile import judged_input
 from soc2opa.tools import default_bundle, find_opa
 from soc2opa.untrusted import escape
 from soc2opa.waivers import apply_waivers, load_waivers, today_utc, waivers_data
@@ -297,9 +300,10 @@ def eval_command(
     names = expand_plan_args(plans)
     started = _now()
     with open_plans(names, timeout=engine.timeout) as files:
-        raws = evaluate_all(engine, files)
+        judged = [judged_input(f) for f in files]
+        raws = evaluate_all(engine, [j.plan for j in judged])
         plan_names = [f.name for f in files]
-        # stdin is never saved: its digest is that of the validated bytes the engine judged.
+        # stdin is never saved: its digest is that of the validated bytes read from it.
         digests = [hashlib.sha256(f.data).hexdigest() if not Path(f.name).is_file()
                    else sha256_file(Path(f.name)) or "" for f in files]  # fmt: skip
     reports = [
@@ -313,8 +317,9 @@ def eval_command(
         )
         for raw, name in zip(raws, plan_names, strict=True)
     ]  # fmt: skip
-    for report, raw in zip(reports, raws, strict=True):
+    for report, raw, j in zip(reports, raws, judged, strict=True):
         report.opa = engine.identity(raw)
+        report.kind = j.kind
     apply_waivers(reports, loaded, today_utc())
     if evidence is not None:
         _record(store_target(evidence), reports, digests, started, engine)
@@ -365,12 +370,28 @@ for _command in (*EVIDENCE_COMMANDS, waiver_group):
 
 @evidence_group.command("export")
 @click.argument("store", metavar="STORE")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl")
 @click.option("--from", "since", metavar="DATE", help="First UTC day (YYYY-MM-DD) to include.")
 @click.option("--to", "until", metavar="DATE", help="Last UTC day (YYYY-MM-DD) to include.")
-def evidence_export(store: str, fmt: str, since: str | None, until: str | None) -> None:
-    """Write the records of a window: one JSON line each, or one CSV row per control."""
-    click.echo(export(read(store_target(store)), fmt, since, until), nl=False)
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="intoto: the Ed25519 signing key (PEM, or a signed-note key).",
+)
+@click.option("--key-env", metavar="VAR", help="intoto: the environment variable holding the key.")
+def evidence_export(
+    store: str, fmt: str, since: str | None, until: str | None, key: Path | None,
+    key_env: str | None,
+) -> None:  # fmt: skip
+    """Write the records of a window: JSON lines, CSV, OSCAL Assessment Results, HDF,
+    DSSE-signed in-toto statements or an HTML report; see docs/evidence.md."""
+    signer = load_key(key, key_env) if fmt == "intoto" else None
+    target = store_target(store)
+    rows = list(read(target))
+    chain, prove = html_context(target, rows) if fmt == "html" else ("", None)
+    click.echo(
+        export_window(rows, fmt, since, until, key=signer, chain=chain, prove=prove), nl=False
+    )
 
 
 @cli.command("waivers")

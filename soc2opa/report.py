@@ -128,6 +128,8 @@ class Report:
     expired_waivers: list[Waiver] = field(default_factory=list)
     unmatched_waivers: list[Waiver] = field(default_factory=list)
     opa: dict[str, str | None] = field(default_factory=dict)
+    # "plan", or "state" for `terraform show -json` of a state (deployed resources).
+    kind: str = "plan"
 
     def counts(self) -> dict[str, int]:
         """Results by status."""

@@ -48,11 +48,9 @@ BAD_INPUTS = {
         ),
         "state file",
     ),
-    "shown_state": (
-        json.dumps(
-            {"format_version": "1.0", "terraform_version": "1.9.5", "values": {"root_module": {}}}
-        ),
-        "state file",
+    "shown_state_without_modules": (
+        json.dumps({"format_version": "1.0", "terraform_version": "1.9.5", "values": []}),
+        "root_module is not an object",
     ),
     "hcl": ('resource "aws_s3_bucket" "b" {\n  bucket = "x"\n}\n', "Terraform source (HCL)"),
     "hcl_comment": ("# main.tf\nterraform {\n}\n", "Terraform source (HCL)"),

@@ -14,7 +14,7 @@ from soc2opa.evidence.store import Stored
 _COLUMNS = (
     "seq", "ended_at", "plan", "plan_sha256", "repository", "commit", "ref", "run_url",
     "bundle_revision", "control_id", "status", "criteria", "judged", "failed", "unknown",
-    "waived", "failing", "record_hash",
+    "waived", "failing", "record_hash", "kind",
 )  # fmt: skip
 
 
@@ -63,6 +63,6 @@ def export(rows: Iterable[Stored], fmt: str, since: str | None, until: str | Non
                 ci.get("repository"), ci.get("commit"), ci.get("ref"), ci.get("run_url"),
                 rec["bundle"]["revision"], cid, c["status"], ";".join(c["criteria"]),
                 c["judged"], c["failed"], c["unknown"], c["waived"], ";".join(c["failing"]),
-                r.record_hash,
+                r.record_hash, r.kind,
             ])  # fmt: skip
     return out.getvalue()

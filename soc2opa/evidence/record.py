@@ -48,6 +48,15 @@ def evaluation_record(
     and neither is the plan (it may hold secrets): its SHA-256 identifies it.
     """
     controls = {}
+    terms = {
+        _waiver_ref(r.waiver): {
+            "control": r.waiver.control, "resource": r.waiver.resource, "owner": r.waiver.owner,
+            "expires": r.waiver.expires.isoformat(), "ticket": r.waiver.ticket,
+            "reason": r.waiver.reason,
+        }
+        for r in report.results
+        if r.waiver is not None
+    }  # fmt: skip
     for c in report.controls:
         mine = [r for r in report.results if r.control.id == c.id]
         controls[c.id] = {
@@ -67,7 +76,7 @@ def evaluation_record(
         if r.waiver is not None and r.waiver.file.startswith("evidence:")
     })  # fmt: skip
     return {
-        "kind": "plan",
+        "kind": report.kind,
         "started_at": started_at,
         "ended_at": ended_at,
         "plan": {
@@ -92,4 +101,5 @@ def evaluation_record(
         "waiver_records_applied": applied,
         "waivers_expired": sorted(_waiver_ref(w) for w in report.expired_waivers),
         "controls": controls,
+        "waivers": dict(sorted(terms.items())),
     }

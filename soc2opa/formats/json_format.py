@@ -56,11 +56,12 @@ def report_document(report: Report, options: FormatOptions | None = None) -> dic
         "bundle": {"revision": report.bundle_revision, "source": report.bundle_source},
         "plan": {
             "file": report.plan_name,
+            "kind": report.kind,
             "format_version": report.plan.get("format_version"),
             "terraform_version": report.plan.get("terraform_version"),
             "resources": report.plan.get("resources_judged", 0),
             "resources_judged": len({r.address for r in report.results}),
-            "read_from": report.plan.get("source"),
+            "read_from": "values" if report.kind == "state" else report.plan.get("source"),
         },
         "settings": {
             "fail_on": report.fail_on,

@@ -99,7 +99,7 @@ class TextFormat(Format):
         ran = f" (OPA {opa.get('version') or '?'}, {where_opa})" if opa else ""
         return [
             f"soc2opa {report.tool_version}: {escape(report.plan_name)} "
-            f"(Terraform {escape(str(plan.get('terraform_version') or '?'))}, plan format "
+            f"(Terraform {escape(str(plan.get('terraform_version') or '?'))}, {report.kind} format "
             f"{escape(str(plan.get('format_version') or '?'))}, {cov['resources']} resources, "
             f"{cov['resources_judged']} judged by a control), bundle "
             f"{escape(report.bundle_revision[:12])}, {report.engine}{escape(ran)}"
