@@ -88,9 +88,9 @@ def _change(module: dict[str, Any], resource: Any, name: str) -> dict[str, Any] 
     return change
 
 
-def state_as_plan(plan: PlanFile) -> PlanFile:
+def state_as_plan(plan: PlanFile, document: dict[str, Any]) -> PlanFile:
     """The shown state as the plan the engine judges: one no-op change per managed resource."""
-    values = plan.document["values"]
+    values = document["values"]
     root = values.get("root_module", {}) if isinstance(values, dict) else None
     if not isinstance(root, dict):
         raise InputError(f"{plan.name}: state values: root_module is not an object")
@@ -100,22 +100,27 @@ def state_as_plan(plan: PlanFile) -> PlanFile:
         if not isinstance(resources, list):
             raise InputError(f"{plan.name}: state values: resources is not a list")
         changes += [c for r in resources if (c := _change(module, r, plan.name)) is not None]
-    document = {
-        "format_version": plan.document.get("format_version"),
-        "terraform_version": plan.document.get("terraform_version"),
+    converted = {
+        "format_version": document.get("format_version"),
+        "terraform_version": document.get("terraform_version"),
         "resource_changes": changes,
     }
-    data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-    return PlanFile(name=plan.name, data=data, document=document)
+    data = json.dumps(converted, separators=(",", ":"), ensure_ascii=False).encode()
+    # The state's "type" strings are a superset of its resource types, as selection needs.
+    return PlanFile(name=plan.name, data=data, types=plan.types)
 
 
 def judged_input(plan: PlanFile) -> Judged:
     """The plan as read, or a shown state turned into a plan; a raw state file is refused."""
-    if _is_raw_state(plan.document) and "values" not in plan.document:
+    # Every plan names one of its sections; only what names neither is parsed again here.
+    if b'"resource_changes"' in plan.data or b'"planned_values"' in plan.data:
+        return Judged(plan, PLAN)
+    document = plan.document
+    if _is_raw_state(document) and "values" not in document:
         raise InputError(
             f"{plan.name}: this is a raw Terraform state file; judge the deployed state as "
             "`terraform show -json > state.json` writes it (or a plan: terraform show -json tfplan)"
         )
-    if is_shown_state(plan.document):
-        return Judged(state_as_plan(plan), STATE)
+    if is_shown_state(document):
+        return Judged(state_as_plan(plan, document), STATE)
     return Judged(plan, PLAN)
