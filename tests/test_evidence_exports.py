@@ -284,3 +284,13 @@ def test_html_samples_carry_inclusion_proofs(
     # The same key signs in-toto statements (a signed-note key works as well as PEM).
     lines = _export(run, store, "intoto", "--key", str(key), "--from", "2026-03-31")
     assert len(lines.splitlines()) == 1
+
+
+def test_signed_note_keys_with_plus_signs_in_their_base64_parse() -> None:
+    from soc2opa.evidence.intoto import parse_private_key
+    from soc2opa.evidence.note import generate
+
+    keys = [generate("test.example/soc2") for _ in range(64)]
+    assert any("+" in k.text().split("+", 4)[4] for k in keys)
+    for k in keys:
+        assert parse_private_key(k.text()).private_bytes_raw() == k.key.private_bytes_raw()

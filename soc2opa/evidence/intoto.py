@@ -52,8 +52,9 @@ def parse_private_key(text: str) -> Ed25519PrivateKey:
     text = text.strip()
     if text.startswith("PRIVATE+KEY+"):
         try:
-            raw = base64.b64decode(text.rsplit("+", 1)[1], validate=True)
-        except (binascii.Error, ValueError):
+            # PRIVATE+KEY+name+id+key: the name has no "+", the base64 key may.
+            raw = base64.b64decode(text.split("+", 4)[4], validate=True)
+        except (binascii.Error, ValueError, IndexError):
             raise ValueError("the signed-note key is not base64") from None
         if len(raw) != 33 or raw[0] != _NOTE_ED25519:
             raise ValueError("the signed-note key is not an Ed25519 key")
