@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "33723ec9b9c7429c"
+revision := "fae94d5b611ca630"
 
 min_opa_version := "1.0.0"

@@ -71,7 +71,9 @@ def test_live_expired_and_unmatched_waivers_in_every_format(run: Run, tmp_path: 
     assert ("ebs_volume_encrypted", "aws_ebs_volume.build_cache") in waived
     assert waived[("ebs_volume_encrypted", "aws_ebs_volume.build_cache")]["status"] == "unknown"
     trail = [k for k in waived if k[1] == "aws_cloudtrail.main"]
-    assert len(trail) >= 3 and all(waived[k]["status"] == "fail" for k in trail)
+    # The trail's waived results are its failures, and unknowns where the plan cannot decide.
+    assert all(waived[k]["status"] in ("fail", "unknown") for k in trail)
+    assert len([k for k in trail if waived[k]["status"] == "fail"]) >= 3
     assert all(waived[k]["waiver"]["owner"] == "platform-team" for k in trail)
     rds = next(r for r in doc["results"] if r["control_id"] == "rds_instance_storage_encrypted")
     assert rds["status"] == "fail" and not rds["waived"]  # its waiver expired
