@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "fae94d5b611ca630"
+revision := "2204371362bb6e5b"
 
 min_opa_version := "1.0.0"
