@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "2204371362bb6e5b"
+revision := "5c0e2b099e774a4e"
 
 min_opa_version := "1.0.0"

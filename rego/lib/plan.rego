@@ -273,6 +273,10 @@ _render(v, _) := s if {
 	not is_array(v)
 	s := json.marshal(v)
 	count(s) <= 80
+} else := "empty" if {
+	v in {[], {}}
+} else := sprintf("a list of %d", [count(v)]) if {
+	is_array(v)
 } else := sprintf("a %s", [type_name(v)]) if v != null
 
 # METADATA

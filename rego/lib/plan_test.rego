@@ -19,7 +19,7 @@ _plan := {"format_version": "1.2", "resource_changes": [
 	_rc("aws_s3_bucket.gone", "aws_s3_bucket", ["delete"], null, {}),
 	_rc("aws_s3_bucket.replaced", "aws_s3_bucket", ["delete", "create"], {}, {}),
 	_rc("aws_s3_bucket.forgotten", "aws_s3_bucket", ["forget"], null, {}),
-	_rc("aws_db_instance.db", "aws_db_instance", ["no-op"], {"password": "hunter2", "storage_encrypted": false, "rule": [{"a": 1}]}, {"rule": [{"b": true}]}),
+	_rc("aws_db_instance.db", "aws_db_instance", ["no-op"], {"password": "hunter2", "storage_encrypted": false, "rule": [{"a": 1}], "tags": {}}, {"rule": [{"b": true}]}),
 	{"address": "data.aws_caller_identity.me", "mode": "data", "type": "aws_caller_identity", "name": "me", "change": {"actions": ["read"], "after": {}}},
 ]}
 
@@ -60,7 +60,8 @@ test_show_never_reveals_sensitive if {
 	plan.show(db, ["storage_encrypted"], null) == "false"
 	plan.show(db, ["missing"], null) == "unset"
 	plan.show(db, ["missing"], false) == "unset, so false by default"
-	plan.show(db, ["rule"], null) == "a array"
+	plan.show(db, ["rule"], null) == "a list of 1"
+	plan.show(db, ["tags"], null) == "empty"
 }
 
 test_values_and_helpers if {
