@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "5c0e2b099e774a4e"
+revision := "12ed98913438dda9"
 
 min_opa_version := "1.0.0"
