@@ -138,3 +138,24 @@ result(r, ports, what) := {"status": "fail", "reason": sprintf("%s, which opens 
 	plan.unknown_at(r, ["ingress"])
 	check.configured(r, ["ingress"])
 } else := {"status": "pass", "reason": sprintf("no ingress rule opens %s to the internet", [what])}
+
+# METADATA
+# description: >-
+#   The inline ingress rules of aws_security_group or aws_default_security_group (whose
+#   ingress has the same shape), for controls that read a group's rules beside its rule resources.
+inline_rules(r) := [_inline(r, i) | some i, _ in plan.list_at(r, ["ingress"])]
+
+# METADATA
+# description: How a rule reads in a message (its label, protocol, ports and internet sources).
+describe(rule) := _describe(rule)
+
+# METADATA
+# description: True when a rule of r is known only after apply and could still expose ports.
+maybe_exposes(r, rule, ports) if {
+	_unknown(r, rule)
+	_maybe(r, rule, ports)
+}
+
+# METADATA
+# description: True when every attribute a rule of r reads is known.
+known(r, rule) if not _unknown(r, rule)

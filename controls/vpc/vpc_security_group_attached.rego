@@ -1,0 +1,84 @@
+# METADATA
+# title: Security groups are in use (hand-written check)
+# description: >-
+#   The escape hatch of vpc_security_group_attached: one pass over the plan collects the
+#   security groups that some other resource (not a group or a group rule) points at, through
+#   configuration references in any attribute or by a known sg- id, and those a module or root
+#   output exports.
+# scope: package
+package soc2opa.controls.vpc_security_group_attached
+
+import data.soc2opa.lib.plan
+import data.soc2opa.lib.refs
+
+_not_users := {
+	"aws_security_group", "aws_default_security_group", "aws_security_group_rule",
+	"aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule",
+}
+
+_may_name_group(ref) if startswith(ref, "aws_security_group.")
+
+_may_name_group(ref) if startswith(ref, "module.")
+
+_may_name_group(ref) if startswith(ref, "var.")
+
+_may_name_group(ref) if startswith(ref, "each.")
+
+_ref_paths(x) := {array.slice(path, 0, count(path) - 1) |
+	walk(refs.expressions(x), [path, v])
+	count(path) > 0
+	path[count(path) - 1] == "references"
+	is_array(v)
+	some ref in v
+	is_string(ref)
+	_may_name_group(ref)
+}
+
+_users := [x | some x in plan.resources; not x.type in _not_users]
+
+_used := {t.address |
+	some x in _users
+	some p in _ref_paths(x)
+	some t in refs.referenced(x, p, {"aws_security_group"})
+}
+
+_used_ids := {v |
+	some x in _users
+	walk(plan.after(x), [_, v])
+	is_string(v)
+	startswith(v, "sg-")
+}
+
+_root := input.configuration.root_module if is_object(input.configuration.root_module)
+
+else := {}
+
+# [module path without instance keys, resource name] of groups an output exports.
+_exported := {[concat(".", [sprintf("module.%s", [path[i + 1]]) | some i, seg in mods; seg == "module_calls"]), split(ref, ".")[1]] |
+	walk(_root, [path, v])
+	n := count(path)
+	n >= 4
+	path[n - 1] == "references"
+	path[n - 2] == "expression"
+	path[n - 4] == "outputs"
+	mods := array.slice(path, 0, n - 4)
+	some ref in v
+	is_string(ref)
+	startswith(ref, "aws_security_group.")
+}
+
+_creates(r) if "create" in r.change.actions
+
+# METADATA
+# description: The outcome for one security group and the reason for it, together.
+result(r) := {"status": "pass", "reason": "a resource in this plan uses the group"} if {
+	r.address in _used
+} else := {"status": "pass", "reason": "a resource in this plan names the group's id"} if {
+	plan.value_or(r, ["id"], "") in _used_ids
+} else := {"status": "unknown", "reason": "the plan carries no configuration references for the group, so what uses it cannot be read"} if {
+	refs.expressions(r) == {}
+} else := {"status": "unknown", "reason": "an output exports the group, so it may be attached outside this configuration"} if {
+	[refs.strip_keys(plan.module_of(r)), r.name] in _exported
+} else := {"status": "fail", "reason": "no instance, network interface, load balancer, database or other resource in this plan uses the group; expected it attached to something, or removed"} if {
+	_creates(r)
+} else := {"status": "unknown", "reason": "no resource in this plan uses the group, which already exists and may be used by resources managed elsewhere"}
