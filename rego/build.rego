@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "33723ec9b9c7429c"
+revision := "2204371362bb6e5b"
 
 min_opa_version := "1.0.0"
