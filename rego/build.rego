@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "12ed98913438dda9"
+revision := "c9d9504dea801503"
 
 min_opa_version := "1.0.0"

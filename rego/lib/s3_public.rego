@@ -168,7 +168,10 @@ _acp_grants(a) := [g | some acp in plan.list_at(a, ["access_control_policy"]); s
 #   public access block blocks public ACLs and policies, or nothing grants the kind to everyone;
 #   fail when an ACL, grant or policy does and no block may stop it; unknown otherwise.
 result(bucket, kind) := _result("pass", sprintf("%s blocks public ACLs and public policies", [why])) if {
-	some [why, "pass"] in _blockers(bucket)
+	# Several blocks may pass (bucket and account): the first one gives the reason.
+	passing := [w | some [w, "pass"] in _blockers(bucket)]
+	count(passing) > 0
+	why := passing[0]
 } else := _result("fail", concat("; ", [m | some [s, m] in _exposures(bucket, kind); s == "fail"])) if {
 	some [s, _] in _exposures(bucket, kind)
 	s == "fail"
