@@ -31,7 +31,7 @@ TERRAFORM_VERSION = "1.11.4"
 PROVIDER_VERSION = "5.100.0"
 PLANS_DIR = "tests/plans"
 # Bumped when the way fixtures are cut from the plan changes, so every fixture is re-planned.
-FIXTURE_FORMAT = 1
+FIXTURE_FORMAT = 2
 
 _PROVIDER_TF = f"""terraform {{
   required_providers {{
