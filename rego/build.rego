@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "c9d9504dea801503"
+revision := "c5ddaa5ed7bf95a6"
 
 min_opa_version := "1.0.0"
