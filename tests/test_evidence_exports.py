@@ -13,12 +13,11 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from jsonschema import Draft7Validator, validators
+from jsonschema import Draft7Validator
 from PIL import Image
 
 from soc2opa.evidence.html import COLOURS
@@ -26,26 +25,8 @@ from soc2opa.evidence.intoto import PAYLOAD_TYPE, STATEMENT_TYPE, pae, verify_en
 from soc2opa.evidence.store import append, read
 from soc2opa.evidence.views import OBSERVED
 from tests.conftest import ROOT, SOC2OPA, Run
+from tests.evidence_schemas import hdf_validator, oscal_schema
 from tests.evidence_window import DAYS, FIRST_DAY, GAPS, build_window
-
-SCHEMAS = ROOT / "tests" / "schemas"
-
-
-def _oscal_schema(name: str) -> dict[str, Any]:
-    # Python's re has no \p{..} classes; see tests/schemas/PROVENANCE.md.
-    def fix(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                k: v.replace(r"\p{L}", r"[^\W\d_]").replace(r"\p{N}", r"\d")
-                if k == "pattern" else fix(v)
-                for k, v in node.items()
-            }  # fmt: skip
-        if isinstance(node, list):
-            return [fix(x) for x in node]
-        return node
-
-    schema: dict[str, Any] = fix(json.loads((SCHEMAS / "oscal-1.1.3" / name).read_text()))
-    return schema
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +52,7 @@ def test_oscal_assessment_results_validate(run: Run, window: tuple[Path, list[st
     text = _export(run, store, "oscal-ar")
     doc = json.loads(text)
     validator = Draft7Validator(
-        _oscal_schema("oscal_assessment-results_schema.json"),
+        oscal_schema("oscal_assessment-results_schema.json"),
         format_checker=Draft7Validator.FORMAT_CHECKER,
     )
     assert [e.message for e in validator.iter_errors(doc)] == []
@@ -81,9 +62,7 @@ def test_oscal_assessment_results_validate(run: Run, window: tuple[Path, list[st
     (resource,) = ar["back-matter"]["resources"]
     assert ar["import-ap"]["href"] == f"#{resource['uuid']}"
     plan = json.loads(base64.b64decode(resource["base64"]["value"]))
-    ap_errors = Draft7Validator(_oscal_schema("oscal_assessment-plan_schema.json")).iter_errors(
-        plan
-    )
+    ap_errors = Draft7Validator(oscal_schema("oscal_assessment-plan_schema.json")).iter_errors(plan)
     assert [e.message for e in ap_errors] == []
     (result,) = ar["results"]
     rows = list(read(store))
@@ -109,8 +88,7 @@ def test_oscal_assessment_results_validate(run: Run, window: tuple[Path, list[st
 def test_hdf_validates_with_waiver_data(run: Run, window: tuple[Path, list[str]]) -> None:
     store, _ = window
     doc = json.loads(_export(run, store, "hdf", "--from", "2026-03-10"))
-    schema = json.loads((SCHEMAS / "hdf" / "exec-json.json").read_text())
-    validator = validators.validator_for(schema)(schema)
+    validator = hdf_validator()
     assert [e.message for e in validator.iter_errors(doc)] == []
     (profile,) = doc["profiles"]
     controls = {c["id"]: c for c in profile["controls"]}

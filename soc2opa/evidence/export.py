@@ -1,4 +1,10 @@
-"""Evidence for a window of days, as JSON lines or CSV rows."""
+"""Evidence for a window of days, as JSON lines or CSV rows.
+
+JSON lines hold every record of the window as stored (evaluations and waiver lifecycle records).
+CSV holds one row per (evaluation, control), and one row per waiver lifecycle record (kind
+`waiver`: the action, the waiver's id, its control and resource patterns, owner, approver,
+reason, ticket and expiry, in the columns after `kind`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import io
 import json
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from soc2opa.errors import UsageError
 from soc2opa.evidence.store import Stored
@@ -14,7 +21,8 @@ from soc2opa.evidence.store import Stored
 _COLUMNS = (
     "seq", "ended_at", "plan", "plan_sha256", "repository", "commit", "ref", "run_url",
     "bundle_revision", "control_id", "status", "criteria", "judged", "failed", "unknown",
-    "waived", "failing", "record_hash", "kind",
+    "waived", "failing", "record_hash", "kind", "action", "waiver_id", "resource", "owner",
+    "approver", "reason", "ticket", "expires", "previous_expires",
 )  # fmt: skip
 
 
@@ -39,9 +47,23 @@ def window(rows: Iterable[Stored], since: str | None, until: str | None) -> list
     ]
 
 
+def _waiver_row(r: Stored, terms: dict[str, dict[str, Any]]) -> list[Any]:
+    rec, ci = r.record, r.record.get("ci", {})
+    w = rec.get("waiver", {})
+    first = terms.get(str(w.get("id")), {})
+    return [
+        r.seq, r.recorded_at, None, None, ci.get("repository"), ci.get("commit"), ci.get("ref"),
+        ci.get("run_url"), None, first.get("control"), None, None, None, None, None, None, None,
+        r.record_hash, r.kind, rec.get("action"), w.get("id"), first.get("resource"),
+        first.get("owner"), w.get("approver"), w.get("reason"), w.get("ticket"),
+        w.get("expires"), w.get("previous_expires"),
+    ]  # fmt: skip
+
+
 def export(rows: Iterable[Stored], fmt: str, since: str | None, until: str | None) -> str:
     """The window as text in the given format (jsonl or csv)."""
-    chosen = window(rows, since, until)
+    every = list(rows)
+    chosen = window(every, since, until)
     if fmt == "jsonl":
         return "".join(
             json.dumps(
@@ -53,9 +75,15 @@ def export(rows: Iterable[Stored], fmt: str, since: str | None, until: str | Non
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_COLUMNS)
+    # A renew or revoke record names its waiver by id; the create record holds its scope.
+    terms = {str(r.record["waiver"].get("id")): r.record["waiver"] for r in every
+             if r.kind == "waiver" and r.record.get("action") == "create"}  # fmt: skip
     for r in chosen:
         rec, ci = r.record, r.record.get("ci", {})
-        if "controls" not in rec:  # waiver records: in the jsonl export, not in these rows
+        if r.kind == "waiver":
+            writer.writerow(_waiver_row(r, terms))
+            continue
+        if "controls" not in rec:
             continue
         for cid, c in sorted(rec.get("controls", {}).items()):
             writer.writerow([
@@ -63,6 +91,6 @@ def export(rows: Iterable[Stored], fmt: str, since: str | None, until: str | Non
                 ci.get("repository"), ci.get("commit"), ci.get("ref"), ci.get("run_url"),
                 rec["bundle"]["revision"], cid, c["status"], ";".join(c["criteria"]),
                 c["judged"], c["failed"], c["unknown"], c["waived"], ";".join(c["failing"]),
-                r.record_hash, r.kind,
+                r.record_hash, r.kind, *[None] * 9,
             ])  # fmt: skip
     return out.getvalue()

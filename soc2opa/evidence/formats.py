@@ -13,6 +13,7 @@ from soc2opa.evidence.html import Prover, report_html
 from soc2opa.evidence.intoto import intoto_lines
 from soc2opa.evidence.oscal import assessment_results
 from soc2opa.evidence.store import Stored
+from soc2opa.evidence.waiver_history import waiver_histories
 
 EXPORT_FORMATS = ("jsonl", "csv", "oscal-ar", "hdf", "intoto", "html")
 
@@ -22,16 +23,19 @@ def export_window(
     key: Ed25519PrivateKey | None = None, chain: str = "",
     prove: Prover | None = None,
 ) -> str:  # fmt: skip
-    """The records of [since, until] (UTC days) as text in the named format."""
+    """The records of [since, until] (UTC days) as text in the named format, with the store's
+    waivers that had a lifecycle record in the window or were in force during it."""
+    every = list(rows)
     if fmt in ("jsonl", "csv"):
-        return export(rows, fmt, since, until)
-    chosen = window(rows, since, until)
+        return export(every, fmt, since, until)
+    chosen = window(every, since, until)
+    histories = waiver_histories(every, since, until)
     if fmt == "oscal-ar":
-        return assessment_results(chosen, since, until)
+        return assessment_results(chosen, since, until, histories)
     if fmt == "hdf":
-        return heimdall(chosen, since, until)
+        return heimdall(chosen, since, until, histories)
     if fmt == "html":
-        return report_html(chosen, since, until, chain=chain, prove=prove)
+        return report_html(chosen, since, until, chain=chain, prove=prove, histories=histories)
     if fmt == "intoto":
         if key is None:
             raise UsageError("--format intoto signs: give the key with --key FILE or --key-env VAR")

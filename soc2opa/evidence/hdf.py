@@ -3,7 +3,11 @@
 One profile (soc2opa); each control holds one result per evaluation in the window: pass is
 passed, fail is failed, and outcomes a plan cannot decide (unknown, not in this configuration,
 needs runtime evidence) are skipped with the reason. A control that a waiver covered carries
-waiver_data (justification, expiry, owner); its results keep their original status.
+waiver_data (justification, expiry, owner); its results keep their original status. The store's
+waivers (evidence waiver create|renew|revoke) that had a record in the window or were in force
+during it put waiver_data on every control their control pattern names, applied or not, and
+their whole lifecycle (each record with seq, time, approver, reason, expiry) goes in the
+document's `passthrough.soc2opa_waivers`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 
 from soc2opa import __version__
 from soc2opa.evidence.store import Stored
-from soc2opa.evidence.views import OBSERVED, evaluations, waivers_in
+from soc2opa.evidence.views import OBSERVED, evaluations
+from soc2opa.evidence.waiver_history import WaiverHistory, other_waivers
+from soc2opa.evidence.waiver_records import PREFIX
 
 # Heimdall's usual impact per severity (0.0 is reserved for not applicable).
 IMPACT = {"low": 0.3, "medium": 0.5, "high": 0.7, "critical": 0.9}
@@ -52,8 +58,32 @@ def _result(row: Stored, c: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _as_applied(h: WaiverHistory) -> dict[str, Any]:
+    """A store waiver in the shape of views.waivers_in's entries, with its state and records."""
+    return {
+        "ref": f"{PREFIX}{h.id}", "resource": h.resource, "owner": h.owner, "ticket": h.ticket,
+        "expires": h.expires, "reason": h.reason, "seqs": h.applied_in, "state": h.status,
+        "records": [e.seq for e in h.events], "as_of": h.as_of,
+    }  # fmt: skip
+
+
+def _lifecycle(h: WaiverHistory) -> dict[str, Any]:
+    return {
+        "id": h.id, "control": h.control, "resource": h.resource, "owner": h.owner,
+        "approver": h.approver, "reason": h.reason, "ticket": h.ticket, "expires": h.expires,
+        "state": h.status, "as_of": h.as_of, "applied_in": h.applied_in,
+        "records": [{
+            "seq": e.seq, "action": e.action, "recorded_at": e.recorded_at,
+            "record_hash": e.record_hash, "approver": e.approver, "reason": e.reason,
+            "ticket": e.ticket, "expires": e.expires, "previous_expires": e.previous_expires,
+            "in_window": e.in_window,
+        } for e in h.events],
+    }  # fmt: skip
+
+
 def _waiver_data(waivers: list[dict[str, Any]]) -> dict[str, Any]:
-    expiries = sorted(w["expires"] for w in waivers if w["expires"])
+    live = [w for w in waivers if w.get("state", "live") == "live"]
+    expiries = sorted(w["expires"] for w in (live or waivers) if w["expires"])
     return {
         "justification": "; ".join(
             f"{w['ref']} ({w['resource'] or '?'}): {w['reason'] or 'no reason recorded'}"
@@ -65,6 +95,7 @@ def _waiver_data(waivers: list[dict[str, Any]]) -> dict[str, Any]:
         "message": "; ".join(
             f"{w['ref']} owned by {w['owner'] or '?'}"
             + (f", ticket {w['ticket']}" if w["ticket"] else "")
+            + (f", {w['state']} on {w['as_of']}, records {w['records']}" if "state" in w else "")
             + f", used in {len(w['seqs'])} evaluation(s)"
             for w in waivers
         ),
@@ -81,8 +112,12 @@ def _platform(chosen: list[Stored]) -> dict[str, Any]:
     }
 
 
-def heimdall(rows: Sequence[Stored], since: str | None, until: str | None) -> str:
-    """The window's evaluations as one HDF (exec-json) document (JSON text)."""
+def heimdall(
+    rows: Sequence[Stored], since: str | None, until: str | None,
+    histories: Sequence[WaiverHistory] = (),
+) -> str:  # fmt: skip
+    """The window's evaluations and the store's waivers (`histories`) as one HDF (exec-json)
+    document (JSON text)."""
     chosen = evaluations(rows)
     controls: dict[str, dict[str, Any]] = {}
     for row in chosen:
@@ -98,12 +133,15 @@ def heimdall(rows: Sequence[Stored], since: str | None, until: str | None) -> st
                 "code": None, "source_location": {"ref": None, "line": None}, "results": [],
             })  # fmt: skip
             entry["results"].append(_result(row, c))
-    waivers = waivers_in(chosen).values()
+    waivers = other_waivers(chosen, histories).values()
     for cid, entry in controls.items():
         mine = [w for w in waivers if cid in w["controls"]]
+        mine += [_as_applied(h) for h in histories if h.covers(cid)]
         entry["waiver_data"] = _waiver_data(mine) if mine else None
     revisions = sorted({r.record["bundle"]["revision"] for r in chosen})
-    digest = hashlib.sha256("\n".join(r.record_hash for r in chosen).encode()).hexdigest()
+    hashes = [r.record_hash for r in chosen] + [e.record_hash for h in histories for e in h.events
+                                                if e.in_window]  # fmt: skip
+    digest = hashlib.sha256("\n".join(hashes).encode()).hexdigest()
     document = {
         "platform": _platform(chosen),
         "version": __version__,
@@ -114,10 +152,11 @@ def heimdall(rows: Sequence[Stored], since: str | None, until: str | None) -> st
             "version": ", ".join(revisions) or None,
             "summary": f"{len(chosen)} evaluations from the soc2opa evidence store, "
             f"{since or (chosen[0].recorded_at[:10] if chosen else '-')} to "
-            f"{until or (chosen[-1].recorded_at[:10] if chosen else '-')} (UTC); sha256 is "
-            "over their record hashes.",
+            f"{until or (chosen[-1].recorded_at[:10] if chosen else '-')} (UTC), and "
+            f"{len(hashes) - len(chosen)} waiver records; sha256 is over their record hashes.",
             "sha256": digest, "supports": [], "attributes": [], "groups": [],
             "controls": [controls[k] for k in sorted(controls)],
         }],
+        "passthrough": {"soc2opa_waivers": [_lifecycle(h) for h in histories]},
     }  # fmt: skip
     return json.dumps(document, indent=1, sort_keys=True) + "\n"

@@ -2,9 +2,10 @@
 
 Inline CSS and SVG, no script and nothing fetched (a CSP forbids it): per SOC 2
 criterion a chart of evaluations per day that passed, failed or stayed unknown, with the days
-without any evaluation (coverage gaps) marked; the waivers applied and their expiry; and a
-sample of records, each with what proves it belongs to the store (its hash-chain link, and its
-Merkle inclusion proof when the caller supplies one).
+without any evaluation (coverage gaps) marked; the store's waivers with their create, renew and
+revoke history and expiry (applied or not), and the waivers files' waivers applied; and a sample
+of records, each with what proves it belongs to the store (its hash-chain link, and its Merkle
+inclusion proof when the caller supplies one).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from soc2opa.evidence.views import (
     evaluations,
     waivers_in,
 )
+from soc2opa.evidence.waiver_history import WaiverEvent, WaiverHistory, other_waivers
 
 # A sampled record's inclusion proof (soc2opa evidence prove's JSON), or None when none exists.
 Prover = Callable[[Stored], Mapping[str, Any] | None]
@@ -118,10 +120,11 @@ def _criterion_section(crit: str, days: list[str], chosen: Sequence[Stored],
     )
 
 
-def _waivers(chosen: Sequence[Stored], last_day: str) -> str:
-    waivers = waivers_in(chosen)
+def _waivers(chosen: Sequence[Stored], last_day: str,
+             histories: Sequence[WaiverHistory]) -> str:  # fmt: skip
+    waivers = other_waivers(chosen, histories) if histories else waivers_in(chosen)
     if not waivers:
-        return "<p>No waiver was applied in this window.</p>"
+        return "<p>No waiver from a waivers file was applied in this window.</p>"
     rows = []
     for w in waivers.values():
         expires = w["expires"]
@@ -142,6 +145,47 @@ def _waivers(chosen: Sequence[Stored], last_day: str) -> str:
     return (
         "<table><tr><th>Waiver</th><th>Control</th><th>Resource</th><th>Owner</th>"
         "<th>Ticket</th><th>Expires</th><th>Expiry</th><th>Evaluations</th><th>Reason</th></tr>"
+        + "".join(rows) + "</table>"
+    )  # fmt: skip
+
+
+_DONE = {"create": "created", "renew": "renewed", "revoke": "revoked"}
+
+
+def _event_item(e: WaiverEvent) -> str:
+    expiry = (f"; expiry {_e(e.previous_expires)} &rarr; {_e(e.expires)}" if e.previous_expires
+              else (f"; expires {_e(e.expires)}" if e.expires else ""))  # fmt: skip
+    ticket = f"; ticket {_e(e.ticket)}" if e.ticket else ""
+    outside = "" if e.in_window else " (before the window)"
+    return (
+        f'<li class="waiver-event" data-action="{_e(e.action)}" data-seq="{e.seq}">'
+        f"{_e(e.recorded_at)}: <b>{_e(_DONE.get(e.action, e.action))}</b>{outside}, record "
+        f"{e.seq}, approved by {_e(e.approver or '?')}{expiry}{ticket}; reason: "
+        f'{_e(e.reason)} <span class="mono">{_e(e.record_hash[:16])}&hellip;</span></li>'
+    )
+
+
+def _store_waivers(histories: Sequence[WaiverHistory]) -> str:
+    if not histories:
+        return "<p>The evidence store holds no waiver in force or recorded in this window.</p>"
+    rows = []
+    for h in histories:
+        left = (date.fromisoformat(h.expires) - date.fromisoformat(h.as_of)).days
+        state = {"revoked": "revoked", "expired": f"expired on {h.expires}"}.get(
+            h.status, f"live, {left} days left")  # fmt: skip
+        applied = ", ".join(str(s) for s in h.applied_in) or "none"
+        rows.append(
+            f'<tr class="store-waiver" data-id="{_e(h.id)}" data-state="{_e(h.status)}">'
+            f'<td class="mono">{_e(h.id)}</td><td>{_e(h.control)}</td>'
+            f'<td class="mono">{_e(h.resource)}</td><td>{_e(h.owner)}</td>'
+            f"<td>{_e(h.ticket or '')}</td><td>{_e(h.expires)}</td>"
+            f"<td>{_e(state)} on {_e(h.as_of)}</td><td>{_e(applied)}</td>"
+            f"<td><ol>{''.join(_event_item(e) for e in h.events)}</ol></td></tr>"
+        )
+    return (
+        '<table id="store-waivers"><tr><th>Waiver</th><th>Control</th><th>Resource</th>'
+        "<th>Owner</th><th>Ticket</th><th>Expires</th><th>State</th>"
+        "<th>Applied in evaluations (seq)</th><th>History (create, renew, revoke)</th></tr>"
         + "".join(rows) + "</table>"
     )  # fmt: skip
 
@@ -197,10 +241,11 @@ def _samples(rows: Sequence[Stored], prove: Prover | None) -> str:
 
 def report_html(
     rows: Sequence[Stored], since: str | None, until: str | None, *,
-    chain: str = "", prove: Prover | None = None,
+    chain: str = "", prove: Prover | None = None, histories: Sequence[WaiverHistory] = (),
 ) -> str:  # fmt: skip
-    """The window as one HTML page; chain says how the whole store verified, and prove gives a
-    record's inclusion proof (None while no checkpoint covers it)."""
+    """The window as one HTML page; chain says how the whole store verified, prove gives a
+    record's inclusion proof (None while no checkpoint covers it), and histories are the store's
+    waivers (waiver_histories)."""
     chosen = evaluations(rows)
     first = since or (day_of(chosen[0]) if chosen else date.today().isoformat())
     last = until or (day_of(chosen[-1]) if chosen else first)
@@ -241,7 +286,8 @@ def report_html(
         f"or that had nothing to judge: {_e(', '.join(undecided))}.</p>" if undecided else "",
         f'<h2>Coverage gaps</h2><ul class="gaps" id="gaps">{gap_list}</ul>'
         if gaps else "<h2>Coverage gaps</h2><p>Every day has at least one evaluation.</p>",
-        "<h2>Waivers</h2>", _waivers(chosen, last),
+        "<h2>Waivers</h2><h3>Recorded in the evidence store</h3>", _store_waivers(histories),
+        "<h3>From waivers files</h3>", _waivers(chosen, last, histories),
         f"<h2>Sampled records</h2><p>{len(picked)} of {len(chosen)} records, drawn with the "
         f"newest record_hash as the seed (reproducible), {proof_note}.</p>",
         _samples(picked, prove),

@@ -1,7 +1,11 @@
-"""A window of evidence as DSSE-signed in-toto Statements (v1), one JSON line per evaluation.
+"""A window of evidence as DSSE-signed in-toto Statements (v1), one JSON line per record.
 
-The subject is the judged plan or state (its name and SHA-256); the predicate is the stored
-record with its place in the chain (seq, prev_hash, record_hash). The envelope is signed with
+For an evaluation the subject is the judged plan or state (its name and SHA-256) and the
+predicate (urn:soc2opa:evaluation:v1) is the stored record with its place in the chain (seq,
+prev_hash, record_hash). For a waiver's create, renew or revoke record the subject is the record
+itself (`soc2opa-evidence/waiver/ID/SEQ`, digest = its record_hash, the SHA-256 of its RFC 8785
+form with seq and prev_hash) and the predicate is urn:soc2opa:waiver:v1, the same fields plus
+the action and the waiver's id. The envelope is signed with
 Ed25519 over DSSE's pre-authentication encoding (PAE), written here with `cryptography`:
 PAE = "DSSEv1" SP len(type) SP type SP len(body) SP body. The key is a PEM (PKCS#8) Ed25519
 private key, or the signed-note key that `soc2opa evidence keygen` writes.
@@ -27,10 +31,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from soc2opa.errors import UsageError
 from soc2opa.evidence.store import Stored
-from soc2opa.evidence.views import evaluations
+from soc2opa.evidence.views import EVALUATION_KINDS
+from soc2opa.evidence.waiver_history import WAIVER_KIND
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "urn:soc2opa:evaluation:v1"
+WAIVER_PREDICATE_TYPE = "urn:soc2opa:waiver:v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 _NOTE_ED25519 = 0x01
 
@@ -89,7 +95,19 @@ def load_key(path: Path | None, env: str | None) -> Ed25519PrivateKey:
 
 
 def statement(row: Stored) -> dict[str, Any]:
-    """The in-toto Statement of one evaluation."""
+    """The in-toto Statement of one evaluation or waiver lifecycle record."""
+    if row.kind == WAIVER_KIND:
+        wid = str(row.record.get("waiver", {}).get("id", ""))
+        return {
+            "_type": STATEMENT_TYPE,
+            "subject": [{"name": f"soc2opa-evidence/waiver/{wid}/{row.seq}",
+                         "digest": {"sha256": row.record_hash}}],
+            "predicateType": WAIVER_PREDICATE_TYPE,
+            "predicate": {
+                "seq": row.seq, "prev_hash": row.prev_hash, "record_hash": row.record_hash,
+                "action": row.record.get("action"), "waiver_id": wid, "record": row.record,
+            },
+        }  # fmt: skip
     plan = row.record["plan"]
     return {
         "_type": STATEMENT_TYPE,
@@ -136,7 +154,8 @@ def verify_envelope(env: dict[str, Any], public: Ed25519PublicKey) -> dict[str, 
 
 
 def intoto_lines(rows: Sequence[Stored], key: Ed25519PrivateKey) -> str:
-    """One signed envelope per evaluation, as JSON lines."""
-    return "".join(
-        json.dumps(envelope(row, key), sort_keys=True) + "\n" for row in evaluations(rows)
-    )
+    """One signed envelope per evaluation and per waiver lifecycle record, as JSON lines in seq
+    order."""
+    chosen = sorted((r for r in rows if r.kind in (*EVALUATION_KINDS, WAIVER_KIND)),
+                    key=lambda r: r.seq)  # fmt: skip
+    return "".join(json.dumps(envelope(row, key), sort_keys=True) + "\n" for row in chosen)

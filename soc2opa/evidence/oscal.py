@@ -3,7 +3,11 @@
 One result covers the window. Each (evaluation, control) with something to say is an
 observation; each SOC 2 criterion is a finding (objective-id = the criterion, lower case) that
 relates the observations of its controls; each waiver applied is a risk whose deadline is the
-waiver's expiry. The minimal assessment plan travels in the back-matter as base64 and
+waiver's expiry. Every waiver of the evidence store that had a
+lifecycle record in the window or was in force during it is a risk of its own, whether or not an
+evaluation applied it: its owner and approvers are parties, its create, renew and revoke records
+are risk-log entries, and its status on the window's last day is deviation-approved (live) or
+closed (expired or revoked). The minimal assessment plan travels in the back-matter as base64 and
 `import-ap` points at it. Every UUID is a UUIDv5 of what it names, so the same records always
 give the same document.
 """
@@ -18,11 +22,15 @@ from typing import Any
 from soc2opa import __version__
 from soc2opa.criteria import CRITERIA, criterion_sort_key
 from soc2opa.evidence.store import Stored
-from soc2opa.evidence.views import OBSERVED, criteria_of, evaluations, stable_uuid, waivers_in
+from soc2opa.evidence.views import OBSERVED, criteria_of, evaluations, stable_uuid
+from soc2opa.evidence.waiver_history import WaiverEvent, WaiverHistory, other_waivers
+from soc2opa.evidence.waiver_records import PREFIX
 
 OSCAL_VERSION = "1.1.3"
 NS = "urn:soc2opa:evidence"
 TOOL_UUID = stable_uuid("soc2opa", "tool")
+ROLES = (("waiver-owner", "Waiver owner"), ("waiver-approver", "Waiver approver"))
+_DONE = {"create": "created", "renew": "renewed", "revoke": "revoked"}
 
 
 def _time(stamp: str) -> str:
@@ -40,6 +48,29 @@ def _metadata(title: str, modified: str) -> dict[str, Any]:
         "version": __version__,
         "oscal-version": OSCAL_VERSION,
     }
+
+
+def party_uuid(name: str) -> str:
+    """The UUID of a person named in waiver records (owner or approver)."""
+    return stable_uuid("party", name.casefold())
+
+
+def _people(histories: Sequence[WaiverHistory]) -> dict[str, Any]:
+    """The parties and roles of the store's waivers, for the document's metadata."""
+    owners = sorted({h.owner for h in histories})
+    approvers = sorted({e.approver for h in histories for e in h.events if e.approver})
+    names = sorted({*owners, *approvers}, key=str.casefold)
+    if not names:
+        return {}
+    by_role = {"waiver-owner": owners, "waiver-approver": approvers}
+    return {
+        "roles": [{"id": rid, "title": title} for rid, title in ROLES],
+        "parties": [{"uuid": party_uuid(n), "type": "person", "name": n} for n in names],
+        "responsible-parties": [
+            {"role-id": rid, "party-uuids": [party_uuid(n) for n in by_role[rid]]}
+            for rid, _ in ROLES if by_role[rid]
+        ],
+    }  # fmt: skip
 
 
 def _selection(criteria: Sequence[str]) -> dict[str, Any]:
@@ -127,6 +158,68 @@ def _risk(w: dict[str, Any]) -> dict[str, Any]:
     return risk
 
 
+def _log_entry(h: WaiverHistory, e: WaiverEvent) -> dict[str, Any]:
+    expiry = f", expiry {e.previous_expires} -> {e.expires}" if e.previous_expires else (
+        f", expires {e.expires}" if e.expires else "")  # fmt: skip
+    entry: dict[str, Any] = {
+        "uuid": stable_uuid("risk-log", e.record_hash),
+        "title": f"Waiver {h.id} {_DONE.get(e.action, e.action)}",
+        "description": f"Evidence record {e.seq}: {e.action} by approver {e.approver or '?'}"
+        f"{expiry}. Reason: {e.reason or 'none recorded'}.",
+        "start": _time(e.recorded_at),
+        "props": [_prop("seq", e.seq), _prop("record-hash", e.record_hash),
+                  _prop("action", e.action), _prop("in-window", str(e.in_window).lower())],
+        "status-change": "closed" if e.action == "revoke" else "deviation-approved",
+    }  # fmt: skip
+    if e.approver:
+        entry["logged-by"] = [{"party-uuid": party_uuid(e.approver), "role-id": "waiver-approver"}]
+    if e.ticket:
+        entry["props"].append(_prop("ticket", e.ticket))
+    if e.actor:
+        entry["props"].append(_prop("ci-actor", e.actor))
+    return entry
+
+
+def _store_risk(h: WaiverHistory, observed: list[str]) -> dict[str, Any]:
+    """A waiver of the evidence store as a risk, with its lifecycle as the risk log."""
+    seqs = ", ".join(str(e.seq) for e in h.events)
+    risk: dict[str, Any] = {
+        "uuid": stable_uuid("store-waiver", h.id, h.events[0].record_hash),
+        "title": f"Waiver {h.id}: {h.control} on {h.resource}",
+        "description": f"Accepted finding of {h.control} on {h.resource}, owned by {h.owner}, "
+        f"last approved by {h.approver}; evidence records {seqs}; {h.status} on {h.as_of}; "
+        f"applied in {len(h.applied_in)} evaluation(s) of the window.",
+        "statement": h.reason,
+        "props": [
+            _prop("waiver", f"{PREFIX}{h.id}"), _prop("waiver-id", h.id),
+            _prop("waiver-state", h.status), _prop("control-pattern", h.control),
+            _prop("resource-pattern", h.resource), _prop("owner", h.owner),
+            _prop("approver", h.approver),
+            *(_prop("applied-in-seq", s) for s in h.applied_in),
+        ],
+        "status": "deviation-approved" if h.status == "live" else "closed",
+        "deadline": f"{h.expires}T23:59:59Z",
+        "origins": [{"actors": [
+            {"type": "party", "actor-uuid": party_uuid(h.owner), "role-id": "waiver-owner"}]}],
+        "risk-log": {"entries": [_log_entry(h, e) for e in h.events]},
+    }  # fmt: skip
+    if h.status == "expired":
+        risk["risk-log"]["entries"].append({
+            "uuid": stable_uuid("risk-log-expired", h.id, h.expires),
+            "title": f"Waiver {h.id} expired",
+            "description": f"Not renewed: its last day was {h.expires} (from the expiry date; "
+            "no record is written when a waiver expires).",
+            "start": f"{h.expires}T23:59:59Z", "status-change": "closed",
+        })  # fmt: skip
+    if h.ticket:
+        risk["props"].append(_prop("ticket", h.ticket))
+        if h.ticket.startswith(("https://", "http://")):
+            risk["links"] = [{"href": h.ticket, "rel": "reference", "text": "ticket"}]
+    if observed:
+        risk["related-observations"] = [{"observation-uuid": u} for u in observed]
+    return risk
+
+
 def _finding(
     crit: str, window: str, observations: list[tuple[Stored, str, dict[str, Any], str]],
     risks: list[str],
@@ -157,8 +250,12 @@ def _finding(
     return finding
 
 
-def assessment_results(rows: Sequence[Stored], since: str | None, until: str | None) -> str:
-    """The window's evaluations as an OSCAL Assessment Results document (JSON text)."""
+def assessment_results(
+    rows: Sequence[Stored], since: str | None, until: str | None,
+    histories: Sequence[WaiverHistory] = (),
+) -> str:  # fmt: skip
+    """The window's evaluations and the store's waivers (`histories`, from waiver_histories) as
+    an OSCAL Assessment Results document (JSON text)."""
     chosen = evaluations(rows)
     first = chosen[0].recorded_at if chosen else f"{since or '1970-01-01'}T00:00:00+00:00"
     last = chosen[-1].recorded_at if chosen else f"{until or since or '1970-01-01'}T23:59:59+00:00"
@@ -170,7 +267,7 @@ def assessment_results(rows: Sequence[Stored], since: str | None, until: str | N
         for cid, c in sorted(row.record.get("controls", {}).items())
         if c["status"] in OBSERVED
     ]
-    waivers = waivers_in(chosen)
+    waivers = other_waivers(chosen, histories)
     risks = [_risk(w) for w in waivers.values()]
     by_criterion: dict[str, list[str]] = {}
     for w, risk in zip(waivers.values(), risks, strict=True):
@@ -178,16 +275,32 @@ def assessment_results(rows: Sequence[Stored], since: str | None, until: str | N
                  for k in row.record["controls"].get(cid, {}).get("criteria", [])}  # fmt: skip
         for crit in crits:
             by_criterion.setdefault(crit, []).append(risk["uuid"])
+    for h in histories:
+        cited = [
+            stable_uuid("observation", row.record_hash, cid)
+            for row, cid, c, _ in observed
+            if any(ref.startswith(f"{PREFIX}{h.id}@") for ref in c.get("waivers", []))
+        ]
+        risk = _store_risk(h, cited)
+        risks.append(risk)
+        crits = {k for row in chosen for cid, c in row.record.get("controls", {}).items()
+                 if h.covers(cid) for k in c.get("criteria", [])}  # fmt: skip
+        for crit in sorted(crits):
+            by_criterion.setdefault(crit, []).append(risk["uuid"])
+    hashes = [r.record_hash for r in chosen] + [e.record_hash for h in histories for e in h.events]
     plan_doc = _assessment_plan(criteria, window, _time(last))
     plan_uuid = stable_uuid("assessment-plan-resource", window)
     result: dict[str, Any] = {
-        "uuid": stable_uuid("result", window, *(r.record_hash for r in chosen)),
+        "uuid": stable_uuid("result", window, *hashes),
         "title": f"soc2opa evaluations {window}",
         "description": f"{len(chosen)} evaluations of Terraform plans and deployed states "
         f"recorded in the soc2opa evidence store, {window} (UTC).",
         "start": _time(chosen[0].record["started_at"] if chosen else first),
         "end": _time(last),
-        "props": [_prop("evaluations", len(chosen))],
+        "props": [
+            _prop("evaluations", len(chosen)),
+            _prop("waiver-records", sum(e.in_window for h in histories for e in h.events)),
+        ],
         "reviewed-controls": _selection(criteria),
     }
     if chosen:
@@ -205,8 +318,11 @@ def assessment_results(rows: Sequence[Stored], since: str | None, until: str | N
     plan_json = json.dumps(plan_doc, indent=1, sort_keys=True).encode()
     document = {
         "assessment-results": {
-            "uuid": stable_uuid("assessment-results", window, *(r.record_hash for r in chosen)),
-            "metadata": _metadata(f"soc2opa assessment results {window}", _time(last)),
+            "uuid": stable_uuid("assessment-results", window, *hashes),
+            "metadata": {
+                **_metadata(f"soc2opa assessment results {window}", _time(last)),
+                **_people(histories),
+            },
             "import-ap": {"href": f"#{plan_uuid}"},
             "results": [result],
             "back-matter": {
