@@ -3,9 +3,13 @@
 The records are copies of one real evaluation record (`soc2opa eval` of the demo plan with the
 real opa), dated across 365 days; a checkpoint is signed after each day's records, as a nightly
 job would. Then `soc2opa evidence verify STORE --public-key KEY` runs as a user would, and its
-wall time is printed (best of --repeat). Example:
+wall time and CPU time (user + system, which a loaded machine disturbs less) are printed, best
+of --repeat. verify runs as `python -c "from soc2opa.cli import main; main()"`, so PYTHONPATH can
+point it at another checkout to compare versions on the same store. Example:
 
     .venv/bin/python scripts/evidence_verify_bench.py --records 10000 --checkpoints 365
+    PYTHONPATH=/path/to/older/checkout .venv/bin/python scripts/evidence_verify_bench.py \
+        --store /tmp/soc2opa-verify-bench-*/year.db
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -90,19 +95,27 @@ def main() -> None:
         build(store, args.records, args.checkpoints, _template(folder))
         print(f"built {store} in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     public = store.parent / "bench.pub"
-    best = float("inf")
+    best, cpu = float("inf"), float("inf")
+    command = [sys.executable, "-c", "from soc2opa.cli import main; main()", "evidence",
+               "verify", str(store), "--public-key", str(public)]  # fmt: skip
     for _ in range(args.repeat):
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.perf_counter()
-        done = subprocess.run(
-            [str(SOC2OPA), "evidence", "verify", str(store), "--public-key", str(public)],
-            capture_output=True, text=True, check=False, env=os.environ,
-        )  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False,
+                              env=os.environ)  # fmt: skip
         best = min(best, time.perf_counter() - began)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = min(cpu, after.ru_utime - used.ru_utime + after.ru_stime - used.ru_stime)
         if done.returncode != 0:
             sys.exit(f"verify failed: {done.stderr.strip()}")
+    import soc2opa
+
     print(done.stdout.strip(), file=sys.stderr)
-    print(json.dumps({"records": args.records, "checkpoints": args.checkpoints,
-                      "verify_seconds": round(best, 2), "store": str(store)}))  # fmt: skip
+    print(json.dumps({
+        "verify_wall_seconds": round(best, 2), "verify_cpu_seconds": round(cpu, 2),
+        "load_average": os.getloadavg()[0], "soc2opa": str(Path(soc2opa.__file__).parent),
+        "store": str(store), "summary": done.stdout.strip().splitlines()[:2],
+    }))  # fmt: skip
 
 
 if __name__ == "__main__":

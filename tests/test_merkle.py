@@ -9,10 +9,12 @@ are 1-based; here they are converted to 0-based.
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import pytest
 
 from soc2opa.evidence.merkle import (
+    MerkleTree,
     ProofError,
     consistency_proof,
     inclusion_proof,
@@ -131,3 +133,33 @@ def test_every_proof_of_a_larger_tree_verifies() -> None:
             verify_inclusion(i, n, hashes[i], inclusion_proof(i, hashes[:n]), roots[n])
         for m in range(n + 1):
             verify_consistency(m, n, roots[m], roots[n], consistency_proof(m, hashes[:n]))
+
+
+def test_one_tree_proves_every_prefix_as_fresh_trees_do() -> None:
+    hashes = [leaf_hash(i.to_bytes(4, "big")) for i in range(37)]
+    roots = roots_at(hashes, range(38))
+    shared = MerkleTree(hashes)
+    for n in range(38):
+        assert shared.root(n) == roots[n]
+        for i in range(n):
+            assert shared.inclusion(i, n) == inclusion_proof(i, hashes[:n])
+        for m in range(n + 1):
+            assert shared.consistency(m, n) == consistency_proof(m, hashes[:n])
+    with pytest.raises(ProofError):
+        shared.root(38)
+    with pytest.raises(ProofError):
+        shared.consistency(5, 38)
+
+
+def test_a_year_of_checkpoints_hashes_each_node_once() -> None:
+    """verify's cost: a checkpoint a day over 10,000 records stays linear (each subtree hash is
+    computed once; each checkpoint adds O(log² n) nodes), not 365 rehashes of the prefix."""
+    n, days = 10_000, 365
+    tree = MerkleTree([leaf_hash(i.to_bytes(4, "big")) for i in range(n)])
+    sizes = [round(n * (d + 1) / days) for d in range(days)]
+    for old, new in itertools.pairwise(sizes):
+        tree.root(new)
+        tree.consistency(old, new)
+    interior = len(tree._memo)
+    assert interior < 2 * n, interior  # 11,988 here; rehashing every prefix: millions
+    assert tree.root(n) == root_of(tree.leaves)

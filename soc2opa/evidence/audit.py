@@ -13,13 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from soc2opa.evidence.merkle import (
-    ProofError,
-    consistency_proof,
-    leaf_hash,
-    roots_at,
-    verify_consistency,
-)
+from soc2opa.evidence.merkle import MerkleTree, ProofError, leaf_hash, verify_consistency
 from soc2opa.evidence.note import NoteError, TreeHead, Verifier, open_note, parse_checkpoint
 from soc2opa.evidence.note import parse_verifier as _parse_verifier
 from soc2opa.evidence.store import Checkpoint, Stored, verify
@@ -45,7 +39,7 @@ def leaf_hashes(rows: Sequence[Stored]) -> list[bytes]:
 
 
 def _check_one(
-    cp: Checkpoint, key: Verifier, rows: int, roots: dict[int, bytes]
+    cp: Checkpoint, key: Verifier, rows: int, tree: MerkleTree
 ) -> tuple[TreeHead | None, str | None]:
     name = f"checkpoint {cp.id}"
     try:
@@ -59,7 +53,7 @@ def _check_one(
             f"{name} covers {head.size} records but the store holds {rows} "
             "(records it covers were removed)"
         )
-    if roots[head.size] != head.root:
+    if tree.root(head.size) != head.root:
         return head, (
             f"{name}: records 1..{head.size} no longer hash to its signed root "
             "(a record it covers was changed, removed, reordered or rewritten)"
@@ -114,8 +108,9 @@ def audit(
     verdict.records, verdict.problem = verify(iter(rows))
     if verdict.problem:
         return verdict
-    sizes = {c.tree_size for c in checkpoints if c.tree_size <= len(rows)}
-    roots = roots_at(leaf_hashes(rows), sizes | {len(rows)})
+    # Leaf and subtree hashes are computed once for all checkpoints: verify stays linear in the
+    # records however many checkpoints a year of nightly runs leaves.
+    tree = MerkleTree(leaf_hashes(rows))
     key = verifier
     previous: tuple[Checkpoint, TreeHead] | None = None
     for expected, cp in enumerate(checkpoints, start=1):
@@ -128,7 +123,7 @@ def audit(
             except NoteError as exc:
                 verdict.problem = f"checkpoint {cp.id}: its verifier key is malformed ({exc})"
                 return verdict
-        head, problem = _check_one(cp, key, len(rows), roots)
+        head, problem = _check_one(cp, key, len(rows), tree)
         if problem or head is None:
             verdict.problem = problem
             return verdict
@@ -148,7 +143,7 @@ def audit(
                 verdict.problem = f"checkpoint {cp.id} names another log ({head.origin!r})"
                 return verdict
             try:
-                proof = consistency_proof(old.size, leaf_hashes(rows[: head.size]))
+                proof = tree.consistency(old.size, head.size)
                 verify_consistency(old.size, head.size, old.root, head.root, proof)
             except ProofError as exc:
                 verdict.problem = (
@@ -169,8 +164,7 @@ def audit(
             verdict.problem = f"external checkpoint {i} is not a valid signed note ({exc})"
             return verdict
         outside = Checkpoint(0, "", head.origin, head.size, head.root.hex(), note, key.text())
-        extra = roots_at(leaf_hashes(rows), [head.size]) if head.size <= len(rows) else {}
-        _, problem = _check_one(outside, key, len(rows), extra)
+        _, problem = _check_one(outside, key, len(rows), tree)
         if problem:
             verdict.problem = problem.replace("checkpoint 0", f"external checkpoint {i}")
             return verdict

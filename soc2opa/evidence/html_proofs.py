@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from soc2opa.errors import UsageError
-from soc2opa.evidence.audit import audit
+from soc2opa.evidence.audit import audit, leaf_hashes
 from soc2opa.evidence.checkpoint import prove_inclusion
 from soc2opa.evidence.html import Prover
+from soc2opa.evidence.merkle import MerkleTree
 from soc2opa.evidence.store import Stored, read_checkpoints
 
 
@@ -28,11 +29,13 @@ def html_context(target: str | Path, rows: Sequence[Stored]) -> tuple[str, Prove
     else:
         chain = f"{verdict.records} records, chain intact; no signed checkpoint yet"
 
+    tree = MerkleTree(leaf_hashes(rows))
+
     def prove(row: Stored) -> Mapping[str, Any] | None:
         if verdict.problem or row.seq > verdict.covered:
             return None
         try:
-            return prove_inclusion(rows, checkpoints, row.seq)
+            return prove_inclusion(rows, checkpoints, row.seq, tree=tree)
         except UsageError:
             return None
 

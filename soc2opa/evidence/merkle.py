@@ -58,42 +58,81 @@ def roots_at(hashes: Sequence[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
     return out
 
 
-def _mth(hashes: Sequence[bytes]) -> bytes:
-    if len(hashes) == 1:
-        return hashes[0]
-    k = _split(len(hashes))
-    return node_hash(_mth(hashes[:k]), _mth(hashes[k:]))
+class MerkleTree:
+    """The leaf hashes of a log, with every subtree hash computed once and kept: tree heads,
+    inclusion and consistency proofs for any prefix then cost O(log² n) hashes each, instead of
+    rehashing the prefix for every checkpoint."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.leaves = leaves
+        self._memo: dict[tuple[int, int], bytes] = {}
+
+    def subtree(self, lo: int, hi: int) -> bytes:
+        """MTH of leaves[lo:hi] (lo < hi), split as RFC 9162 splits it."""
+        if hi - lo == 1:
+            return self.leaves[lo]
+        found = self._memo.get((lo, hi))
+        if found is None:
+            k = _split(hi - lo)
+            found = node_hash(self.subtree(lo, lo + k), self.subtree(lo + k, hi))
+            self._memo[(lo, hi)] = found
+        return found
+
+    def _size(self, size: int) -> None:
+        if not 0 <= size <= len(self.leaves):
+            raise ProofError(f"size {size} is not within a tree of size {len(self.leaves)}")
+
+    def root(self, size: int) -> bytes:
+        """The tree head of the first `size` leaves."""
+        self._size(size)
+        return self.subtree(0, size) if size else hashlib.sha256(b"").digest()
+
+    def inclusion(self, index: int, size: int) -> list[bytes]:
+        """PATH(index, D[size]): the audit path of leaf `index` in the first `size` leaves."""
+        self._size(size)
+        if not 0 <= index < size:
+            raise ProofError(f"leaf {index} is not in a tree of size {size}")
+        path, lo, hi = [], 0, size
+        while hi - lo > 1:
+            k = _split(hi - lo)
+            if index < lo + k:
+                path.append(self.subtree(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(self.subtree(lo, lo + k))
+                lo += k
+        return path[::-1]
+
+    def consistency(self, old_size: int, size: int) -> list[bytes]:
+        """PROOF(old_size, D[size]): the first `old_size` leaves are a prefix of the first
+        `size` (RFC 9162 2.1.4.1's SUBPROOF, walked from the top)."""
+        self._size(size)
+        if not 0 <= old_size <= size:
+            raise ProofError(f"size {old_size} is not within a tree of size {size}")
+        if old_size in (0, size):
+            return []
+        path, lo, hi, m, complete = [], 0, size, old_size, True
+        while m != hi - lo:
+            k = _split(hi - lo)
+            if m <= k:
+                path.append(self.subtree(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(self.subtree(lo, lo + k))
+                lo, m, complete = lo + k, m - k, False
+        if not complete:
+            path.append(self.subtree(lo, hi))
+        return path[::-1]
 
 
 def inclusion_proof(index: int, hashes: Sequence[bytes]) -> list[bytes]:
     """PATH(m, D[n]): the audit path of leaf `index` (0-based) in the tree of these leaf hashes."""
-    if not 0 <= index < len(hashes):
-        raise ProofError(f"leaf {index} is not in a tree of size {len(hashes)}")
-    if len(hashes) == 1:
-        return []
-    k = _split(len(hashes))
-    if index < k:
-        return [*inclusion_proof(index, hashes[:k]), _mth(hashes[k:])]
-    return [*inclusion_proof(index - k, hashes[k:]), _mth(hashes[:k])]
-
-
-def _subproof(m: int, hashes: Sequence[bytes], complete: bool) -> list[bytes]:
-    n = len(hashes)
-    if m == n:
-        return [] if complete else [_mth(hashes)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(m, hashes[:k], complete), _mth(hashes[k:])]
-    return [*_subproof(m - k, hashes[k:], False), _mth(hashes[:k])]
+    return MerkleTree(hashes).inclusion(index, len(hashes))
 
 
 def consistency_proof(old_size: int, hashes: Sequence[bytes]) -> list[bytes]:
     """PROOF(m, D[n]): that the tree of the first `old_size` leaves is a prefix of this tree."""
-    if not 0 <= old_size <= len(hashes):
-        raise ProofError(f"size {old_size} is not within a tree of size {len(hashes)}")
-    if old_size in (0, len(hashes)):
-        return []
-    return _subproof(old_size, hashes, True)
+    return MerkleTree(hashes).consistency(old_size, len(hashes))
 
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:

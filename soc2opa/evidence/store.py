@@ -104,9 +104,54 @@ _PG_MIGRATIONS: dict[int, list[str]] = {
 }
 
 
+# RFC 8785 (I-JSON) integers: beyond this, rfc8785 refuses the value.
+_MAX_SAFE_INT = 2**53 - 1
+
+
+def _plain(value: Any) -> bool:
+    """Whether json's encoder writes value exactly as RFC 8785 does: strings, booleans, null,
+    safe integers, lists, and objects with ASCII keys (so that sorting by code point is sorting
+    by UTF-16 unit). Floats, whose RFC 8785 form differs from Python's, are not plain."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str or t is bool or v is None:
+            continue
+        if t is int:
+            if -_MAX_SAFE_INT <= v <= _MAX_SAFE_INT:
+                continue
+            return False
+        if t is dict:
+            if not all(type(k) is str and k.isascii() for k in v):
+                return False
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+        else:
+            return False
+    return True
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 canonical JSON of value. The rfc8785 package is pure Python and takes
+    ~15 ms for an evaluation record; json's C encoder writes the same bytes for plain values
+    (the same escapes: quote, backslash, b, f, n, r, t, and u00xx for the other control
+    characters; UTF-8 otherwise) in well under 1 ms, so verifying a year of records takes
+    seconds, not minutes."""
+    if _plain(value):
+        try:
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)  # fmt: skip
+            return text.encode("utf-8")
+        except (ValueError, UnicodeEncodeError):
+            pass  # a lone surrogate: let rfc8785 say what it makes of it
+    return rfc8785.dumps(value)
+
+
 def record_hash(seq: int, prev_hash: str, record: dict[str, Any]) -> str:
     """The hash that chains a record: over its position, its predecessor's hash and itself."""
-    canonical = rfc8785.dumps({"seq": seq, "prev_hash": prev_hash, "record": record})
+    canonical = canonical_json({"seq": seq, "prev_hash": prev_hash, "record": record})
     return hashlib.sha256(canonical).hexdigest()
 
 
