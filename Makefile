@@ -79,9 +79,9 @@ rego-check: setup
 	$(BIN)/python scripts/rego_coverage.py --min 90
 
 lint: setup
-	$(BIN)/ruff check soc2opa generator tests scripts
-	$(BIN)/ruff format --check soc2opa generator tests scripts
-	$(BIN)/mypy soc2opa generator
+	$(BIN)/ruff check soc2opa generator tests scripts benchmarks
+	$(BIN)/ruff format --check soc2opa generator tests scripts benchmarks
+	$(BIN)/mypy soc2opa generator benchmarks
 
 test: setup check-generated rego-check lint
 	$(BIN)/pytest -q
