@@ -10,7 +10,7 @@ REGISTRY := $(TOOLS)/registry
 export SOC2OPA_OPA := $(OPA)
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: setup chromium demo test lint rego-check build check-generated plans plans-check schema schema-check bench clean
+.PHONY: setup chromium demo test lint rego-check build check-generated plans plans-check schema schema-check bench bench-smoke clean
 
 setup: $(BIN)/soc2opa $(OPA) $(CONFTEST) $(REGISTRY) chromium
 
@@ -86,8 +86,17 @@ lint: setup
 test: setup check-generated rego-check lint
 	$(BIN)/pytest -q
 
+# The full benchmark (docs/benchmark.md and .png; about 15 min with 3 runs on 2 quiet cores;
+# Checkov goes into .bench/checkov-venv on first use). BENCH_ARGS="--runs 5" etc. to vary it.
 bench: setup
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py --write $(BENCH_ARGS)
+
+# Tiny sizes, one run, no Checkov, into a temporary folder: checks the bench still works
+# (tests/test_bench_smoke.py runs the same under make test).
+bench-smoke: setup
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	$(BIN)/python scripts/bench.py --smoke --out "$$out" --plans "$$out/plans" > /dev/null && \
+	echo "make bench-smoke: the benchmark ran end to end"
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

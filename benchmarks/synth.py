@@ -16,7 +16,6 @@ The same `n`, `seed` and fixture files give the same plan, byte for byte (`plan_
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import random
@@ -235,7 +234,6 @@ class _Builder:
 
     def add(self, module_address: str, changes: list[dict[str, Any]]) -> None:
         for rc in changes:
-            rc = copy.deepcopy(rc)
             if module_address:
                 rc["address"] = f"{module_address}.{rc['address']}"
                 rc["module_address"] = module_address
@@ -286,7 +284,8 @@ def make_plan(n: int, seed: int = 0, fixtures: Path = FIXTURES) -> dict[str, Any
     serial = 0
     while len(b.changes) < target_units:
         serial += 1
-        unit = json.loads(units[rnd.choices(range(len(units)), weights)[0]][1])
+        text = units[rnd.choices(range(len(units)), weights)[0]][1]
+        unit = json.loads(text)
         if len(b.changes) + len(unit["changes"]) > target_units:
             break
         if rnd.random() < 0.1:
@@ -307,8 +306,9 @@ def make_plan(n: int, seed: int = 0, fixtures: Path = FIXTURES) -> dict[str, Any
             **extra,
             "module": {"resources": unit["resources"]},
         }
-        for suffix in suffixes:
-            b.add(f"module.{team}.module.{svc}{suffix}", unit["changes"])
+        for k, suffix in enumerate(suffixes):
+            changes = unit["changes"] if k == 0 else json.loads(text)["changes"]
+            b.add(f"module.{team}.module.{svc}{suffix}", changes)
     i = 0
     while len(b.changes) < n:
         spec = _filler(i % 5, i, rnd)

@@ -1,159 +1,371 @@
-"""Benchmark: soc2opa eval on a synthetic 10,000-resource plan against opa's bare load time.
+"""Benchmark soc2opa against OPA's own load time, Conftest and Checkov at plan sizes 100 to 100k.
 
-Also measures the alternative engine design (a short-lived `opa run --server` on 127.0.0.1
-that the plan is POSTed to) so the choice of `opa eval` stays justified by figures.
-Writes a Markdown table to stdout, and to docs/benchmark.md with --write.
+For each plan size: wall time and peak resident memory of the whole process tree (OPA included,
+see benchmarks/proctree.py) of `soc2opa eval` (local opa), `soc2opa eval --opa-url` against a
+warm `opa run -s` on 127.0.0.1, the Conftest target (`conftest test`), the floor
+(`opa eval -i plan 'count(input.resource_changes)'`) and Checkov; plus one run of `soc2opa eval`
+over a folder of small plans. Runs are interleaved (run 1 of every tool, then run 2, ...) so that
+load on the machine falls on all tools alike; ratios are taken between medians of the same run.
+Writes results.json, benchmark.md and benchmark.png into --out (default .bench/), and with
+--write the table into docs/benchmark.md (between its bench markers) and docs/benchmark.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
-import resource
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
 
-from make_big_plan import make_plan  # noqa: E402
+from benchmarks import report  # noqa: E402
+from benchmarks.proctree import Measurement, measure  # noqa: E402
+from benchmarks.synth import fixtures_digest, write_plan  # noqa: E402
 
 OPA = Path(os.environ.get("SOC2OPA_OPA", ROOT / ".tools/bin/opa"))
+CONFTEST = ROOT / ".tools/bin/conftest"
 SOC2OPA = Path(sys.executable).parent / "soc2opa"
 BUNDLE = ROOT / "bundles/soc2opa.tar.gz"
+SHARED_PLANS = ROOT.parent / "shared" / "plans"
+CHECKOV_VERSION = "3.3.30"
+SIZES = (100, 1_000, 10_000, 50_000, 100_000)
+CHECKOV_SIZES = (1_000, 10_000)
+CHECKOV_ONE_RUN_FROM = 10_000
 
 
-def _timed(fn: Callable[[], None], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def _run(*cmd: str, ok: tuple[int, ...] = (0,)) -> None:
-    proc = subprocess.run(cmd, capture_output=True)
-    if proc.returncode not in ok:
-        raise SystemExit(f"{cmd[0]} failed: {proc.stderr.decode()[:500]}")
-
-
-def _server_round_trip(plan: Path) -> None:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [str(OPA), "run", "--server", "--addr", f"127.0.0.1:{port}", "--bundle", str(BUNDLE)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health?bundles", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.02)
-        body = b'{"input":' + plan.read_bytes() + b"}"
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/data/soc2opa/main/report", data=body, method="POST"
+        return int(s.getsockname()[1])
+
+
+class OpaServer:
+    """A warm `opa run -s` on 127.0.0.1 serving the soc2opa bundle."""
+
+    def __init__(self, bundle: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(OPA), "run", "-s", "--addr", f"127.0.0.1:{self.port}", "-b", str(bundle)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-        with urllib.request.urlopen(req, timeout=600) as resp:
-            json.load(resp)
-    finally:
-        proc.terminate()
-        proc.wait()
+        deadline = time.monotonic() + 300
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"opa run -s exited {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health?bundles", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("opa run -s did not become healthy") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server (only this process, started here)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--resources", type=int, default=10_000)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--write", action="store_true", help="also write docs/benchmark.md")
-    args = ap.parse_args()
-    work = ROOT / ".bench"
-    work.mkdir(exist_ok=True)
-    plan = work / f"plan-{args.resources}.json"
-    plan.write_text(json.dumps(make_plan(args.resources), indent=2))
-    size_mb = plan.stat().st_size / 1e6
-    empty = work / "empty-plan.json"
-    empty.write_text('{"format_version": "1.2", "resource_changes": []}')
-    compile_only = _timed(
-        lambda: _run(
-            str(OPA), "eval", "-b", str(BUNDLE), "-i", str(empty), "data.soc2opa.main.report"
-        ),
-        args.runs,
+def _version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unavailable"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else ""
+
+
+def _pinned(name: str) -> str:
+    for line in (ROOT / "tools.mk").read_text().splitlines():
+        if line.startswith(name):
+            return line.split(":=", 1)[1].strip()
+    return "unknown"
+
+
+def ensure_checkov(venv: Path) -> Path:
+    """Checkov, pinned, in its own virtualenv (created on first use from PyPI)."""
+    exe = venv / "bin" / "checkov"
+    if exe.exists() and CHECKOV_VERSION in _version([str(exe), "--version"]):
+        return exe
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin/pip"), "install", "-q", f"checkov=={CHECKOV_VERSION}"], check=True
     )
-    load = _timed(
-        lambda: _run(str(OPA), "eval", "-i", str(plan), "count(input.resource_changes)"), args.runs
-    )
-    engine = _timed(
-        lambda: _run(
-            str(OPA), "eval", "-b", str(BUNDLE), "-i", str(plan), "data.soc2opa.main.report"
-        ),
-        args.runs,
-    )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    full = _timed(
-        lambda: _run(str(SOC2OPA), "eval", str(plan), "--format", "json", ok=(0, 1)), args.runs
-    )
-    peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    server = _timed(lambda: _server_round_trip(plan), args.runs)
+    return exe
+
+
+def real_plans(sizes: tuple[int, ...]) -> dict[int, tuple[Path, int]]:
+    """The largest real plan of ../shared/plans per size bucket (nearest size, log scale)."""
+    index = SHARED_PLANS / "SOURCES.tsv"
+    if not index.exists():
+        return {}
+    best: dict[int, tuple[Path, int]] = {}
+    with index.open() as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            n = int(row["n_resource_changes"] or 0)
+            if n < 1:
+                continue
+            bucket = min(sizes, key=lambda s: abs((s / n) - 1) if s >= n else n / s - 1)
+            if bucket not in best or n > best[bucket][1]:
+                best[bucket] = (SHARED_PLANS / row["saved_name"], n)
+    return best
+
+
+def _loadavg() -> float:
+    return os.getloadavg()[0]
+
+
+def machine_facts() -> dict[str, Any]:
+    """CPU, cores, memory, OS and Python of this machine."""
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": round(mem_kb / 1024**2, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def catalog_facts() -> dict[str, Any]:
+    """The bundle's control count and revision."""
     manifest = json.loads((ROOT / "rego/.manifest").read_text())
-    opa_version = subprocess.run([str(OPA), "version"], capture_output=True, text=True).stdout
-    opa_version = opa_version.split()[1]
-    controls = manifest["metadata"]["controls"]
-    rows = [
-        ("opa loads the plan only (`opa eval -i plan 'count(input.resource_changes)'`)", load),
-        ("`opa eval` of `data.soc2opa.main.report` over the bundle", engine),
-        ("`soc2opa eval plan.json --format json` (what users run)", full),
-        ("alternative: start `opa run --server`, POST the plan, stop", server),
-        ("`opa eval` of the report on an empty plan (bundle parse and compile)", compile_only),
-    ]
-    lines = [
-        "<!-- written by scripts/bench.py --write -->",
-        "# Benchmark",
-        "",
-        f"Synthetic plan: {args.resources:,} resources, {size_mb:.1f} MB "
-        "(`scripts/make_big_plan.py`: "
-        "S3 buckets joined to separate encryption resources, EBS volumes, RDS instances, security "
-        f"groups, in {args.resources // 50} modules). Bundle: {controls} controls, revision "
-        f"{manifest['revision']}. Median of {args.runs} runs on {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}, "
-        f"OPA {opa_version}.",
-        "",
-        "| what | seconds | x load |",
-        "| --- | ---: | ---: |",
-        *(f"| {name} | {t:.2f} | {t / load:.1f} |" for name, t in rows),
-        "",
-        f"Peak memory of the largest process (opa) during `soc2opa eval`: {peak_mb:.0f} MB.",
-        "",
-        "Target: `soc2opa eval` within 2x of the load time. Run `make bench` to reproduce.",
-        "",
-        "Notes for the speed milestone. Every `opa eval` parses and compiles the bundle (last",
-        "row). Generated controls call the node logic in `rego/lib/check.rego`, one status rule",
-        "and one reason rule per check node, which cut compile time by 42% (185 to 108 ms for",
-        "32 controls); the full 242-control catalog may still want a long-lived OPA server when",
-        "many plans are judged in one run. The evaluation profile is flat (OPA's cost per",
-        "expression, spread over many rules). The largest single part is the join to separate",
-        "resources: about 300 ms for the 2,000 S3 encryption resources here (400 ms before the",
-        "direct fast path for same-module references in `rego/lib/refs.rego`), against about",
-        "85 ms for a bare hand-written join. Failure reasons come next; passing resources cost",
-        "about 5-25 us each. Timings on this shared 2-core machine vary by about 30% between",
-        "runs.",
-    ]
-    text = "\n".join(lines) + "\n"
+    return {"controls": manifest["metadata"]["controls"], "revision": manifest["revision"]}
+
+
+def _record(m: Measurement) -> dict[str, Any]:
+    d = asdict(m)
+    d.pop("stderr_tail")
+    d["load"] = _loadavg()
+    return d
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Generate the plans, run every case and return the raw results."""
+    out: Path = args.out
+    plans_dir = args.plans or (ROOT / ".bench" / "plans")
+    plans_dir.mkdir(parents=True, exist_ok=True)
+    digest = fixtures_digest()
+    t0 = time.monotonic()
+    loads = [_loadavg()]
+
+    def synth(n: int, seed: int) -> Path:
+        path = plans_dir / f"synth-{n}-s{seed}-{digest}.json"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            write_plan(tmp, n, seed)
+            tmp.replace(path)
+        return path
+
+    plans: dict[str, dict[str, Any]] = {}
+    for n in args.sizes:
+        plans[f"synthetic {n}"] = {"kind": "synthetic", "n": n, "path": synth(n, args.seed)}
+    if not args.no_real:
+        for bucket, (path, n) in sorted(real_plans(tuple(args.sizes)).items()):
+            plans[f"real {bucket}"] = {"kind": "real", "n": n, "bucket": bucket, "path": path}
+    batch_dir = plans_dir / f"batch-{args.batch}x{args.batch_size}-{digest}"
+    if not batch_dir.exists():
+        tmp_dir = batch_dir.with_suffix(".tmp")
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        for i in range(args.batch):
+            write_plan(tmp_dir / f"plan-{i:03d}.json", args.batch_size, 1000 + i)
+        tmp_dir.rename(batch_dir)
+    gen_seconds = time.monotonic() - t0
+
+    policy = out / "conftest-policy"
+    shutil.rmtree(policy, ignore_errors=True)
+    subprocess.run(
+        [str(SOC2OPA), "build", "--target", "conftest", "--output", str(policy)],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    checkov = ensure_checkov(args.checkov_venv) if args.checkov_sizes else None
+
+    env = dict(os.environ, SOC2OPA_OPA=str(OPA), NO_COLOR="1")
+    ck_env = dict(env)
+    server = OpaServer(BUNDLE)
+    results: dict[str, Any] = {"cases": {}}
+    try:
+        warm = next(iter(plans.values()))["path"]
+        measure(
+            [str(SOC2OPA), "eval", str(warm), "--format", "json", "--opa-url", server.url],
+            ok=(0, 1),
+            env=env,
+        )
+
+        def cases_for(
+            name: str, plan: dict[str, Any]
+        ) -> dict[str, tuple[list[str], dict[str, Any]]]:
+            p = str(plan["path"])
+            cases: dict[str, tuple[list[str], dict[str, Any]]] = {
+                "floor": ([str(OPA), "eval", "-i", p, "count(input.resource_changes)"], {}),
+                "soc2opa": ([str(SOC2OPA), "eval", p, "--format", "json"], {}),
+                "soc2opa --opa-url": (
+                    [str(SOC2OPA), "eval", p, "--format", "json", "--opa-url", server.url],
+                    {"extra_pids": [server.proc.pid]},
+                ),
+                "conftest": ([str(CONFTEST), "test", p, "-p", str(policy), "--no-color"], {}),
+            }
+            if checkov and plan["kind"] == "synthetic" and plan["n"] in args.checkov_sizes:
+                cases["checkov"] = (
+                    [str(checkov), "-f", p, "--framework", "terraform_plan", "--skip-download"],
+                    {"env": ck_env, "max_runs": 1 if plan["n"] >= CHECKOV_ONE_RUN_FROM else None},
+                )
+            return cases
+
+        batch_files = sorted(str(p) for p in batch_dir.glob("*.json"))
+        batch_cases: dict[str, tuple[list[str], dict[str, Any]]] = {
+            "soc2opa": ([str(SOC2OPA), "eval", str(batch_dir), "--format", "json"], {}),
+            "soc2opa --opa-url": (
+                [str(SOC2OPA), "eval", str(batch_dir), "--format", "json", "--opa-url", server.url],
+                {"extra_pids": [server.proc.pid]},
+            ),
+            "conftest": (
+                [str(CONFTEST), "test", *batch_files, "-p", str(policy), "--no-color"],
+                {},
+            ),
+        }
+        groups: list[tuple[str, dict[str, Any], dict[str, tuple[list[str], dict[str, Any]]]]] = [
+            (name, plan, cases_for(name, plan)) for name, plan in plans.items()
+        ]
+        groups.append(
+            (
+                f"batch {args.batch}x{args.batch_size}",
+                {"kind": "batch", "n": args.batch * args.batch_size, "path": batch_dir},
+                batch_cases,
+            )
+        )
+        for name, plan, cases in groups:
+            entry: dict[str, Any] = {
+                "kind": plan["kind"],
+                "n": plan["n"],
+                "plan": str(plan["path"].relative_to(ROOT.parent))
+                if plan["path"].is_relative_to(ROOT.parent)
+                else str(plan["path"]),
+                "bytes": plan["path"].stat().st_size if plan["path"].is_file() else None,
+                "tools": {},
+            }
+            if "bucket" in plan:
+                entry["bucket"] = plan["bucket"]
+            for run_no in range(args.runs):
+                for tool, (cmd, opts) in cases.items():
+                    opts = dict(opts)
+                    max_runs = opts.pop("max_runs", None)
+                    if max_runs is not None and run_no >= max_runs:
+                        continue
+                    print(f"[bench] {name}: {tool} (run {run_no + 1})", file=sys.stderr, flush=True)
+                    m = measure(
+                        cmd, ok=(0, 1), env=opts.pop("env", env), timeout=args.timeout, **opts
+                    )
+                    entry["tools"].setdefault(tool, []).append(_record(m))
+                    loads.append(_loadavg())
+            results["cases"][name] = entry
+            (out / "partial.json").write_text(json.dumps(results, indent=1) + "\n")
+    finally:
+        server.stop()
+    results["load"] = {
+        "min": min(loads),
+        "median": statistics.median(loads),
+        "max": max(loads),
+    }
+    results["generation_seconds"] = gen_seconds
+    results["wall_seconds"] = time.monotonic() - t0
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3, help="runs per tool and plan (median)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    ap.add_argument("--checkov-sizes", type=int, nargs="*", default=list(CHECKOV_SIZES))
+    ap.add_argument("--batch", type=int, default=100, help="plans in the batch run")
+    ap.add_argument("--batch-size", type=int, default=100, help="resources per batch plan")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-real", action="store_true", help="skip the real plans")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per command")
+    ap.add_argument("--out", type=Path, default=ROOT / ".bench")
+    ap.add_argument("--plans", type=Path, help="plan cache folder (default .bench/plans)")
+    ap.add_argument("--checkov-venv", type=Path, default=ROOT / ".bench" / "checkov-venv")
+    ap.add_argument("--write", action="store_true", help="update docs/benchmark.md and .png")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, 1 run, no Checkov, no real plans (CI: checks the bench still works)",
+    )
+    ap.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS",
+        help="write the report from a saved results.json instead of running",
+    )
+    args = ap.parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+        return _write(results, args.render.parent, args.write)
+    if args.smoke:
+        args.runs, args.sizes, args.checkov_sizes = 1, [50], []
+        args.batch, args.batch_size, args.no_real = 3, 20, True
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = run(args)
+    results["machine"] = machine_facts()
+    results["catalog"] = catalog_facts()
+    results["versions"] = {
+        "opa": "OPA " + _version([str(OPA), "version"]).replace("Version: ", ""),
+        "conftest": "Conftest " + _pinned("CONFTEST_VERSION"),
+        "soc2opa": _version([str(SOC2OPA), "--version"]).replace(", version ", " "),
+        "checkov": CHECKOV_VERSION if args.checkov_sizes else None,
+    }
+    results["settings"] = {
+        "runs": args.runs,
+        "seed": args.seed,
+        "checkov_sizes": args.checkov_sizes,
+        "checkov_one_run_from": CHECKOV_ONE_RUN_FROM,
+        "batch": [args.batch, args.batch_size],
+        "synth_digest": fixtures_digest(),
+    }
+    (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    return _write(results, args.out, args.write)
+
+
+def _write(results: dict[str, Any], out: Path, to_docs: bool) -> int:
+    summary = report.summarise(results)
+    text = report.markdown(results, summary, plot_name="benchmark.png")
+    (out / "benchmark.md").write_text(report.standalone(text))
+    report.plot(results, out / "benchmark.png")
+    if to_docs:
+        doc = ROOT / "docs" / "benchmark.md"
+        doc.write_text(report.splice(doc.read_text() if doc.exists() else "", text))
+        shutil.copyfile(out / "benchmark.png", ROOT / "docs" / "benchmark.png")
     print(text)
-    if args.write:
-        (ROOT / "docs/benchmark.md").write_text(text)
     return 0
 
 
