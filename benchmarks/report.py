@@ -8,7 +8,7 @@ from typing import Any
 
 BEGIN = "<!-- bench:begin (written by `make bench`, scripts/bench.py --write; edit outside) -->"
 END = "<!-- bench:end -->"
-TOOLS = ("soc2opa", "soc2opa --opa-url", "conftest", "checkov", "floor")
+TOOLS = ("soc2opa", "soc2opa, cold cache", "soc2opa --opa-url", "conftest", "checkov", "floor")
 MB = 1024 * 1024
 
 
@@ -143,8 +143,12 @@ def markdown(results: dict[str, Any], summary: dict[str, Any], plot_name: str) -
             if s["checkov_sizes"]
             else ""
         )
-        + f"; the whole run took {results['wall_seconds'] / 60:.1f} min. "
-        f"Synthetic plans: `benchmarks/synth.py`, seed {s['seed']}, fixture digest "
+        + (
+            "; **an interrupted run: only the plans listed below were measured**. "
+            if results.get("partial")
+            else f"; the whole run took {results['wall_seconds'] / 60:.1f} min. "
+        )
+        + f"Synthetic plans: `benchmarks/synth.py`, seed {s['seed']}, fixture digest "
         f"{s['synth_digest']}. x floor = median / the floor's median in the same run.",
         "",
         "### Targets (issue 15)",

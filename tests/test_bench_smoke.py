@@ -77,6 +77,7 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
     assert set(cases["synthetic 50"]["tools"]) == {
         "floor",
         "soc2opa",
+        "soc2opa, cold cache",
         "soc2opa --opa-url",
         "conftest",
     }
