@@ -217,13 +217,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cache.chmod(0o700)
     env = dict(os.environ, SOC2OPA_OPA=str(OPA), NO_COLOR="1", SOC2OPA_CACHE_DIR=str(cache))
     ck_env = dict(env)
+    # soc2opa's own OPA deadline (600 s) would end a large plan on a loaded machine first.
+    fmt = ["--format", "json", "--timeout", str(int(args.timeout))]
     server = OpaServer(BUNDLE)
     results: dict[str, Any] = {"cases": {}}
     try:
         warm = next(iter(plans.values()))["path"]
-        measure([str(SOC2OPA), "eval", str(warm), "--format", "json"], ok=(0, 1), env=env)
+        measure([str(SOC2OPA), "eval", str(warm), *fmt], ok=(0, 1), env=env)
         measure(
-            [str(SOC2OPA), "eval", str(warm), "--format", "json", "--opa-url", server.url],
+            [str(SOC2OPA), "eval", str(warm), *fmt, "--opa-url", server.url],
             ok=(0, 1),
             env=env,
         )
@@ -234,15 +236,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             p = str(plan["path"])
             cases: dict[str, tuple[list[str], dict[str, Any]]] = {
                 "floor": ([str(OPA), "eval", "-i", p, "count(input.resource_changes)"], {}),
-                "soc2opa": ([str(SOC2OPA), "eval", p, "--format", "json"], {}),
+                "soc2opa": ([str(SOC2OPA), "eval", p, *fmt], {}),
                 "soc2opa --opa-url": (
-                    [str(SOC2OPA), "eval", p, "--format", "json", "--opa-url", server.url],
+                    [str(SOC2OPA), "eval", p, *fmt, "--opa-url", server.url],
                     {"extra_pids": [server.proc.pid]},
                 ),
                 "conftest": ([str(CONFTEST), "test", p, "-p", str(policy), "--no-color"], {}),
             }
             if plan["kind"] == "synthetic" and plan["n"] == min(args.sizes):
-                cases[COLD] = ([str(SOC2OPA), "eval", p, "--format", "json"], {"cold": True})
+                cases[COLD] = ([str(SOC2OPA), "eval", p, *fmt], {"cold": True})
             if checkov and plan["kind"] == "synthetic" and plan["n"] in args.checkov_sizes:
                 cases["checkov"] = (
                     [str(checkov), "-f", p, "--framework", "terraform_plan", "--skip-download"],
@@ -252,9 +254,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         batch_files = sorted(str(p) for p in batch_dir.glob("*.json"))
         batch_cases: dict[str, tuple[list[str], dict[str, Any]]] = {
-            "soc2opa": ([str(SOC2OPA), "eval", str(batch_dir), "--format", "json"], {}),
+            "soc2opa": ([str(SOC2OPA), "eval", str(batch_dir), *fmt], {}),
             "soc2opa --opa-url": (
-                [str(SOC2OPA), "eval", str(batch_dir), "--format", "json", "--opa-url", server.url],
+                [str(SOC2OPA), "eval", str(batch_dir), *fmt, "--opa-url", server.url],
                 {"extra_pids": [server.proc.pid]},
             ),
             "conftest": (
