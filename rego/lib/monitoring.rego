@@ -326,9 +326,11 @@ _actions_unknown(a) if plan.unknown_at(a, ["actions_enabled"])
 
 # METADATA
 # description: The outcome and reason of the best alarm on a filter's metrics.
-filter_alarm(f) := {"status": "pass", "reason": sprintf("alarm %s notifies an SNS topic", [a])} if {
-	some a in _watching(f)
-	alarm_notifies(_by_address(a)).status == "pass"
+filter_alarm(f) := {"status": "pass", "reason": sprintf("alarm %s notifies an SNS topic", [passing[0]])} if {
+	# The first passing alarm names the pass: one value per alarm would make OPA fail on
+	# conflicting values when several alarms watch the same metric.
+	passing := sort([a | some a in _watching(f); alarm_notifies(_by_address(a)).status == "pass"])
+	count(passing) > 0
 } else := {"status": "unknown", "reason": concat("; ", reasons)} if {
 	reasons := [alarm_notifies(_by_address(a)).reason | some a in _watching(f); alarm_notifies(_by_address(a)).status == "unknown"]
 	count(reasons) > 0
