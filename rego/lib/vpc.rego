@@ -103,8 +103,10 @@ else := "unknown"
 
 # The main route table's status of a VPC in the plan.
 _main_status(v) := _targets_status(ts) if {
-	some a in object.get(_main_assoc, v.address, [])
-	ts := refs.targets(_res(a), ["route_table_id"], _tables, _rt_ids)
+	# All associations together: one status per association would conflict when there are several.
+	assocs := object.get(_main_assoc, v.address, [])
+	count(assocs) > 0
+	ts := [t | some a in assocs; some t in refs.targets(_res(a), ["route_table_id"], _tables, _rt_ids)]
 } else := "yes" if {
 	count(object.get(_igw_routes, v.address, [])) > 0
 } else := "yes" if {
@@ -123,8 +125,9 @@ _subnet_assoc := plan.group({[s.address, a.address] |
 #   "no", or "unknown" (its route table or VPC is not in the plan, or its routes are known
 #   only after apply).
 subnet_public(s) := _targets_status(ts) if {
-	some a in object.get(_subnet_assoc, s.address, [])
-	ts := refs.targets(_res(a), ["route_table_id"], _tables, _rt_ids)
+	assocs := object.get(_subnet_assoc, s.address, [])
+	count(assocs) > 0
+	ts := [t | some a in assocs; some t in refs.targets(_res(a), ["route_table_id"], _tables, _rt_ids)]
 } else := _main_status(v) if {
 	v := _one(refs.targets(s, ["vpc_id"], {"aws_vpc"}, _vpc_ids))
 } else := "unknown"
