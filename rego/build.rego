@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "c5ddaa5ed7bf95a6"
+revision := "fd147a65ceefcd94"
 
 min_opa_version := "1.0.0"

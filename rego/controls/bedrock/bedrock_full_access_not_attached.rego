@@ -171,12 +171,14 @@ _role_holder(r, roles) := _fail(sprintf("role %s, which is not declared in this 
 	count(roles) == 0
 } else := _worst([_trust(role, role.address) | some role in roles])
 
-_worst(results) := x if {
-	some x in results
-	x.status == "fail"
-} else := x if {
-	some x in results
-	x.status == "unknown"
+# The first failing (else unknown) result names the outcome: one value per result would make OPA
+# fail on conflicting values when several roles fail.
+_worst(results) := fails[0] if {
+	fails := [x | some x in results; x.status == "fail"]
+	count(fails) > 0
+} else := unknowns[0] if {
+	unknowns := [x | some x in results; x.status == "unknown"]
+	count(unknowns) > 0
 } else := results[0]
 
 # A service role: every Allow statement of its trust policy names only AWS service principals.

@@ -122,14 +122,19 @@ result(r) := _result("unknown", "the source location is known only after apply")
 	plan.present(plan.value_or(r, ["source", 0, "auth", 0, "type"], null))
 } else := _from_credentials(plan.value_or(r, ["source", 0, "type"], ""))
 
-_from_credentials(server) := _result("pass", sprintf("%s stores a %s credential for %s", [addr, plan.show(c, ["auth_type"], null), server])) if {
-	some addr in object.get(_credentials, server, [])
-	c := _credential(addr)
-	not plan.unknown_at(c, ["auth_type"])
-	plan.value_or(c, ["auth_type"], "") in _credential_auth
-} else := _result("unknown", sprintf("the auth_type of %s is known only after apply", [addr])) if {
-	some addr in object.get(_credentials, server, [])
-	plan.unknown_at(_credential(addr), ["auth_type"])
+_from_credentials(server) := _result("pass", sprintf("%s stores a %s credential for %s", [good[0], plan.show(_credential(good[0]), ["auth_type"], null), server])) if {
+	# The first credential names the outcome: one value per credential would conflict when
+	# several are stored for the same server type.
+	good := [addr |
+		some addr in object.get(_credentials, server, [])
+		c := _credential(addr)
+		not plan.unknown_at(c, ["auth_type"])
+		plan.value_or(c, ["auth_type"], "") in _credential_auth
+	]
+	count(good) > 0
+} else := _result("unknown", sprintf("the auth_type of %s is known only after apply", [concat(", ", unknown)])) if {
+	unknown := [addr | some addr in object.get(_credentials, server, []); plan.unknown_at(_credential(addr), ["auth_type"])]
+	count(unknown) > 0
 } else := _result("unknown", sprintf("the server_type of %s is known only after apply", [_unknown_server_type[0]])) if {
 	count(_unknown_server_type) > 0
 } else := _result("fail", concat("; ", [sprintf("%s stores a %s credential for %s; expected OAUTH or CODECONNECTIONS", [addr, plan.show(_credential(addr), ["auth_type"], null), server]) |

@@ -96,9 +96,10 @@ _w0(r, want) := [result(r).reason] if {
 # description: The outcome for one volume and the reason for it, together.
 result(r) := _result("pass", concat("; ", backup.why(r, "pass"))) if {
 	backup.status(r) == "pass"
-} else := _result("pass", sprintf("%s snapshots it: it targets volumes tagged %s", [p, _tag(t)])) if {
-	some [p, t] in _dlm_known
-	_tagged(r, t)
+} else := _result("pass", sprintf("%s snapshots it: it targets volumes tagged %s", [hits[0][0], _tag(hits[0][1])])) if {
+	# The first policy names the pass: one value per policy would conflict when several match.
+	hits := [[p, t] | some [p, t] in _dlm_known; _tagged(r, t)]
+	count(hits) > 0
 } else := _result("unknown", _unknown_reason(r)) if {
 	_maybe(r)
 } else := _result("fail", "no aws_backup_selection selects this volume and no enabled aws_dlm_lifecycle_policy for VOLUME targets one of its tags")

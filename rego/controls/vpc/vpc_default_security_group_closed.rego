@@ -97,7 +97,13 @@ result(r) := _group(r) if {
 	r.type == "aws_default_security_group"
 } else := {"status": "fail", "reason": "the VPC's default security group is not managed in this plan, so it keeps AWS's rules (all traffic between members and all outbound traffic); expected an aws_default_security_group with no rules"} if {
 	count(object.get(vpc.default_groups_by_vpc, r.address, [])) == 0
-} else := s if {
-	some a in vpc.default_groups_by_vpc[r.address]
-	s := _group(plan.resources[plan.by_address[a]])
-}
+} else := _worst([_group(plan.resources[plan.by_address[a]]) | some a in vpc.default_groups_by_vpc[r.address]])
+
+# Several default groups for one VPC (only in a broken plan) give one outcome, the worst.
+_worst(results) := fails[0] if {
+	fails := [x | some x in results; x.status == "fail"]
+	count(fails) > 0
+} else := unknowns[0] if {
+	unknowns := [x | some x in results; x.status == "unknown"]
+	count(unknowns) > 0
+} else := results[0]

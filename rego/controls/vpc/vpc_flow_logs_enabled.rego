@@ -121,8 +121,9 @@ result(r) := {"status": "pass", "reason": "a flow log records its traffic"} if {
 } else := {"status": "unknown", "reason": sprintf("traffic_type of %s is known only after apply", [concat(", ", unknown)])} if {
 	unknown := [fl.address | some fl in _logs_of(r); plan.unknown_at(fl, ["traffic_type"])]
 	count(unknown) > 0
-} else := {"status": "fail", "reason": sprintf("the flow logs of this VPC record accepted traffic only (%s: traffic_type %s); expected ALL or REJECT", [fl.address, plan.show(fl, ["traffic_type"], null)])} if {
-	some fl in _logs_of(r)
+} else := {"status": "fail", "reason": sprintf("the flow logs of this VPC record accepted traffic only (%s); expected ALL or REJECT", [concat(", ", shown)])} if {
+	shown := [sprintf("%s: traffic_type %s", [fl.address, plan.show(fl, ["traffic_type"], null)]) | some fl in _logs_of(r)]
+	count(shown) > 0
 } else := {"status": "unknown", "reason": sprintf("no aws_flow_log in this plan is known to record this VPC's traffic, and the vpc_id of %s is known only after apply with no configuration references to place it", [concat(", ", _unplaced)])} if {
 	count(_unplaced) > 0
 } else := {"status": "fail", "reason": "no aws_flow_log in this plan records this VPC's traffic"}
