@@ -379,9 +379,21 @@ for _command in (*EVIDENCE_COMMANDS, waiver_group):
     help="intoto: the Ed25519 signing key (PEM, or a signed-note key).",
 )
 @click.option("--key-env", metavar="VAR", help="intoto: the environment variable holding the key.")
+@click.option(
+    "--sample",
+    "sample_size",
+    type=click.IntRange(min=1),
+    help="html: how many records to sample (default 25).",
+)
+@click.option(
+    "--seed",
+    metavar="TEXT",
+    help="html: the sample's seed (default: the newest record_hash); the same seed and window "
+    "draw the same records.",
+)
 def evidence_export(
     store: str, fmt: str, since: str | None, until: str | None, key: Path | None,
-    key_env: str | None,
+    key_env: str | None, sample_size: int | None, seed: str | None,
 ) -> None:  # fmt: skip
     """Write the records of a window: JSON lines, CSV, OSCAL Assessment Results, HDF,
     DSSE-signed in-toto statements or an HTML report; see docs/evidence.md."""
@@ -390,8 +402,10 @@ def evidence_export(
     rows = list(read(target))
     chain, prove = html_context(target, rows) if fmt == "html" else ("", None)
     click.echo(
-        export_window(rows, fmt, since, until, key=signer, chain=chain, prove=prove), nl=False
-    )
+        export_window(rows, fmt, since, until, key=signer, chain=chain, prove=prove,
+                      sample_size=sample_size, seed=seed),
+        nl=False,
+    )  # fmt: skip
 
 
 @cli.command("waivers")

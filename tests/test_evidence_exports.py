@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import os
@@ -272,3 +273,43 @@ def test_signed_note_keys_with_plus_signs_in_their_base64_parse() -> None:
     assert any("+" in k.text().split("+", 4)[4] for k in keys)
     for k in keys:
         assert parse_private_key(k.text()).private_bytes_raw() == k.key.private_bytes_raw()
+
+
+def _drawn(page: str) -> tuple[dict[str, str], list[int]]:
+    method = re.search(r'<p id="sample-method" ([^>]*)>', page)
+    assert method, "the page states how its sample was drawn"
+    attrs = dict(re.findall(r'data-([a-z]+)="([^"]*)"', method.group(1)))
+    seqs = [int(s) for s in re.findall(r'<tr class="sample" data-seq="(\d+)"', page)]
+    listed = re.search(r'<span id="sampled-seqs">([^<]*)</span>', page)
+    assert listed and [int(s) for s in listed.group(1).split(", ")] == seqs
+    return attrs, seqs
+
+
+def test_html_sample_size_and_seed_are_reproducible_and_stated(
+    run: Run, window: tuple[Path, list[str]]
+) -> None:
+    store, _ = window
+    rows = [r for r in read(store) if r.recorded_at[:10] >= "2026-03-10"]
+    args = ("--from", "2026-03-10", "--sample", "7", "--seed", "audit-2026")
+    page = _export(run, store, "html", *args)
+    attrs, seqs = _drawn(page)
+    assert attrs == {"seed": "audit-2026", "size": "7", "population": str(len(rows)),
+                     "drawn": "7"}  # fmt: skip
+    # An auditor redraws it without soc2opa: rank each record_hash by SHA-256("SEED:HASH").
+    ranked = sorted(rows, key=lambda r: hashlib.sha256(f"audit-2026:{r.record_hash}".encode())
+                    .hexdigest())  # fmt: skip
+    assert seqs == sorted(r.seq for r in ranked[:7])
+    assert _drawn(_export(run, store, "html", *args))[1] == seqs
+    other = _drawn(_export(run, store, "html", "--from", "2026-03-10", "--sample", "7",
+                           "--seed", "audit-2027"))[1]  # fmt: skip
+    assert len(other) == 7 and other != seqs
+    default, picked = _drawn(_export(run, store, "html"))
+    everything = list(read(store))
+    assert default["seed"] == everything[-1].record_hash and default["size"] == "25"
+    assert default["population"] == str(len(everything)) and len(picked) == 25
+    assert len(_drawn(_export(run, store, "html", *args[:2], "--sample", "1000"))[1]) == len(rows)
+    refused = run("evidence", "export", str(store), "--format", "csv", "--sample", "3")
+    assert refused.returncode == 2 and "--format html" in refused.stderr
+    assert (
+        run("evidence", "export", str(store), "--format", "html", "--sample", "0").returncode == 2
+    )

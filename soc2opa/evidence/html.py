@@ -10,9 +10,9 @@ inclusion proof when the caller supplies one).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
-import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -190,12 +190,24 @@ def _store_waivers(histories: Sequence[WaiverHistory]) -> str:
     )  # fmt: skip
 
 
-def sample(chosen: Sequence[Stored], size: int = SAMPLE_SIZE) -> list[Stored]:
-    """A reproducible sample: seeded by the newest record hash, so anyone can redraw it."""
-    if len(chosen) <= size:
-        return list(chosen)
-    picker = random.Random(chosen[-1].record_hash)
-    return sorted(picker.sample(list(chosen), size), key=lambda r: r.seq)
+def sample_rank(seed: str, record_hash: str) -> str:
+    """A record's place in the draw: SHA-256 (hex) of the UTF-8 text "SEED:RECORD_HASH"."""
+    return hashlib.sha256(f"{seed}:{record_hash}".encode()).hexdigest()
+
+
+def default_seed(chosen: Sequence[Stored]) -> str:
+    """The seed when none is given: the record_hash of the window's newest evaluation."""
+    return chosen[-1].record_hash if chosen else ""
+
+
+def sample(chosen: Sequence[Stored], size: int = SAMPLE_SIZE, seed: str | None = None
+           ) -> list[Stored]:  # fmt: skip
+    """A reproducible sample: the `size` records with the smallest sample_rank under the seed,
+    in seq order. Anyone with SHA-256 can redraw it from the seed and the records' hashes, in
+    any language; the same seed and window always give the same records."""
+    key = default_seed(chosen) if seed is None else seed
+    ranked = sorted(chosen, key=lambda r: (sample_rank(key, r.record_hash), r.seq))
+    return sorted(ranked[:size], key=lambda r: r.seq)
 
 
 def _proof_cell(row: Stored, prove: Prover | None) -> str:
@@ -242,10 +254,12 @@ def _samples(rows: Sequence[Stored], prove: Prover | None) -> str:
 def report_html(
     rows: Sequence[Stored], since: str | None, until: str | None, *,
     chain: str = "", prove: Prover | None = None, histories: Sequence[WaiverHistory] = (),
+    sample_size: int = SAMPLE_SIZE, seed: str | None = None,
 ) -> str:  # fmt: skip
     """The window as one HTML page; chain says how the whole store verified, prove gives a
     record's inclusion proof (None while no checkpoint covers it), and histories are the store's
-    waivers (waiver_histories)."""
+    waivers (waiver_histories). sample_size records are drawn with seed (default: the newest
+    evaluation's record_hash); the page states both, the population and the method."""
     chosen = evaluations(rows)
     first = since or (day_of(chosen[0]) if chosen else date.today().isoformat())
     last = until or (day_of(chosen[-1]) if chosen else first)
@@ -255,7 +269,8 @@ def report_html(
     criteria = sorted({k for r in chosen for k in criteria_of(r)}, key=criterion_sort_key)
     judged = [c for c in criteria if _daily(chosen, c)]
     undecided = [c for c in criteria if c not in judged]
-    picked = sample(chosen)
+    key = default_seed(chosen) if seed is None else seed
+    picked = sample(chosen, sample_size, key)
     legend = "".join(
         f'<span><i class="sw" style="background:{COLOURS[s]}"></i>{label}</span>'
         for s, label in (("pass", "pass"), ("fail", "fail"), ("unknown", "unknown"),
@@ -288,8 +303,18 @@ def report_html(
         if gaps else "<h2>Coverage gaps</h2><p>Every day has at least one evaluation.</p>",
         "<h2>Waivers</h2><h3>Recorded in the evidence store</h3>", _store_waivers(histories),
         "<h3>From waivers files</h3>", _waivers(chosen, last, histories),
-        f"<h2>Sampled records</h2><p>{len(picked)} of {len(chosen)} records, drawn with the "
-        f"newest record_hash as the seed (reproducible), {proof_note}.</p>",
+        "<h2>Sampled records</h2>",
+        f'<p id="sample-method" data-seed="{_e(key)}" data-size="{sample_size}" '
+        f'data-population="{len(chosen)}" data-drawn="{len(picked)}">'
+        f"{len(picked)} of the {len(chosen)} evaluations of the window (the population), "
+        f'asked for {sample_size}, drawn with the seed <span class="mono">{_e(key)}</span>'
+        f"{' (the newest record_hash: the default)' if seed is None else ''}: each record's "
+        'rank is SHA-256 of the text "SEED:RECORD_HASH" (hex), and the records with the '
+        f"smallest ranks are taken. To redraw it: <span class=\"mono\">soc2opa evidence export "
+        f"STORE --format html --from {_e(first)} --to {_e(last)} --sample {sample_size} --seed "
+        f"SEED</span>, or rank the record hashes yourself. Sampled records (seq): "
+        f'<span id="sampled-seqs">{", ".join(str(r.seq) for r in picked)}</span>; '
+        f"{proof_note}.</p>",
         _samples(picked, prove),
         "</body></html>\n",
     ])  # fmt: skip
