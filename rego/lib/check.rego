@@ -15,7 +15,9 @@ _not_set := "not set in the configuration (the provider computes it at apply)"
 
 # METADATA
 # description: Outcome of a value check; unknown values give if_unknown ("unknown" or "fail").
-value(r, path, op, arg, default_value, if_unknown) := "unknown" if {
+value(r, path, op, arg, default_value, if_unknown) := _known(op, object.get(r.change.after, path, null), default_value, arg) if {
+	plan.known_at(r, path)
+} else := "unknown" if {
 	plan.no_after(r)
 } else := _when_unknown(r, path, if_unknown) if {
 	plan.unknown_at(r, path)
@@ -23,6 +25,16 @@ value(r, path, op, arg, default_value, if_unknown) := "unknown" if {
 } else := "pass" if {
 	holds(op, plan.value_or(r, path, default_value), arg)
 } else := "fail"
+
+# The common case, a known value, in as few steps as possible (value_or and holds inlined).
+_known(op, null, default_value, arg) := "pass" if {
+	holds(op, default_value, arg)
+} else := "fail"
+
+_known(op, v, _, arg) := "pass" if {
+	v != null
+	holds(op, v, arg)
+} else := "fail" if v != null
 
 # if_unknown "fail" reads an unknown value as "not configured, the provider computes it"; when
 # the configuration does set it (to a value known only after apply) it is really unknown.
@@ -84,6 +96,8 @@ _compare("lt", n, x) if n < x
 # description: The reason a value check has outcome want, or [] when it has another.
 why_value(r, path, label, expect, default_value, status, want) := [] if {
 	status != want
+} else := [sprintf("%s is %s; expected %s", [label, plan.show(r, path, default_value), expect])] if {
+	plan.known_at(r, path)
 } else := [plan.no_after_reason] if {
 	plan.no_after(r)
 } else := [sprintf("%s is %s", [label, _not_set])] if {
@@ -95,7 +109,9 @@ why_value(r, path, label, expect, default_value, status, want) := [] if {
 # description: >-
 #   Outcome of a quantifier over the list at path: if_unknown when the list is unknown,
 #   if_empty when it is empty, else all_of or any_of the elements' outcomes.
-items(r, path, quantifier, statuses, if_empty, if_unknown) := "unknown" if {
+items(r, path, quantifier, statuses, if_empty, if_unknown) := _quantified(quantifier, statuses, if_empty, object.get(r.change.after, path, null)) if {
+	plan.known_at(r, path)
+} else := "unknown" if {
 	plan.no_after(r)
 } else := _when_unknown(r, path, if_unknown) if {
 	plan.unknown_at(r, path)
@@ -106,10 +122,23 @@ items(r, path, quantifier, statuses, if_empty, if_unknown) := "unknown" if {
 	quantifier == "all"
 } else := tri.any_of(statuses)
 
+_quantified(quantifier, statuses, if_empty, v) := if_empty if {
+	not _nonempty_list(v)
+} else := tri.all_of(statuses) if {
+	quantifier == "all"
+} else := tri.any_of(statuses)
+
+_nonempty_list(v) if {
+	is_array(v)
+	count(v) > 0
+}
+
 # METADATA
 # description: The reasons a quantifier has outcome want, from its elements' reasons.
 why_items(r, path, label, status, want, element_reasons) := [] if {
 	status != want
+} else := _why_known_items(label, object.get(r.change.after, path, null), element_reasons) if {
+	plan.known_at(r, path)
 } else := [plan.no_after_reason] if {
 	plan.no_after(r)
 } else := [sprintf("%s is %s", [label, _not_set])] if {
@@ -119,6 +148,10 @@ why_items(r, path, label, status, want, element_reasons) := [] if {
 	plan.unknown_at(r, path)
 } else := [sprintf("%s is empty", [label])] if {
 	count(plan.list_at(r, path)) == 0
+} else := [m | some l in element_reasons; some m in l]
+
+_why_known_items(label, v, element_reasons) := [sprintf("%s is empty", [label])] if {
+	not _nonempty_list(v)
 } else := [m | some l in element_reasons; some m in l]
 
 # METADATA

@@ -56,35 +56,9 @@ else := {v} if is_string(v)
 
 else := set()
 
-_unknown(r, rule) if {
-	some p in rule.paths
-	plan.unknown_at(r, p)
-}
+_covers_maybe(x, ports) if _covers(x.rule, ports)
 
-# An unknown rule matters only if what is known of it could still expose the ports.
-_maybe(r, rule, ports) if {
-	_from_world_maybe(r, rule)
-	_covers_maybe(r, rule, ports)
-}
-
-_from_world_maybe(_, rule) if {
-	some c in rule.cidrs
-	c in _world
-}
-
-_from_world_maybe(r, rule) if {
-	some p in rule.paths
-	p[count(p) - 1] in {"cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6"}
-	plan.unknown_at(r, p)
-}
-
-_covers_maybe(_, rule, ports) if _covers(rule, ports)
-
-_covers_maybe(r, rule, _) if {
-	some p in rule.paths
-	p[count(p) - 1] in {"protocol", "ip_protocol", "from_port", "to_port"}
-	plan.unknown_at(r, p)
-}
+_covers_maybe(x, _) if x.ports
 
 # METADATA
 # description: >-
@@ -123,15 +97,55 @@ _name(rule) := rule.label if rule.label != ""
 
 else := "the rule"
 
+# Several controls judge the same groups with different ports: each group's rules are read,
+# and their unknown parts found, once per evaluation.
+_sg_types := {"aws_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule"}
+
+# Keyed by address and deposed key: a deposed object shares its address with the current one.
+_read := {_key(r): [_with_unknowns(r, rule) | some rule in rules(r)] | some r in plan.of_types(_sg_types)}
+
+_key(r) := [r.address, object.get(r, "deposed", "")]
+
+_with_unknowns(r, rule) := {
+	"rule": rule,
+	"unknown": _unknown(r, rule),
+	"world": _from_world_maybe(r, rule),
+	"ports": _ports_unknown(r, rule),
+}
+
+_ports_unknown(r, rule) if {
+	some p in rule.paths
+	p[count(p) - 1] in {"protocol", "ip_protocol", "from_port", "to_port"}
+	plan.unknown_at(r, p)
+} else := false
+
+_unknown(r, rule) if {
+	some p in rule.paths
+	plan.unknown_at(r, p)
+} else := false
+
+_from_world_maybe(r, rule) if {
+	some c in rule.cidrs
+	c in _world
+} else if {
+	some p in rule.paths
+	p[count(p) - 1] in {"cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6"}
+	plan.unknown_at(r, p)
+} else := false
+
+_read_rules(r) := read if {
+	read := _read[_key(r)]
+} else := [_with_unknowns(r, rule) | some rule in rules(r)]
+
 # METADATA
 # description: >-
 #   The outcome for one resource: fail when a known rule exposes the ports, unknown when a rule
 #   (or the whole inline list, when the configuration sets it) is known only after apply.
 result(r, ports, what) := {"status": "fail", "reason": sprintf("%s, which opens %s to the internet", [concat("; ", bad), what])} if {
-	bad := [_describe(rule) | some rule in rules(r); not _unknown(r, rule); exposes(rule, ports)]
+	bad := [_describe(x.rule) | some x in _read_rules(r); not x.unknown; exposes(x.rule, ports)]
 	count(bad) > 0
 } else := {"status": "unknown", "reason": sprintf("%s is known only after apply, so whether it opens %s to the internet is not known", [concat(", ", unknown), what])} if {
-	unknown := [_name(rule) | some rule in rules(r); _unknown(r, rule); _maybe(r, rule, ports)]
+	unknown := [_name(x.rule) | some x in _read_rules(r); x.unknown; x.world; _covers_maybe(x, ports)]
 	count(unknown) > 0
 } else := {"status": "unknown", "reason": "ingress is known only after apply"} if {
 	r.type == "aws_security_group"

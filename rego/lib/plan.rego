@@ -163,6 +163,16 @@ after(r) := r.change.after if is_object(r.change.after)
 else := {}
 
 # METADATA
+# description: >-
+#   True when the resource has planned values and neither the value at path nor its top-level
+#   attribute is marked unknown: a quick test under which unknown_at and no_after are both false.
+known_at(r, path) if {
+	is_object(r.change.after)
+	not r.change.after_unknown[path[0]]
+	not r.soc2opa_planned_values_only
+}
+
+# METADATA
 # description: True when the value at path, or any value that contains it, is unknown until apply.
 unknown_at(r, path) if r.change.after_unknown[path[0]] == true
 
