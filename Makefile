@@ -10,7 +10,7 @@ REGISTRY := $(TOOLS)/registry
 export SOC2OPA_OPA := $(OPA)
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: setup chromium demo test lint rego-check build check-generated plans plans-check schema schema-check bench bench-smoke clean
+.PHONY: setup chromium demo test lint rego-check build check-generated plans plans-check schema schema-check bench bench-smoke clean goldens
 
 setup: $(BIN)/soc2opa $(OPA) $(CONFTEST) $(REGISTRY) chromium
 
@@ -85,6 +85,11 @@ lint: setup
 
 test: setup check-generated rego-check lint
 	$(BIN)/pytest -q
+
+# The golden reports tests/test_report_equivalence.py compares with (see docs/rego-performance.md);
+# rewrite them after an intended change of verdicts, e.g. a new or changed control.
+goldens: setup
+	$(BIN)/python scripts/report_goldens.py --write
 
 # The full benchmark (docs/benchmark.md and .png; about 15 min with 3 runs on 2 quiet cores;
 # Checkov goes into .bench/checkov-venv on first use). BENCH_ARGS="--runs 5" etc. to vary it.

@@ -116,6 +116,15 @@ class CheckCompiler:
         self.out.functions.append(self._pending + text.strip() + "\n")
         self._pending = ""
 
+    def _emit_why(self, n: int, params: str, reasons: str) -> None:
+        # The status test first, so that the children's reasons (arguments of the lib call)
+        # are only built for a node whose outcome is the one explained.
+        self._emit(f"""
+_w{n}({params}, want) := [] if {{
+	_s{n}({params}) != want
+}} else := {reasons}
+""")
+
     def _number(self) -> int:
         n = self._next
         self._next += 1
@@ -160,9 +169,8 @@ class CheckCompiler:
         self._emit(
             f'_s{n}({p}) := {lib}.value(r, {path}, "{op}", {arg}, {default}, "{if_unknown}")'
         )
-        self._emit(
-            f"_w{n}({p}, want) := {lib}.why_value(r, {path}, {label}, {expect}, {default}, "
-            f"_s{n}({p}), want)"
+        self._emit_why(
+            n, p, f"{lib}.why_value(r, {path}, {label}, {expect}, {default}, _s{n}({p}), want)"
         )
         return n
 
@@ -179,7 +187,7 @@ class CheckCompiler:
             for c, child in zip(children, node.children, strict=True)
         )
         self._emit(f"_s{n}({p}) := tri.{key}_of([{statuses}])")
-        self._emit(f"_w{n}({p}, want) := check.why_children(_s{n}({p}), want, [{whys}])")
+        self._emit_why(n, p, f"check.why_children(_s{n}({p}), want, [{whys}])")
         return n
 
     def _items(self, node: Items, scope: Scope) -> int:
@@ -207,9 +215,11 @@ class CheckCompiler:
             f'_s{n}({p}) := check.items(r, {list_path}, "{quantifier}", '
             f'[_s{child}({p}, {var}) | {each}], "{empty}", "{if_unknown}")'
         )
-        self._emit(
-            f"_w{n}({p}, want) := check.why_items(r, {list_path}, {label}, _s{n}({p}), want, "
-            f"[_w{child}({p}, {var}, want) | {each}])"
+        self._emit_why(
+            n,
+            p,
+            f"check.why_items(r, {list_path}, {label}, _s{n}({p}), want, "
+            f"[_w{child}({p}, {var}, want) | {each}])",
         )
         return n
 
@@ -234,24 +244,15 @@ class CheckCompiler:
             self._emit(f"_related{n}(_) := plan.of_types({type_set})")
             none = f"no {' or '.join(types)} in this plan"
         elif key == "referenced_by":
-            self._emit_targets(n, via_path, subject_types)
-            self._emit(f"""
-_rel{n} := plan.group({{[t.address, i] |
-	some ty in {type_set}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets{n}(plan.resources[i])
-}})
-""")
             self._emit(
-                f"_related{n}(r) := [plan.resources[i] | "
-                f"some i in object.get(_rel{n}, r.address, [])]"
+                f"_related{n}(r) := [plan.resources[i] | some i in object.get("
+                f"refs.referenced_by({type_set}, {via_path}, {subject_types}), r.address, [])]"
             )
             none = (
                 f"no {' or '.join(types)} in this plan refers to this resource through {node.via}"
             )
         else:
-            self._emit_targets(n, via_path, type_set)
-            self._emit(f"_related{n}(r) := _targets{n}(r)")
+            self._emit(f"_related{n}(r) := refs.related(r, {via_path}, {type_set})")
             none = f"{node.via} does not point at a {' or '.join(types)} in this plan"
         none = rego_literal(" ".join((node.none_message or none).split()))
         if_none = node.if_none
@@ -263,7 +264,7 @@ _rel{n} := plan.group({{[t.address, i] |
             self._emit_counted(n, child, node, types, if_none, none, addressed)
             return n
         self._emit(f'_s{n}(r) := check.related([{status} | some x in _related{n}(r)], "{if_none}")')
-        self._emit(f"_w{n}(r, want) := check.why_related(_s{n}(r), want, {none}, {addressed})")
+        self._emit_why(n, "r", f"check.why_related(_s{n}(r), want, {none}, {addressed})")
         return n
 
     def _policy(self, node: Policy, scope: Scope) -> int:
@@ -281,9 +282,10 @@ _rel{n} := plan.group({{[t.address, i] |
         p = scope.params
         self.out.uses_policy = True
         self._emit(f'_s{n}({p}) := policy.status(r, {path}, "{mode}", {pattern}, "{if_unknown}")')
-        self._emit(
-            f'_w{n}({p}, want) := policy.why(r, {path}, {label}, "{mode}", {pattern}, {what}, '
-            f"_s{n}({p}), want)"
+        self._emit_why(
+            n,
+            p,
+            f'policy.why(r, {path}, {label}, "{mode}", {pattern}, {what}, _s{n}({p}), want)',
         )
         return n
 
@@ -311,9 +313,8 @@ _rel{n} := plan.group({{[t.address, i] |
         counted = f"[[_s{child}(x), {key}] | some x in _related{n}(r)]"
         self._emit(f'_s{n}(r) := check.related_count({counted}, {minimum}, "{if_none}")')
         short = rego_literal(" ".join(f"fewer than {minimum} {noun} {what} in this plan".split()))
-        self._emit(
-            f"_w{n}(r, want) := check.why_related_count(_s{n}(r), want, {none}, {short}, "
-            f"{addressed})"
+        self._emit_why(
+            n, "r", f"check.why_related_count(_s{n}(r), want, {none}, {short}, {addressed})"
         )
 
     def _backup(self, scope: Scope) -> int:
@@ -324,15 +325,6 @@ _rel{n} := plan.group({{[t.address, i] |
         self._emit(f"_s{n}(r) := backup.status(r)")
         self._emit(f"_w{n}(r, want) := backup.why(r, want)")
         return n
-
-    def _emit_targets(self, n: int, via_path: str, types: str) -> None:
-        # The identity index is only built when some source has a known value to join by.
-        self._emit(f"_ids{n} := refs.identity_index({types})")
-        self._emit(f"""
-_targets{n}(src) := refs.targets(src, {via_path}, {types}, _ids{n}) if {{
-	refs.value_known(src, {via_path})
-}} else := refs.referenced(src, {via_path}, {types})
-""")
 
     def _account_default(self, node: AccountDefault, scope: Scope) -> int:
         if scope.indices:
@@ -347,8 +339,8 @@ _targets{n}(src) := refs.targets(src, {via_path}, {types}, _ids{n}) if {{
             f'_s{dflt}(d) == "pass"])'
         )
         self._emit(f"_s{n}(r) := config.resolved(_s{child}(r), r, _d{n})")
-        self._emit(
-            f"_w{n}(r, want) := config.why_resolved(_s{n}(r), want, _w{child}(r, want), {label})"
+        self._emit_why(
+            n, "r", f"config.why_resolved(_s{n}(r), want, _w{child}(r, want), {label})"
         )
         if not scope.related:
             # A note explains the judged resource's pass; inside a relation r is another one.

@@ -278,7 +278,76 @@ _verdicts(r) := [[sel.address, v] |
 # description: >-
 #   "pass" when some aws_backup_selection of the plan selects the resource, "unknown" when
 #   one may (values known only after apply), else "fail".
-status(r) := tri.any_of([v[1][0] | some v in _verdicts(r)])
+status(r) := "pass" if {
+	some sel in _candidates(r)
+	_judge(sel, r)[0] == "pass"
+} else := tri.any_of([v[1][0] | some v in _verdicts(r)])
+
+# The selections that can select r at all: those whose resources refer to it, those that
+# select by a tag r has, and those whose ARN patterns can match r's type. Selections that refer
+# to other resources or select by other tags cannot, so a passing resource is not compared
+# with every selection of the plan.
+_candidates(r) := array.concat(
+	array.concat([_parsed[i] | some i in object.get(_selected_by_ref, r.address, [])], _by_tag(r)),
+	_by_pattern(r),
+)
+
+# Selections with empty resources: by tags, or (without tags) of every resource.
+_tag_only := [sel |
+	some sel in _parsed
+	not sel.declares_resources
+]
+
+_tag_index := plan.group([[t, sel.index] |
+	some sel in _tag_only
+	some t in sel.tags
+])
+
+_tag_universal := [sel |
+	some sel in _tag_only
+	count(sel.tags) == 0
+	not sel.tags_unknown
+]
+
+_by_tag(r) := array.concat(_tag_universal, [_parsed[i] |
+	some i in {i |
+		some attr in ["tags_all", "tags"]
+		some k, v in object.get(plan.after(r), attr, {})
+		some i in object.get(_tag_index, [[k, v]], [])
+	}
+])
+
+_with_patterns := [sel |
+	some sel in _parsed
+	sel.declares_resources
+	count(sel.resources.items) > 0
+]
+
+# A resource whose ARN is known is matched on it; else on its type's ARN shape, which a
+# pattern whose first three fields are literal can only match if it names the same service.
+_by_pattern(r) := _with_patterns if {
+	_known_string(r, "arn")
+} else := _patterns_for_type(r.type)
+
+_patterns_for_type(t) := [sel |
+	some sel in _with_patterns
+	some p in sel.resources.items
+	_may_cover(p, object.get(arn_shapes, [t, 0], ""))
+]
+
+_may_cover(p, service) if {
+	parts := split(p, ":")
+	_open_head(parts, service)
+}
+
+_open_head(parts, _) if count(parts) < 3
+
+_open_head(parts, _) if {
+	some part in array.slice(parts, 0, 3)
+	contains(part, "*")
+}
+
+_open_head(parts, service) if parts[2] == service
 
 # METADATA
 # description: The reasons why the resource's backup membership has outcome want.

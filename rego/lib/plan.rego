@@ -269,9 +269,27 @@ list_at(r, path) := v if {
 
 # METADATA
 # description: A short rendering of the value at path that never reveals a sensitive value.
-show(r, path, default_value) := "(sensitive)" if {
+show(r, path, default_value) := _render(object.get(r.change.after, path, null), default_value) if {
+	_unmarked(r, path[0])
+} else := "(sensitive)" if {
 	sensitive_at(r, path)
 } else := _render(object.get(after(r), path, null), default_value)
+
+# The common case in one step: planned values, and no marking of the top-level attribute or
+# of the whole resource (sensitive_at would then be false).
+_unmarked(r, k) if {
+	is_object(r.change.after)
+	_no_mark(object.get(r.change, "after_sensitive", false), k)
+	_no_mark(object.get(r.change, "before_sensitive", false), k)
+	not _pv_sensitive[r.address]
+}
+
+_no_mark(false, _) := true
+
+_no_mark(marks, k) if {
+	is_object(marks)
+	not marks[k]
+}
 
 _render(null, null) := "unset"
 

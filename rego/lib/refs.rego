@@ -321,3 +321,23 @@ not_configured(r, name) if {
 	block := _block_cfg(r)
 	not name in object.keys(object.get(block, "expressions", {}))
 }
+
+# METADATA
+# description: >-
+#   The resources of the given types that src points at through the attribute at path, by
+#   known value when src's value is known, else by configuration reference. OPA keeps a
+#   function's result per arguments for the whole evaluation, so every control asking for the
+#   same join shares one computation.
+related(src, path, types) := targets(src, path, types, identity_index(types)) if {
+	value_known(src, path)
+} else := referenced(src, path, types)
+
+# METADATA
+# description: >-
+#   Who points at whom, built once per evaluation for a (source types, path, target types)
+#   triple: {target address: [indices of the source resources that point at it]}.
+referenced_by(source_types, path, target_types) := plan.group({[t.address, i] |
+	some ty in source_types
+	some i in object.get(plan.by_type, ty, [])
+	some t in related(plan.resources[i], path, target_types)
+})

@@ -73,4 +73,6 @@ _reason(r, want) := _why(r, want)
 # label: result encryption_option
 _s0(r) := check.value(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"], "one_of", {"SSE_S3", "SSE_KMS", "CSE_KMS"}, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"], "result encryption_option", "one of \"SSE_S3\", \"SSE_KMS\", \"CSE_KMS\"", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"], "result encryption_option", "one of \"SSE_S3\", \"SSE_KMS\", \"CSE_KMS\"", null, _s0(r), want)

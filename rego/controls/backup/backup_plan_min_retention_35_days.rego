@@ -83,54 +83,76 @@ _reason(r, want) := _why(r, want)
 # {attr: delete_after, equals: 0, default: 0, expect: 0 or unset (never deleted)}
 _s0(r, i1, i2) := check.value(r, ["rule", i1, "lifecycle", i2, "delete_after"], "equals", 0, 0, "unknown")
 
-_w0(r, i1, i2, want) := check.why_value(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "0 or unset (never deleted)", 0, _s0(r, i1, i2), want)
+_w0(r, i1, i2, want) := [] if {
+	_s0(r, i1, i2) != want
+} else := check.why_value(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "0 or unset (never deleted)", 0, _s0(r, i1, i2), want)
 
 # {attr: delete_after, gte: 35, expect: at least 35 days}
 _s1(r, i1, i2) := check.value(r, ["rule", i1, "lifecycle", i2, "delete_after"], "bounds", {"gte": 35}, null, "unknown")
 
-_w1(r, i1, i2, want) := check.why_value(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "at least 35 days", null, _s1(r, i1, i2), want)
+_w1(r, i1, i2, want) := [] if {
+	_s1(r, i1, i2) != want
+} else := check.why_value(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "at least 35 days", null, _s1(r, i1, i2), want)
 
 # {any: the 2 nodes above}
 _s2(r, i1, i2) := tri.any_of([_s0(r, i1, i2), _s1(r, i1, i2)])
 
-_w2(r, i1, i2, want) := check.why_children(_s2(r, i1, i2), want, [_w0(r, i1, i2, want), _w1(r, i1, i2, want)])
+_w2(r, i1, i2, want) := [] if {
+	_s2(r, i1, i2) != want
+} else := check.why_children(_s2(r, i1, i2), want, [_w0(r, i1, i2, want), _w1(r, i1, i2, want)])
 
 # {all_items: lifecycle, check: the node above}
 _s3(r, i1) := check.items(r, ["rule", i1, "lifecycle"], "all", [_s2(r, i1, i2) | some i2, _ in plan.list_at(r, ["rule", i1, "lifecycle"])], "pass", "unknown")
 
-_w3(r, i1, want) := check.why_items(r, ["rule", i1, "lifecycle"], sprintf("rule[%d].lifecycle", [i1]), _s3(r, i1), want, [_w2(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["rule", i1, "lifecycle"])])
+_w3(r, i1, want) := [] if {
+	_s3(r, i1) != want
+} else := check.why_items(r, ["rule", i1, "lifecycle"], sprintf("rule[%d].lifecycle", [i1]), _s3(r, i1), want, [_w2(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["rule", i1, "lifecycle"])])
 
 # {attr: delete_after, equals: 0, default: 0, expect: 0 or unset (never deleted)}
 _s4(r, i1, i2, i3) := check.value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], "equals", 0, 0, "unknown")
 
-_w4(r, i1, i2, i3, want) := check.why_value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "0 or unset (never deleted)", 0, _s4(r, i1, i2, i3), want)
+_w4(r, i1, i2, i3, want) := [] if {
+	_s4(r, i1, i2, i3) != want
+} else := check.why_value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "0 or unset (never deleted)", 0, _s4(r, i1, i2, i3), want)
 
 # {attr: delete_after, gte: 35, expect: at least 35 days}
 _s5(r, i1, i2, i3) := check.value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], "bounds", {"gte": 35}, null, "unknown")
 
-_w5(r, i1, i2, i3, want) := check.why_value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "at least 35 days", null, _s5(r, i1, i2, i3), want)
+_w5(r, i1, i2, i3, want) := [] if {
+	_s5(r, i1, i2, i3) != want
+} else := check.why_value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "at least 35 days", null, _s5(r, i1, i2, i3), want)
 
 # {any: the 2 nodes above}
 _s6(r, i1, i2, i3) := tri.any_of([_s4(r, i1, i2, i3), _s5(r, i1, i2, i3)])
 
-_w6(r, i1, i2, i3, want) := check.why_children(_s6(r, i1, i2, i3), want, [_w4(r, i1, i2, i3, want), _w5(r, i1, i2, i3, want)])
+_w6(r, i1, i2, i3, want) := [] if {
+	_s6(r, i1, i2, i3) != want
+} else := check.why_children(_s6(r, i1, i2, i3), want, [_w4(r, i1, i2, i3, want), _w5(r, i1, i2, i3, want)])
 
 # {all_items: lifecycle, check: the node above}
 _s7(r, i1, i2) := check.items(r, ["rule", i1, "copy_action", i2, "lifecycle"], "all", [_s6(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])], "pass", "unknown")
 
-_w7(r, i1, i2, want) := check.why_items(r, ["rule", i1, "copy_action", i2, "lifecycle"], sprintf("rule[%d].copy_action[%d].lifecycle", [i1, i2]), _s7(r, i1, i2), want, [_w6(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])])
+_w7(r, i1, i2, want) := [] if {
+	_s7(r, i1, i2) != want
+} else := check.why_items(r, ["rule", i1, "copy_action", i2, "lifecycle"], sprintf("rule[%d].copy_action[%d].lifecycle", [i1, i2]), _s7(r, i1, i2), want, [_w6(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["rule", i1, "copy_action", i2, "lifecycle"])])
 
 # {all_items: copy_action, check: the node above}
 _s8(r, i1) := check.items(r, ["rule", i1, "copy_action"], "all", [_s7(r, i1, i2) | some i2, _ in plan.list_at(r, ["rule", i1, "copy_action"])], "pass", "unknown")
 
-_w8(r, i1, want) := check.why_items(r, ["rule", i1, "copy_action"], sprintf("rule[%d].copy_action", [i1]), _s8(r, i1), want, [_w7(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["rule", i1, "copy_action"])])
+_w8(r, i1, want) := [] if {
+	_s8(r, i1) != want
+} else := check.why_items(r, ["rule", i1, "copy_action"], sprintf("rule[%d].copy_action", [i1]), _s8(r, i1), want, [_w7(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["rule", i1, "copy_action"])])
 
 # {all: the 2 nodes above}
 _s9(r, i1) := tri.all_of([_s3(r, i1), _s8(r, i1)])
 
-_w9(r, i1, want) := check.why_children(_s9(r, i1), want, [_w3(r, i1, want), _w8(r, i1, want)])
+_w9(r, i1, want) := [] if {
+	_s9(r, i1) != want
+} else := check.why_children(_s9(r, i1), want, [_w3(r, i1, want), _w8(r, i1, want)])
 
 # {all_items: rule, check: the node above}
 _s10(r) := check.items(r, ["rule"], "all", [_s9(r, i1) | some i1, _ in plan.list_at(r, ["rule"])], "pass", "unknown")
 
-_w10(r, want) := check.why_items(r, ["rule"], "rule", _s10(r), want, [_w9(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])
+_w10(r, want) := [] if {
+	_s10(r) != want
+} else := check.why_items(r, ["rule"], "rule", _s10(r), want, [_w9(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])

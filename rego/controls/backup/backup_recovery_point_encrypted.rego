@@ -80,21 +80,19 @@ _reason(r, want) := _why(r, want)
 # {attr: is_enabled, truthy: true, default: true, label: the vault key's is_enabled}
 _s0(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["is_enabled"], "the vault key's is_enabled", "true", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["is_enabled"], "the vault key's is_enabled", "true", true, _s0(r), want)
 
 # refers_to: {type: aws_kms_key, via: kms_key_arn}
 # check: the node above
 # if_none: pass
 # none_message: no KMS key in this plan is named by kms_key_arn; AWS encrypts every recovery point
 #   with the key it names, or with the AWS managed key aws/backup when it is unset
-_ids1 := refs.identity_index({"aws_kms_key"})
-
-_targets1(src) := refs.targets(src, ["kms_key_arn"], {"aws_kms_key"}, _ids1) if {
-	refs.value_known(src, ["kms_key_arn"])
-} else := refs.referenced(src, ["kms_key_arn"], {"aws_kms_key"})
-
-_related1(r) := _targets1(r)
+_related1(r) := refs.related(r, ["kms_key_arn"], {"aws_kms_key"})
 
 _s1(r) := check.related([_s0(x) | some x in _related1(r)], "pass")
 
-_w1(r, want) := check.why_related(_s1(r), want, "no KMS key in this plan is named by kms_key_arn; AWS encrypts every recovery point with the key it names, or with the AWS managed key aws/backup when it is unset", [[x.address, _w0(x, want)] | some x in _related1(r)])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_related(_s1(r), want, "no KMS key in this plan is named by kms_key_arn; AWS encrypts every recovery point with the key it names, or with the AWS managed key aws/backup when it is unset", [[x.address, _w0(x, want)] | some x in _related1(r)])

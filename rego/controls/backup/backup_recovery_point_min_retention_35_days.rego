@@ -64,4 +64,6 @@ _reason(r, want) := _why(r, want)
 # {attr: min_retention_days, gte: 35, label: minimum retention (days), expect: at least 35}
 _s0(r) := check.value(r, ["min_retention_days"], "bounds", {"gte": 35}, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["min_retention_days"], "minimum retention (days)", "at least 35", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["min_retention_days"], "minimum retention (days)", "at least 35", null, _s0(r), want)

@@ -69,25 +69,17 @@ _reason(r, want) := _why(r, want)
 # {attr: min_retention_days, gte: 35, expect: at least 35 days}
 _s0(r) := check.value(r, ["min_retention_days"], "bounds", {"gte": 35}, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["min_retention_days"], "min_retention_days", "at least 35 days", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["min_retention_days"], "min_retention_days", "at least 35 days", null, _s0(r), want)
 
 # referenced_by: {type: aws_backup_vault_lock_configuration, via: backup_vault_name}
 # check: the node above
 # none_message: no aws_backup_vault_lock_configuration in this plan locks this vault
-_ids1 := refs.identity_index({"aws_backup_vault"})
-
-_targets1(src) := refs.targets(src, ["backup_vault_name"], {"aws_backup_vault"}, _ids1) if {
-	refs.value_known(src, ["backup_vault_name"])
-} else := refs.referenced(src, ["backup_vault_name"], {"aws_backup_vault"})
-
-_rel1 := plan.group({[t.address, i] |
-	some ty in {"aws_backup_vault_lock_configuration"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets1(plan.resources[i])
-})
-
-_related1(r) := [plan.resources[i] | some i in object.get(_rel1, r.address, [])]
+_related1(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_backup_vault_lock_configuration"}, ["backup_vault_name"], {"aws_backup_vault"}), r.address, [])]
 
 _s1(r) := check.related([_s0(x) | some x in _related1(r)], "fail")
 
-_w1(r, want) := check.why_related(_s1(r), want, "no aws_backup_vault_lock_configuration in this plan locks this vault", [[x.address, _w0(x, want)] | some x in _related1(r)])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_related(_s1(r), want, "no aws_backup_vault_lock_configuration in this plan locks this vault", [[x.address, _w0(x, want)] | some x in _related1(r)])

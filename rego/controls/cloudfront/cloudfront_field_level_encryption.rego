@@ -69,4 +69,6 @@ _reason(r, want) := _why(r, want)
 #     field_level_encryption_id, expect: the id of an aws_cloudfront_field_level_encryption_config}
 _s0(r) := check.value(r, ["default_cache_behavior", 0, "field_level_encryption_id"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["default_cache_behavior", 0, "field_level_encryption_id"], "default_cache_behavior field_level_encryption_id", "the id of an aws_cloudfront_field_level_encryption_config", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["default_cache_behavior", 0, "field_level_encryption_id"], "default_cache_behavior field_level_encryption_id", "the id of an aws_cloudfront_field_level_encryption_config", null, _s0(r), want)

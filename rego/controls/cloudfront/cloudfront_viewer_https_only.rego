@@ -72,21 +72,29 @@ _reason(r, want) := _why(r, want)
 # label: default_cache_behavior viewer_protocol_policy
 _s0(r) := check.value(r, ["default_cache_behavior", 0, "viewer_protocol_policy"], "one_of", {"redirect-to-https", "https-only"}, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["default_cache_behavior", 0, "viewer_protocol_policy"], "default_cache_behavior viewer_protocol_policy", "one of \"redirect-to-https\", \"https-only\"", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["default_cache_behavior", 0, "viewer_protocol_policy"], "default_cache_behavior viewer_protocol_policy", "one of \"redirect-to-https\", \"https-only\"", null, _s0(r), want)
 
 # attr: viewer_protocol_policy
 # one_of: [redirect-to-https, https-only]
 _s1(r, i1) := check.value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], "one_of", {"redirect-to-https", "https-only"}, null, "unknown")
 
-_w1(r, i1, want) := check.why_value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], sprintf("ordered_cache_behavior[%d].viewer_protocol_policy", [i1]), "one of \"redirect-to-https\", \"https-only\"", null, _s1(r, i1), want)
+_w1(r, i1, want) := [] if {
+	_s1(r, i1) != want
+} else := check.why_value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], sprintf("ordered_cache_behavior[%d].viewer_protocol_policy", [i1]), "one of \"redirect-to-https\", \"https-only\"", null, _s1(r, i1), want)
 
 # attr: ordered_cache_behavior[*].viewer_protocol_policy
 # one_of: [redirect-to-https, https-only]
 _s2(r) := check.items(r, ["ordered_cache_behavior"], "all", [_s1(r, i1) | some i1, _ in plan.list_at(r, ["ordered_cache_behavior"])], "pass", "unknown")
 
-_w2(r, want) := check.why_items(r, ["ordered_cache_behavior"], "ordered_cache_behavior", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["ordered_cache_behavior"])])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_items(r, ["ordered_cache_behavior"], "ordered_cache_behavior", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["ordered_cache_behavior"])])
 
 # {all: the 2 nodes above}
 _s3(r) := tri.all_of([_s0(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])

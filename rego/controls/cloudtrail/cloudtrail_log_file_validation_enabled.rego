@@ -78,4 +78,6 @@ _reason(r, want) := _why(r, want)
 # {attr: enable_log_file_validation, truthy: true, default: false}
 _s0(r) := check.value(r, ["enable_log_file_validation"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["enable_log_file_validation"], "enable_log_file_validation", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["enable_log_file_validation"], "enable_log_file_validation", "true", false, _s0(r), want)

@@ -103,14 +103,20 @@ _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, 
 # {attr: is_multi_region_trail, truthy: true, default: false}
 _s0(r) := check.value(r, ["is_multi_region_trail"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["is_multi_region_trail"], "is_multi_region_trail", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["is_multi_region_trail"], "is_multi_region_trail", "true", false, _s0(r), want)
 
 # {attr: enable_logging, not_equals: false, default: true, expect: logging switched on}
 _s1(r) := check.value(r, ["enable_logging"], "not_equals", false, true, "unknown")
 
-_w1(r, want) := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])
 
-_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])

@@ -83,29 +83,31 @@ _reason(r, want) := _why(r, want)
 # {attr: is_enabled, truthy: true, default: true, label: the key's is_enabled}
 _s0(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["is_enabled"], "the key's is_enabled", "true", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["is_enabled"], "the key's is_enabled", "true", true, _s0(r), want)
 
 # refers_to: {type: aws_kms_key, via: kms_key_id}
 # check: the node above
 # none_message: kms_key_id does not refer to an aws_kms_key in this plan
-_ids1 := refs.identity_index({"aws_kms_key"})
-
-_targets1(src) := refs.targets(src, ["kms_key_id"], {"aws_kms_key"}, _ids1) if {
-	refs.value_known(src, ["kms_key_id"])
-} else := refs.referenced(src, ["kms_key_id"], {"aws_kms_key"})
-
-_related1(r) := _targets1(r)
+_related1(r) := refs.related(r, ["kms_key_id"], {"aws_kms_key"})
 
 _s1(r) := check.related([_s0(x) | some x in _related1(r)], "fail")
 
-_w1(r, want) := check.why_related(_s1(r), want, "kms_key_id does not refer to an aws_kms_key in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_related(_s1(r), want, "kms_key_id does not refer to an aws_kms_key in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
 
 # {attr: kms_key_id, exists: true, expect: the ARN of a KMS key}
 _s2(r) := check.value(r, ["kms_key_id"], "exists", null, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["kms_key_id"], "kms_key_id", "the ARN of a KMS key", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["kms_key_id"], "kms_key_id", "the ARN of a KMS key", null, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])

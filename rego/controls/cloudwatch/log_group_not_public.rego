@@ -79,4 +79,6 @@ _reason(r, want) := _why(r, want)
 #   restricted_by: ['aws:SourceAccount', 'aws:SourceArn', 'aws:PrincipalOrgID']
 _s0(r) := policy.status(r, ["policy_document"], "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn"]}, "unknown")
 
-_w0(r, want) := policy.why(r, ["policy_document"], "policy_document", "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn"]}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := policy.why(r, ["policy_document"], "policy_document", "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn"]}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s0(r), want)

@@ -70,39 +70,45 @@ _reason(r, want) := _why(r, want)
 # {attr: name, exists: true, label: the log group's name}
 _s0(r) := check.value(r, ["name"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["name"], "the log group's name", "a value", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["name"], "the log group's name", "a value", null, _s0(r), want)
 
 # refers_to: {type: aws_cloudwatch_log_group, via: cloudwatch_log_group_arn}
 # check: the node above
 # none_message: cloudwatch_log_group_arn does not refer to a log group in this plan
-_ids1 := refs.identity_index({"aws_cloudwatch_log_group"})
-
-_targets1(src) := refs.targets(src, ["cloudwatch_log_group_arn"], {"aws_cloudwatch_log_group"}, _ids1) if {
-	refs.value_known(src, ["cloudwatch_log_group_arn"])
-} else := refs.referenced(src, ["cloudwatch_log_group_arn"], {"aws_cloudwatch_log_group"})
-
-_related1(r) := _targets1(r)
+_related1(r) := refs.related(r, ["cloudwatch_log_group_arn"], {"aws_cloudwatch_log_group"})
 
 _s1(r) := check.related([_s0(x) | some x in _related1(r)], "fail")
 
-_w1(r, want) := check.why_related(_s1(r), want, "cloudwatch_log_group_arn does not refer to a log group in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_related(_s1(r), want, "cloudwatch_log_group_arn does not refer to a log group in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
 
 # {attr: cloudwatch_log_group_arn, exists: true, expect: a CloudWatch log group ARN}
 _s2(r) := check.value(r, ["cloudwatch_log_group_arn"], "exists", null, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["cloudwatch_log_group_arn"], "cloudwatch_log_group_arn", "a CloudWatch log group ARN", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["cloudwatch_log_group_arn"], "cloudwatch_log_group_arn", "a CloudWatch log group ARN", null, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
 
 # {attr: 'options[0].log_level', not_equals: 'OFF', default: 'OFF', label: options.log_level}
 _s4(r) := check.value(r, ["options", 0, "log_level"], "not_equals", "OFF", "OFF", "unknown")
 
-_w4(r, want) := check.why_value(r, ["options", 0, "log_level"], "options.log_level", "anything but \"OFF\"", "OFF", _s4(r), want)
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_value(r, ["options", 0, "log_level"], "options.log_level", "anything but \"OFF\"", "OFF", _s4(r), want)
 
 # {all: the 2 nodes above}
 _s5(r) := tri.all_of([_s3(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [_w3(r, want), _w4(r, want)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [_w3(r, want), _w4(r, want)])

@@ -71,4 +71,6 @@ _reason(r, want) := _why(r, want)
 # {attr: 'server_side_encryption[0].enabled', truthy: true, default: false}
 _s0(r) := check.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true", false, _s0(r), want)

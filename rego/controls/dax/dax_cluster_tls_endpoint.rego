@@ -68,4 +68,6 @@ _reason(r, want) := _why(r, want)
 # {attr: cluster_endpoint_encryption_type, equals: TLS, default: NONE}
 _s0(r) := check.value(r, ["cluster_endpoint_encryption_type"], "equals", "TLS", "NONE", "unknown")
 
-_w0(r, want) := check.why_value(r, ["cluster_endpoint_encryption_type"], "cluster_endpoint_encryption_type", "\"TLS\"", "NONE", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["cluster_endpoint_encryption_type"], "cluster_endpoint_encryption_type", "\"TLS\"", "NONE", _s0(r), want)

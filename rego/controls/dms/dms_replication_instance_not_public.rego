@@ -71,4 +71,6 @@ _reason(r, want) := _why(r, want)
 #     (AWS makes the instance public when it is left out)}
 _s0(r) := check.value(r, ["publicly_accessible"], "equals", false, null, "fail")
 
-_w0(r, want) := check.why_value(r, ["publicly_accessible"], "publicly_accessible", "false (AWS makes the instance public when it is left out)", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["publicly_accessible"], "publicly_accessible", "false (AWS makes the instance public when it is left out)", null, _s0(r), want)

@@ -69,4 +69,6 @@ _reason(r, want) := _why(r, want)
 # {attr: deletion_protection_enabled, truthy: true, default: false}
 _s0(r) := check.value(r, ["deletion_protection_enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["deletion_protection_enabled"], "deletion_protection_enabled", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["deletion_protection_enabled"], "deletion_protection_enabled", "true", false, _s0(r), want)

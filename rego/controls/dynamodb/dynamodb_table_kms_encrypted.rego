@@ -87,4 +87,6 @@ _reason(r, want) := _why(r, want)
 #   expect: true (a KMS key instead of the AWS owned key)}
 _s0(r) := config.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := config.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false, _s0(r), want)

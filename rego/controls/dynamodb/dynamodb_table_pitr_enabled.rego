@@ -81,4 +81,6 @@ _reason(r, want) := _why(r, want)
 # {attr: 'point_in_time_recovery[0].enabled', truthy: true, default: false, unset_if_undeclared: true}
 _s0(r) := config.value(r, ["point_in_time_recovery", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := config.why_value(r, ["point_in_time_recovery", 0, "enabled"], "point_in_time_recovery[0].enabled", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["point_in_time_recovery", 0, "enabled"], "point_in_time_recovery[0].enabled", "true", false, _s0(r), want)

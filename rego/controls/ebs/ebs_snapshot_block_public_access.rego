@@ -62,4 +62,6 @@ _reason(r, want) := _why(r, want)
 # one_of: [block-all-sharing, block-new-sharing]
 _s0(r) := check.value(r, ["state"], "one_of", {"block-all-sharing", "block-new-sharing"}, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["state"], "state", "one of \"block-all-sharing\", \"block-new-sharing\"", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["state"], "state", "one of \"block-all-sharing\", \"block-new-sharing\"", null, _s0(r), want)

@@ -66,4 +66,6 @@ _reason(r, want) := _why(r, want)
 # {attr: encrypted, truthy: true, default: false}
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["encrypted"], "encrypted", "true", false, _s0(r), want)

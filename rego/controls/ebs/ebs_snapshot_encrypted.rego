@@ -72,17 +72,23 @@ _reason(r, want) := _why(r, want)
 # {attr: encrypted, truthy: true, if_unknown: fail, label: the snapshot's own encrypted flag}
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w0(r, want) := check.why_value(r, ["encrypted"], "the snapshot's own encrypted flag", "true", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["encrypted"], "the snapshot's own encrypted flag", "true", null, _s0(r), want)
 
 # {attr: encrypted, truthy: true}
 _s1(r) := check.value(r, ["encrypted"], "truthy", null, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s1(r), want)
 
 # {attr: enabled, truthy: true, default: true}
 _s2(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w2(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["enabled"], "enabled", "true", true, _s2(r), want)
 
 # account_default:
 #   type: aws_ebs_encryption_by_default
@@ -93,25 +99,25 @@ _d3 := config.by_provider([d | some d in plan.of_types({"aws_ebs_encryption_by_d
 
 _s3(r) := config.resolved(_s1(r), r, _d3)
 
-_w3(r, want) := config.why_resolved(_s3(r), want, _w1(r, want), "EBS encryption by default")
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := config.why_resolved(_s3(r), want, _w1(r, want), "EBS encryption by default")
 
 # refers_to: {type: aws_ebs_volume, via: volume_id}
 # if_none: unknown
 # none_message: the source volume is not in this plan, so its encryption cannot be read
 # check: the node above
-_ids4 := refs.identity_index({"aws_ebs_volume"})
-
-_targets4(src) := refs.targets(src, ["volume_id"], {"aws_ebs_volume"}, _ids4) if {
-	refs.value_known(src, ["volume_id"])
-} else := refs.referenced(src, ["volume_id"], {"aws_ebs_volume"})
-
-_related4(r) := _targets4(r)
+_related4(r) := refs.related(r, ["volume_id"], {"aws_ebs_volume"})
 
 _s4(r) := check.related([_s3(x) | some x in _related4(r)], "unknown")
 
-_w4(r, want) := check.why_related(_s4(r), want, "the source volume is not in this plan, so its encryption cannot be read", [[x.address, _w3(x, want)] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "the source volume is not in this plan, so its encryption cannot be read", [[x.address, _w3(x, want)] | some x in _related4(r)])
 
 # {any: the 2 nodes above}
 _s5(r) := tri.any_of([_s0(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [_w0(r, want), _w4(r, want)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [_w0(r, want), _w4(r, want)])

@@ -82,12 +82,16 @@ _reason(r, want) := _why(r, want)
 # {attr: encrypted, truthy: true}
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)
 
 # {attr: enabled, truthy: true, default: true}
 _s1(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w1(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["enabled"], "enabled", "true", true, _s1(r), want)
 
 # account_default:
 #   type: aws_ebs_encryption_by_default
@@ -98,4 +102,6 @@ _d2 := config.by_provider([d | some d in plan.of_types({"aws_ebs_encryption_by_d
 
 _s2(r) := config.resolved(_s0(r), r, _d2)
 
-_w2(r, want) := config.why_resolved(_s2(r), want, _w0(r, want), "EBS encryption by default")
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := config.why_resolved(_s2(r), want, _w0(r, want), "EBS encryption by default")

@@ -93,32 +93,44 @@ _reason(r, want) := _why(r, want)
 # {attr: encrypted, truthy: true}
 _s0(r, i1) := check.value(r, ["root_block_device", i1, "encrypted"], "truthy", null, null, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["root_block_device", i1, "encrypted"], sprintf("root_block_device[%d].encrypted", [i1]), "true", null, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["root_block_device", i1, "encrypted"], sprintf("root_block_device[%d].encrypted", [i1]), "true", null, _s0(r, i1), want)
 
 # {all_items: root_block_device, if_empty: unknown, check: the node above}
 _s1(r) := check.items(r, ["root_block_device"], "all", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["root_block_device"])], "unknown", "unknown")
 
-_w1(r, want) := check.why_items(r, ["root_block_device"], "root_block_device", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["root_block_device"])])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_items(r, ["root_block_device"], "root_block_device", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["root_block_device"])])
 
 # {attr: encrypted, truthy: true}
 _s2(r, i1) := check.value(r, ["ebs_block_device", i1, "encrypted"], "truthy", null, null, "unknown")
 
-_w2(r, i1, want) := check.why_value(r, ["ebs_block_device", i1, "encrypted"], sprintf("ebs_block_device[%d].encrypted", [i1]), "true", null, _s2(r, i1), want)
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_value(r, ["ebs_block_device", i1, "encrypted"], sprintf("ebs_block_device[%d].encrypted", [i1]), "true", null, _s2(r, i1), want)
 
 # {attr: 'ebs_block_device[*].encrypted', truthy: true}
 _s3(r) := check.items(r, ["ebs_block_device"], "all", [_s2(r, i1) | some i1, _ in plan.list_at(r, ["ebs_block_device"])], "pass", "unknown")
 
-_w3(r, want) := check.why_items(r, ["ebs_block_device"], "ebs_block_device", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["ebs_block_device"])])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_items(r, ["ebs_block_device"], "ebs_block_device", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["ebs_block_device"])])
 
 # {all: the 2 nodes above}
 _s4(r) := tri.all_of([_s1(r), _s3(r)])
 
-_w4(r, want) := check.why_children(_s4(r), want, [_w1(r, want), _w3(r, want)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_children(_s4(r), want, [_w1(r, want), _w3(r, want)])
 
 # {attr: enabled, truthy: true, default: true}
 _s5(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w5(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s5(r), want)
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_value(r, ["enabled"], "enabled", "true", true, _s5(r), want)
 
 # account_default:
 #   type: aws_ebs_encryption_by_default
@@ -129,4 +141,6 @@ _d6 := config.by_provider([d | some d in plan.of_types({"aws_ebs_encryption_by_d
 
 _s6(r) := config.resolved(_s4(r), r, _d6)
 
-_w6(r, want) := config.why_resolved(_s6(r), want, _w4(r, want), "EBS encryption by default")
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := config.why_resolved(_s6(r), want, _w4(r, want), "EBS encryption by default")

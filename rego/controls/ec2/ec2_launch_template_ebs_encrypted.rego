@@ -88,14 +88,20 @@ _reason(r, want) := _why(r, want)
 # {attr: encrypted, truthy: true, expect: '"true"'}
 _s0(r, i1, i2) := check.value(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"], "truthy", null, null, "unknown")
 
-_w0(r, i1, i2, want) := check.why_value(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"], sprintf("block_device_mappings[%d].ebs[%d].encrypted", [i1, i2]), "\"true\"", null, _s0(r, i1, i2), want)
+_w0(r, i1, i2, want) := [] if {
+	_s0(r, i1, i2) != want
+} else := check.why_value(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"], sprintf("block_device_mappings[%d].ebs[%d].encrypted", [i1, i2]), "\"true\"", null, _s0(r, i1, i2), want)
 
 # {attr: 'ebs[*].encrypted', truthy: true, expect: '"true"'}
 _s1(r, i1) := check.items(r, ["block_device_mappings", i1, "ebs"], "all", [_s0(r, i1, i2) | some i2, _ in plan.list_at(r, ["block_device_mappings", i1, "ebs"])], "pass", "unknown")
 
-_w1(r, i1, want) := check.why_items(r, ["block_device_mappings", i1, "ebs"], sprintf("block_device_mappings[%d].ebs", [i1]), _s1(r, i1), want, [_w0(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["block_device_mappings", i1, "ebs"])])
+_w1(r, i1, want) := [] if {
+	_s1(r, i1) != want
+} else := check.why_items(r, ["block_device_mappings", i1, "ebs"], sprintf("block_device_mappings[%d].ebs", [i1]), _s1(r, i1), want, [_w0(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["block_device_mappings", i1, "ebs"])])
 
 # {attr: 'block_device_mappings[*].ebs[*].encrypted', truthy: true, expect: '"true"'}
 _s2(r) := check.items(r, ["block_device_mappings"], "all", [_s1(r, i1) | some i1, _ in plan.list_at(r, ["block_device_mappings"])], "pass", "unknown")
 
-_w2(r, want) := check.why_items(r, ["block_device_mappings"], "block_device_mappings", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["block_device_mappings"])])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_items(r, ["block_device_mappings"], "block_device_mappings", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["block_device_mappings"])])

@@ -70,4 +70,6 @@ _reason(r, want) := _why(r, want)
 # {attr: at_rest_encryption_enabled, truthy: true}
 _s0(r) := check.value(r, ["at_rest_encryption_enabled"], "truthy", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["at_rest_encryption_enabled"], "at_rest_encryption_enabled", "true", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["at_rest_encryption_enabled"], "at_rest_encryption_enabled", "true", null, _s0(r), want)

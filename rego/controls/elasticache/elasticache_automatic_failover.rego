@@ -70,24 +70,34 @@ _reason(r, want) := _why(r, want)
 # {attr: automatic_failover_enabled, truthy: true, default: false}
 _s0(r) := check.value(r, ["automatic_failover_enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["automatic_failover_enabled"], "automatic_failover_enabled", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["automatic_failover_enabled"], "automatic_failover_enabled", "true", false, _s0(r), want)
 
 # {attr: num_cache_clusters, gte: 2}
 _s1(r) := check.value(r, ["num_cache_clusters"], "bounds", {"gte": 2}, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["num_cache_clusters"], "num_cache_clusters", ">= 2", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["num_cache_clusters"], "num_cache_clusters", ">= 2", null, _s1(r), want)
 
 # {attr: replicas_per_node_group, gte: 1}
 _s2(r) := check.value(r, ["replicas_per_node_group"], "bounds", {"gte": 1}, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["replicas_per_node_group"], "replicas_per_node_group", ">= 1", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["replicas_per_node_group"], "replicas_per_node_group", ">= 1", null, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
 
 # {all: the 2 nodes above}
 _s4(r) := tri.all_of([_s0(r), _s3(r)])
 
-_w4(r, want) := check.why_children(_s4(r), want, [_w0(r, want), _w3(r, want)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_children(_s4(r), want, [_w0(r, want), _w3(r, want)])

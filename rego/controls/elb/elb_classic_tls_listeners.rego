@@ -82,9 +82,13 @@ _reason(r, want) := _why(r, want)
 # {attr: lb_protocol, matches: '(?i)^(https|ssl)$', expect: HTTPS or SSL}
 _s0(r, i1) := check.value(r, ["listener", i1, "lb_protocol"], "matches", `(?i)^(https|ssl)$`, null, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["listener", i1, "lb_protocol"], sprintf("listener[%d].lb_protocol", [i1]), "HTTPS or SSL", null, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["listener", i1, "lb_protocol"], sprintf("listener[%d].lb_protocol", [i1]), "HTTPS or SSL", null, _s0(r, i1), want)
 
 # {attr: 'listener[*].lb_protocol', matches: '(?i)^(https|ssl)$', expect: HTTPS or SSL}
 _s1(r) := check.items(r, ["listener"], "all", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["listener"])], "pass", "unknown")
 
-_w1(r, want) := check.why_items(r, ["listener"], "listener", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["listener"])])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_items(r, ["listener"], "listener", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["listener"])])

@@ -104,51 +104,61 @@ _reason(r, want) := _why(r, want)
 # {attr: load_balancer_type, not_equals: gateway, default: application}
 _s0(r) := check.value(r, ["load_balancer_type"], "not_equals", "gateway", "application", "unknown")
 
-_w0(r, want) := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "anything but \"gateway\"", "application", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "anything but \"gateway\"", "application", _s0(r), want)
 
 # refers_to:
 #   type: [aws_lb, aws_alb]
 #   via: load_balancer_arn
 # check: the node above
 # if_none: pass
-_ids1 := refs.identity_index({"aws_lb", "aws_alb"})
-
-_targets1(src) := refs.targets(src, ["load_balancer_arn"], {"aws_lb", "aws_alb"}, _ids1) if {
-	refs.value_known(src, ["load_balancer_arn"])
-} else := refs.referenced(src, ["load_balancer_arn"], {"aws_lb", "aws_alb"})
-
-_related1(r) := _targets1(r)
+_related1(r) := refs.related(r, ["load_balancer_arn"], {"aws_lb", "aws_alb"})
 
 _s1(r) := check.related([_s0(x) | some x in _related1(r)], "pass")
 
-_w1(r, want) := check.why_related(_s1(r), want, "load_balancer_arn does not point at a aws_lb or aws_alb in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_related(_s1(r), want, "load_balancer_arn does not point at a aws_lb or aws_alb in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
 
 # {attr: protocol, matches: '(?i)^(https|tls)$', expect: HTTPS or TLS}
 _s2(r) := check.value(r, ["protocol"], "matches", `(?i)^(https|tls)$`, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["protocol"], "protocol", "HTTPS or TLS", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["protocol"], "protocol", "HTTPS or TLS", null, _s2(r), want)
 
 # {attr: type, matches: '(?i)^redirect$', expect: a redirect to HTTPS}
 _s3(r, i1) := check.value(r, ["default_action", i1, "type"], "matches", `(?i)^redirect$`, null, "unknown")
 
-_w3(r, i1, want) := check.why_value(r, ["default_action", i1, "type"], sprintf("default_action[%d].type", [i1]), "a redirect to HTTPS", null, _s3(r, i1), want)
+_w3(r, i1, want) := [] if {
+	_s3(r, i1) != want
+} else := check.why_value(r, ["default_action", i1, "type"], sprintf("default_action[%d].type", [i1]), "a redirect to HTTPS", null, _s3(r, i1), want)
 
 # {attr: 'redirect[0].protocol', equals: HTTPS, default: '#{protocol}', label: redirect protocol}
 _s4(r, i1) := check.value(r, ["default_action", i1, "redirect", 0, "protocol"], "equals", "HTTPS", "#{protocol}", "unknown")
 
-_w4(r, i1, want) := check.why_value(r, ["default_action", i1, "redirect", 0, "protocol"], "redirect protocol", "\"HTTPS\"", "#{protocol}", _s4(r, i1), want)
+_w4(r, i1, want) := [] if {
+	_s4(r, i1) != want
+} else := check.why_value(r, ["default_action", i1, "redirect", 0, "protocol"], "redirect protocol", "\"HTTPS\"", "#{protocol}", _s4(r, i1), want)
 
 # {all: the 2 nodes above}
 _s5(r, i1) := tri.all_of([_s3(r, i1), _s4(r, i1)])
 
-_w5(r, i1, want) := check.why_children(_s5(r, i1), want, [_w3(r, i1, want), _w4(r, i1, want)])
+_w5(r, i1, want) := [] if {
+	_s5(r, i1) != want
+} else := check.why_children(_s5(r, i1), want, [_w3(r, i1, want), _w4(r, i1, want)])
 
 # {any_items: default_action, check: the node above}
 _s6(r) := check.items(r, ["default_action"], "any", [_s5(r, i1) | some i1, _ in plan.list_at(r, ["default_action"])], "fail", "unknown")
 
-_w6(r, want) := check.why_items(r, ["default_action"], "default_action", _s6(r), want, [_w5(r, i1, want) | some i1, _ in plan.list_at(r, ["default_action"])])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_items(r, ["default_action"], "default_action", _s6(r), want, [_w5(r, i1, want) | some i1, _ in plan.list_at(r, ["default_action"])])
 
 # {any: the 2 nodes above}
 _s7(r) := tri.any_of([_s2(r), _s6(r)])
 
-_w7(r, want) := check.why_children(_s7(r), want, [_w2(r, want), _w6(r, want)])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_children(_s7(r), want, [_w2(r, want), _w6(r, want)])

@@ -78,56 +78,58 @@ _reason(r, want) := _why(r, want)
 # {attr: map_public_ip_on_launch, falsy: true, default: false, label: the subnet's map_public_ip_on_launch}
 _s0(r) := check.value(r, ["map_public_ip_on_launch"], "falsy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["map_public_ip_on_launch"], "the subnet's map_public_ip_on_launch", "false or unset", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["map_public_ip_on_launch"], "the subnet's map_public_ip_on_launch", "false or unset", false, _s0(r), want)
 
 # refers_to: {type: aws_subnet, via: 'ec2_attributes[0].subnet_id'}
 # check: the node above
 # none_message: ec2_attributes.subnet_id does not refer to an aws_subnet in this plan
-_ids1 := refs.identity_index({"aws_subnet"})
-
-_targets1(src) := refs.targets(src, ["ec2_attributes", 0, "subnet_id"], {"aws_subnet"}, _ids1) if {
-	refs.value_known(src, ["ec2_attributes", 0, "subnet_id"])
-} else := refs.referenced(src, ["ec2_attributes", 0, "subnet_id"], {"aws_subnet"})
-
-_related1(r) := _targets1(r)
+_related1(r) := refs.related(r, ["ec2_attributes", 0, "subnet_id"], {"aws_subnet"})
 
 _s1(r) := check.related([_s0(x) | some x in _related1(r)], "fail")
 
-_w1(r, want) := check.why_related(_s1(r), want, "ec2_attributes.subnet_id does not refer to an aws_subnet in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_related(_s1(r), want, "ec2_attributes.subnet_id does not refer to an aws_subnet in this plan", [[x.address, _w0(x, want)] | some x in _related1(r)])
 
 # {attr: 'ec2_attributes[0].subnet_id', exists: true, if_unknown: fail, label: ec2_attributes.subnet_id,
 #   expect: a private subnet}
 _s2(r) := check.value(r, ["ec2_attributes", 0, "subnet_id"], "exists", null, null, "fail")
 
-_w2(r, want) := check.why_value(r, ["ec2_attributes", 0, "subnet_id"], "ec2_attributes.subnet_id", "a private subnet", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["ec2_attributes", 0, "subnet_id"], "ec2_attributes.subnet_id", "a private subnet", null, _s2(r), want)
 
 # {attr: map_public_ip_on_launch, falsy: true, default: false}
 _s3(r) := check.value(r, ["map_public_ip_on_launch"], "falsy", null, false, "unknown")
 
-_w3(r, want) := check.why_value(r, ["map_public_ip_on_launch"], "map_public_ip_on_launch", "false or unset", false, _s3(r), want)
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_value(r, ["map_public_ip_on_launch"], "map_public_ip_on_launch", "false or unset", false, _s3(r), want)
 
 # refers_to: {type: aws_subnet, via: 'ec2_attributes[0].subnet_id'}
 # check: the node above
 # if_none: unknown
 # none_message: the subnet is not in this plan, so whether it maps public IPs is not known
-_ids4 := refs.identity_index({"aws_subnet"})
-
-_targets4(src) := refs.targets(src, ["ec2_attributes", 0, "subnet_id"], {"aws_subnet"}, _ids4) if {
-	refs.value_known(src, ["ec2_attributes", 0, "subnet_id"])
-} else := refs.referenced(src, ["ec2_attributes", 0, "subnet_id"], {"aws_subnet"})
-
-_related4(r) := _targets4(r)
+_related4(r) := refs.related(r, ["ec2_attributes", 0, "subnet_id"], {"aws_subnet"})
 
 _s4(r) := check.related([_s3(x) | some x in _related4(r)], "unknown")
 
-_w4(r, want) := check.why_related(_s4(r), want, "the subnet is not in this plan, so whether it maps public IPs is not known", [[x.address, _w3(x, want)] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "the subnet is not in this plan, so whether it maps public IPs is not known", [[x.address, _w3(x, want)] | some x in _related4(r)])
 
 # {all: the 2 nodes above}
 _s5(r) := tri.all_of([_s2(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [_w2(r, want), _w4(r, want)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [_w2(r, want), _w4(r, want)])
 
 # {any: the 2 nodes above}
 _s6(r) := tri.any_of([_s1(r), _s5(r)])
 
-_w6(r, want) := check.why_children(_s6(r), want, [_w1(r, want), _w5(r, want)])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_children(_s6(r), want, [_w1(r, want), _w5(r, want)])

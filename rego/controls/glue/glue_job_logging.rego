@@ -74,4 +74,6 @@ _reason(r, want) := _why(r, want)
 #   label: default_arguments "--enable-continuous-cloudwatch-log"}
 _s0(r) := check.value(r, ["default_arguments", "--enable-continuous-cloudwatch-log"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["default_arguments", "--enable-continuous-cloudwatch-log"], "default_arguments \"--enable-continuous-cloudwatch-log\"", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["default_arguments", "--enable-continuous-cloudwatch-log"], "default_arguments \"--enable-continuous-cloudwatch-log\"", "true", false, _s0(r), want)

@@ -74,7 +74,9 @@ _reason(r, want) := _why(r, want)
 # {attr: security_configuration, exists: true, expect: the name of a security configuration}
 _s0(r) := check.value(r, ["security_configuration"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["security_configuration"], "security_configuration", "the name of a security configuration", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["security_configuration"], "security_configuration", "the name of a security configuration", null, _s0(r), want)
 
 # attr: encryption_configuration[0].s3_encryption[0].s3_encryption_mode
 # one_of: [SSE-S3, SSE-KMS]
@@ -82,36 +84,40 @@ _w0(r, want) := check.why_value(r, ["security_configuration"], "security_configu
 # label: s3_encryption_mode
 _s1(r) := check.value(r, ["encryption_configuration", 0, "s3_encryption", 0, "s3_encryption_mode"], "one_of", {"SSE-S3", "SSE-KMS"}, "DISABLED", "unknown")
 
-_w1(r, want) := check.why_value(r, ["encryption_configuration", 0, "s3_encryption", 0, "s3_encryption_mode"], "s3_encryption_mode", "one of \"SSE-S3\", \"SSE-KMS\"", "DISABLED", _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["encryption_configuration", 0, "s3_encryption", 0, "s3_encryption_mode"], "s3_encryption_mode", "one of \"SSE-S3\", \"SSE-KMS\"", "DISABLED", _s1(r), want)
 
 # {attr: 'encryption_configuration[0].cloudwatch_encryption[0].cloudwatch_encryption_mode', equals: SSE-KMS,
 #   default: DISABLED, label: cloudwatch_encryption_mode}
 _s2(r) := check.value(r, ["encryption_configuration", 0, "cloudwatch_encryption", 0, "cloudwatch_encryption_mode"], "equals", "SSE-KMS", "DISABLED", "unknown")
 
-_w2(r, want) := check.why_value(r, ["encryption_configuration", 0, "cloudwatch_encryption", 0, "cloudwatch_encryption_mode"], "cloudwatch_encryption_mode", "\"SSE-KMS\"", "DISABLED", _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["encryption_configuration", 0, "cloudwatch_encryption", 0, "cloudwatch_encryption_mode"], "cloudwatch_encryption_mode", "\"SSE-KMS\"", "DISABLED", _s2(r), want)
 
 # {all: the 2 nodes above}
 _s3(r) := tri.all_of([_s1(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
 
 # refers_to: {type: aws_glue_security_configuration, via: security_configuration}
 # check: the node above
 # if_none: unknown
 # none_message: the security configuration is not in this plan
-_ids4 := refs.identity_index({"aws_glue_security_configuration"})
-
-_targets4(src) := refs.targets(src, ["security_configuration"], {"aws_glue_security_configuration"}, _ids4) if {
-	refs.value_known(src, ["security_configuration"])
-} else := refs.referenced(src, ["security_configuration"], {"aws_glue_security_configuration"})
-
-_related4(r) := _targets4(r)
+_related4(r) := refs.related(r, ["security_configuration"], {"aws_glue_security_configuration"})
 
 _s4(r) := check.related([_s3(x) | some x in _related4(r)], "unknown")
 
-_w4(r, want) := check.why_related(_s4(r), want, "the security configuration is not in this plan", [[x.address, _w3(x, want)] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "the security configuration is not in this plan", [[x.address, _w3(x, want)] | some x in _related4(r)])
 
 # {all: the 2 nodes above}
 _s5(r) := tri.all_of([_s0(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [_w0(r, want), _w4(r, want)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [_w0(r, want), _w4(r, want)])

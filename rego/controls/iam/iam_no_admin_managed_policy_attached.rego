@@ -85,4 +85,6 @@ _reason(r, want) := _why(r, want)
 #     policy other than AdministratorAccess}
 _s0(r) := check.value(r, ["policy_arn"], "not_matches", `^arn:aws[a-z-]*:iam::aws:policy/AdministratorAccess$`, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["policy_arn"], "policy_arn", "a policy other than AdministratorAccess", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["policy_arn"], "policy_arn", "a policy other than AdministratorAccess", null, _s0(r), want)

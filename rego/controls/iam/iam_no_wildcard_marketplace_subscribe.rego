@@ -82,4 +82,6 @@ _reason(r, want) := _why(r, want)
 #   actions: ['aws-marketplace:Subscribe']
 _s0(r) := policy.status(r, ["policy"], "none", {"actions": ["aws-marketplace:Subscribe"], "effect": "Allow"}, "unknown")
 
-_w0(r, want) := policy.why(r, ["policy"], "policy", "none", {"actions": ["aws-marketplace:Subscribe"], "effect": "Allow"}, ["an Allow statement covering aws-marketplace:Subscribe", "Allow statement covering aws-marketplace:Subscribe"], _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := policy.why(r, ["policy"], "policy", "none", {"actions": ["aws-marketplace:Subscribe"], "effect": "Allow"}, ["an Allow statement covering aws-marketplace:Subscribe", "Allow statement covering aws-marketplace:Subscribe"], _s0(r), want)

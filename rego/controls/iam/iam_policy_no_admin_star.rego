@@ -96,4 +96,6 @@ _reason(r, want) := _why(r, want)
 #   actions: ['*']
 _s0(r) := policy.status(r, ["policy"], "none", {"actions": ["*"], "effect": "Allow"}, "unknown")
 
-_w0(r, want) := policy.why(r, ["policy"], "policy", "none", {"actions": ["*"], "effect": "Allow"}, ["an Allow statement covering *", "Allow statement covering *"], _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := policy.why(r, ["policy"], "policy", "none", {"actions": ["*"], "effect": "Allow"}, ["an Allow statement covering *", "Allow statement covering *"], _s0(r), want)

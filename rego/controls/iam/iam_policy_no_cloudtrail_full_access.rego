@@ -76,4 +76,6 @@ _reason(r, want) := _why(r, want)
 #   actions: ['cloudtrail:*']
 _s0(r) := policy.status(r, ["policy"], "none", {"actions": ["cloudtrail:*"], "effect": "Allow"}, "unknown")
 
-_w0(r, want) := policy.why(r, ["policy"], "policy", "none", {"actions": ["cloudtrail:*"], "effect": "Allow"}, ["an Allow statement covering cloudtrail:*", "Allow statement covering cloudtrail:*"], _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := policy.why(r, ["policy"], "policy", "none", {"actions": ["cloudtrail:*"], "effect": "Allow"}, ["an Allow statement covering cloudtrail:*", "Allow statement covering cloudtrail:*"], _s0(r), want)

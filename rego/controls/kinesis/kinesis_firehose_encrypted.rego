@@ -78,41 +78,47 @@ _reason(r, want) := _why(r, want)
 # {attr: 'server_side_encryption[0].enabled', truthy: true, default: false}
 _s0(r) := check.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true", false, _s0(r), want)
 
 # {attr: kinesis_source_configuration, exists: true, label: kinesis_source_configuration, expect: a
 #     Kinesis source stream}
 _s1(r) := check.value(r, ["kinesis_source_configuration"], "exists", null, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["kinesis_source_configuration"], "kinesis_source_configuration", "a Kinesis source stream", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["kinesis_source_configuration"], "kinesis_source_configuration", "a Kinesis source stream", null, _s1(r), want)
 
 # {attr: encryption_type, equals: KMS, default: NONE, label: the source stream's encryption_type}
 _s2(r) := check.value(r, ["encryption_type"], "equals", "KMS", "NONE", "unknown")
 
-_w2(r, want) := check.why_value(r, ["encryption_type"], "the source stream's encryption_type", "\"KMS\"", "NONE", _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["encryption_type"], "the source stream's encryption_type", "\"KMS\"", "NONE", _s2(r), want)
 
 # refers_to: {type: aws_kinesis_stream, via: 'kinesis_source_configuration[0].kinesis_stream_arn'}
 # check: the node above
 # if_none: unknown
 # none_message: the source stream is not in this plan, so its encryption is not known
-_ids3 := refs.identity_index({"aws_kinesis_stream"})
-
-_targets3(src) := refs.targets(src, ["kinesis_source_configuration", 0, "kinesis_stream_arn"], {"aws_kinesis_stream"}, _ids3) if {
-	refs.value_known(src, ["kinesis_source_configuration", 0, "kinesis_stream_arn"])
-} else := refs.referenced(src, ["kinesis_source_configuration", 0, "kinesis_stream_arn"], {"aws_kinesis_stream"})
-
-_related3(r) := _targets3(r)
+_related3(r) := refs.related(r, ["kinesis_source_configuration", 0, "kinesis_stream_arn"], {"aws_kinesis_stream"})
 
 _s3(r) := check.related([_s2(x) | some x in _related3(r)], "unknown")
 
-_w3(r, want) := check.why_related(_s3(r), want, "the source stream is not in this plan, so its encryption is not known", [[x.address, _w2(x, want)] | some x in _related3(r)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_related(_s3(r), want, "the source stream is not in this plan, so its encryption is not known", [[x.address, _w2(x, want)] | some x in _related3(r)])
 
 # {all: the 2 nodes above}
 _s4(r) := tri.all_of([_s1(r), _s3(r)])
 
-_w4(r, want) := check.why_children(_s4(r), want, [_w1(r, want), _w3(r, want)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_children(_s4(r), want, [_w1(r, want), _w3(r, want)])
 
 # {any: the 2 nodes above}
 _s5(r) := tri.any_of([_s0(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [_w0(r, want), _w4(r, want)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [_w0(r, want), _w4(r, want)])

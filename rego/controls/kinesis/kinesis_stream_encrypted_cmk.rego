@@ -72,40 +72,46 @@ _reason(r, want) := _why(r, want)
 # {attr: encryption_type, equals: KMS, default: NONE}
 _s0(r) := check.value(r, ["encryption_type"], "equals", "KMS", "NONE", "unknown")
 
-_w0(r, want) := check.why_value(r, ["encryption_type"], "encryption_type", "\"KMS\"", "NONE", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["encryption_type"], "encryption_type", "\"KMS\"", "NONE", _s0(r), want)
 
 # {attr: is_enabled, truthy: true, default: true, label: the key's is_enabled}
 _s1(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w1(r, want) := check.why_value(r, ["is_enabled"], "the key's is_enabled", "true", true, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["is_enabled"], "the key's is_enabled", "true", true, _s1(r), want)
 
 # refers_to: {type: aws_kms_key, via: kms_key_id}
 # check: the node above
 # none_message: kms_key_id does not refer to an aws_kms_key in this plan
-_ids2 := refs.identity_index({"aws_kms_key"})
-
-_targets2(src) := refs.targets(src, ["kms_key_id"], {"aws_kms_key"}, _ids2) if {
-	refs.value_known(src, ["kms_key_id"])
-} else := refs.referenced(src, ["kms_key_id"], {"aws_kms_key"})
-
-_related2(r) := _targets2(r)
+_related2(r) := refs.related(r, ["kms_key_id"], {"aws_kms_key"})
 
 _s2(r) := check.related([_s1(x) | some x in _related2(r)], "fail")
 
-_w2(r, want) := check.why_related(_s2(r), want, "kms_key_id does not refer to an aws_kms_key in this plan", [[x.address, _w1(x, want)] | some x in _related2(r)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_related(_s2(r), want, "kms_key_id does not refer to an aws_kms_key in this plan", [[x.address, _w1(x, want)] | some x in _related2(r)])
 
 # {attr: kms_key_id, matches: '^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/|[0-9a-f]{8}-[0-9a-f]{4}-|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:alias/[^a]|alias/[^a]|alias/a[^w]|alias/aw[^s]|alias/aws[^/])',
 #   expect: a customer managed key (not alias/aws/kinesis)}
 _s3(r) := check.value(r, ["kms_key_id"], "matches", `^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/|[0-9a-f]{8}-[0-9a-f]{4}-|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:alias/[^a]|alias/[^a]|alias/a[^w]|alias/aw[^s]|alias/aws[^/])`, null, "unknown")
 
-_w3(r, want) := check.why_value(r, ["kms_key_id"], "kms_key_id", "a customer managed key (not alias/aws/kinesis)", null, _s3(r), want)
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_value(r, ["kms_key_id"], "kms_key_id", "a customer managed key (not alias/aws/kinesis)", null, _s3(r), want)
 
 # {any: the 2 nodes above}
 _s4(r) := tri.any_of([_s2(r), _s3(r)])
 
-_w4(r, want) := check.why_children(_s4(r), want, [_w2(r, want), _w3(r, want)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_children(_s4(r), want, [_w2(r, want), _w3(r, want)])
 
 # {all: the 2 nodes above}
 _s5(r) := tri.all_of([_s0(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [_w0(r, want), _w4(r, want)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [_w0(r, want), _w4(r, want)])

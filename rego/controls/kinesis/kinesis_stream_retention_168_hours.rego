@@ -62,4 +62,6 @@ _reason(r, want) := _why(r, want)
 # {attr: retention_period, gte: 168, default: 24, label: retention_period (hours)}
 _s0(r) := check.value(r, ["retention_period"], "bounds", {"gte": 168}, 24, "unknown")
 
-_w0(r, want) := check.why_value(r, ["retention_period"], "retention_period (hours)", ">= 168", 24, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["retention_period"], "retention_period (hours)", ">= 168", 24, _s0(r), want)

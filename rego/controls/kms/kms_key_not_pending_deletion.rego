@@ -70,7 +70,9 @@ _reason(r, want) := _why(r, want)
 # {attr: is_enabled, truthy: true, default: true}
 _s0(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["is_enabled"], "is_enabled", "true", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["is_enabled"], "is_enabled", "true", true, _s0(r), want)
 
 # {rego: file}
 _s1(r) := result(r).status
@@ -82,7 +84,9 @@ _w1(r, want) := [result(r).reason] if {
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])
 
-_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
 
 # METADATA
 # description: Fails a key the plan replaces; passes any other key.

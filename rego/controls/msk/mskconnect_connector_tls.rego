@@ -68,4 +68,6 @@ _reason(r, want) := _why(r, want)
 #   label: kafka_cluster_encryption_in_transit encryption_type}
 _s0(r) := check.value(r, ["kafka_cluster_encryption_in_transit", 0, "encryption_type"], "equals", "TLS", "PLAINTEXT", "unknown")
 
-_w0(r, want) := check.why_value(r, ["kafka_cluster_encryption_in_transit", 0, "encryption_type"], "kafka_cluster_encryption_in_transit encryption_type", "\"TLS\"", "PLAINTEXT", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["kafka_cluster_encryption_in_transit", 0, "encryption_type"], "kafka_cluster_encryption_in_transit encryption_type", "\"TLS\"", "PLAINTEXT", _s0(r), want)

@@ -76,9 +76,13 @@ _reason(r, want) := _why(r, want)
 # {equals: audit, label: exported log type}
 _s0(r, i1) := check.value(r, ["enable_cloudwatch_logs_exports", i1], "equals", "audit", null, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["enable_cloudwatch_logs_exports", i1], "exported log type", "\"audit\"", null, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["enable_cloudwatch_logs_exports", i1], "exported log type", "\"audit\"", null, _s0(r, i1), want)
 
 # {attr: 'enable_cloudwatch_logs_exports[*]', equals: audit, each: any, label: exported log type}
 _s1(r) := check.items(r, ["enable_cloudwatch_logs_exports"], "any", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["enable_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w1(r, want) := check.why_items(r, ["enable_cloudwatch_logs_exports"], "enable_cloudwatch_logs_exports", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["enable_cloudwatch_logs_exports"])])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_items(r, ["enable_cloudwatch_logs_exports"], "enable_cloudwatch_logs_exports", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["enable_cloudwatch_logs_exports"])])

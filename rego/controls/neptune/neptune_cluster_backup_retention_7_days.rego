@@ -66,4 +66,6 @@ _reason(r, want) := _why(r, want)
 #     7 days}
 _s0(r) := check.value(r, ["backup_retention_period"], "bounds", {"gte": 7}, 1, "unknown")
 
-_w0(r, want) := check.why_value(r, ["backup_retention_period"], "backup_retention_period", "at least 7 days", 1, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["backup_retention_period"], "backup_retention_period", "at least 7 days", 1, _s0(r), want)

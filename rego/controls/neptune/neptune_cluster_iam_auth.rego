@@ -61,4 +61,6 @@ _reason(r, want) := _why(r, want)
 # {attr: iam_database_authentication_enabled, truthy: true, default: false, label: IAM database authentication}
 _s0(r) := check.value(r, ["iam_database_authentication_enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["iam_database_authentication_enabled"], "IAM database authentication", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["iam_database_authentication_enabled"], "IAM database authentication", "true", false, _s0(r), want)

@@ -66,31 +66,33 @@ _reason(r, want) := _why(r, want)
 # {attr: storage_encrypted, truthy: true, computed: true, if_unknown: fail, quiet: true}
 _s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
-_w0(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s0(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false, label: storage_encrypted}
 _s1(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w1(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
 
 # refers_to: {type: aws_neptune_cluster, via: db_cluster_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the snapshot's cluster is not in this plan, so its encryption is known only after
 #   apply
-_ids2 := refs.identity_index({"aws_neptune_cluster"})
-
-_targets2(src) := refs.targets(src, ["db_cluster_identifier"], {"aws_neptune_cluster"}, _ids2) if {
-	refs.value_known(src, ["db_cluster_identifier"])
-} else := refs.referenced(src, ["db_cluster_identifier"], {"aws_neptune_cluster"})
-
-_related2(r) := _targets2(r)
+_related2(r) := refs.related(r, ["db_cluster_identifier"], {"aws_neptune_cluster"})
 
 _s2(r) := check.related([_s1(x) | some x in _related2(r)], "unknown")
 
-_w2(r, want) := check.why_related(_s2(r), want, "the snapshot's cluster is not in this plan, so its encryption is known only after apply", [[x.address, _w1(x, want)] | some x in _related2(r)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_related(_s2(r), want, "the snapshot's cluster is not in this plan, so its encryption is known only after apply", [[x.address, _w1(x, want)] | some x in _related2(r)])
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s0(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [check.quiet(want, _w0(r, want)), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [check.quiet(want, _w0(r, want)), _w2(r, want)])

@@ -72,95 +72,91 @@ _reason(r, want) := _why(r, want)
 # {attr: storage_encrypted, truthy: true, default: false, label: storage_encrypted}
 _s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s0(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false, label: storage_encrypted}
 _s1(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w1(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
 
 # refers_to: {type: aws_neptune_cluster, via: db_cluster_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the snapshot's cluster is not in this plan, so its encryption is known only after
 #   apply
-_ids2 := refs.identity_index({"aws_neptune_cluster"})
-
-_targets2(src) := refs.targets(src, ["db_cluster_identifier"], {"aws_neptune_cluster"}, _ids2) if {
-	refs.value_known(src, ["db_cluster_identifier"])
-} else := refs.referenced(src, ["db_cluster_identifier"], {"aws_neptune_cluster"})
-
-_related2(r) := _targets2(r)
+_related2(r) := refs.related(r, ["db_cluster_identifier"], {"aws_neptune_cluster"})
 
 _s2(r) := check.related([_s1(x) | some x in _related2(r)], "unknown")
 
-_w2(r, want) := check.why_related(_s2(r), want, "the snapshot's cluster is not in this plan, so its encryption is known only after apply", [[x.address, _w1(x, want)] | some x in _related2(r)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_related(_s2(r), want, "the snapshot's cluster is not in this plan, so its encryption is known only after apply", [[x.address, _w1(x, want)] | some x in _related2(r)])
 
 # quiet: true
 # refers_to: {type: aws_neptune_cluster_snapshot, via: snapshot_identifier}
 # check: the node above
-_ids3 := refs.identity_index({"aws_neptune_cluster_snapshot"})
-
-_targets3(src) := refs.targets(src, ["snapshot_identifier"], {"aws_neptune_cluster_snapshot"}, _ids3) if {
-	refs.value_known(src, ["snapshot_identifier"])
-} else := refs.referenced(src, ["snapshot_identifier"], {"aws_neptune_cluster_snapshot"})
-
-_related3(r) := _targets3(r)
+_related3(r) := refs.related(r, ["snapshot_identifier"], {"aws_neptune_cluster_snapshot"})
 
 _s3(r) := check.related([_s2(x) | some x in _related3(r)], "fail")
 
-_w3(r, want) := check.why_related(_s3(r), want, "snapshot_identifier does not point at a aws_neptune_cluster_snapshot in this plan", [[x.address, _w2(x, want)] | some x in _related3(r)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_related(_s3(r), want, "snapshot_identifier does not point at a aws_neptune_cluster_snapshot in this plan", [[x.address, _w2(x, want)] | some x in _related3(r)])
 
 # {attr: snapshot_identifier, exists: true}
 _s4(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "unknown")
 
-_w4(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s4(r), want)
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s4(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false, label: storage_encrypted}
 _s5(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w5(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s5(r), want)
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s5(r), want)
 
 # refers_to: {type: aws_neptune_cluster, via: db_cluster_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the snapshot's cluster is not in this plan, so its encryption is known only after
 #   apply
-_ids6 := refs.identity_index({"aws_neptune_cluster"})
-
-_targets6(src) := refs.targets(src, ["db_cluster_identifier"], {"aws_neptune_cluster"}, _ids6) if {
-	refs.value_known(src, ["db_cluster_identifier"])
-} else := refs.referenced(src, ["db_cluster_identifier"], {"aws_neptune_cluster"})
-
-_related6(r) := _targets6(r)
+_related6(r) := refs.related(r, ["db_cluster_identifier"], {"aws_neptune_cluster"})
 
 _s6(r) := check.related([_s5(x) | some x in _related6(r)], "unknown")
 
-_w6(r, want) := check.why_related(_s6(r), want, "the snapshot's cluster is not in this plan, so its encryption is known only after apply", [[x.address, _w5(x, want)] | some x in _related6(r)])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_related(_s6(r), want, "the snapshot's cluster is not in this plan, so its encryption is known only after apply", [[x.address, _w5(x, want)] | some x in _related6(r)])
 
 # refers_to: {type: aws_neptune_cluster_snapshot, via: snapshot_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the snapshot is not in this plan, so the restored cluster's encryption is known only
 #   after apply
-_ids7 := refs.identity_index({"aws_neptune_cluster_snapshot"})
-
-_targets7(src) := refs.targets(src, ["snapshot_identifier"], {"aws_neptune_cluster_snapshot"}, _ids7) if {
-	refs.value_known(src, ["snapshot_identifier"])
-} else := refs.referenced(src, ["snapshot_identifier"], {"aws_neptune_cluster_snapshot"})
-
-_related7(r) := _targets7(r)
+_related7(r) := refs.related(r, ["snapshot_identifier"], {"aws_neptune_cluster_snapshot"})
 
 _s7(r) := check.related([_s6(x) | some x in _related7(r)], "unknown")
 
-_w7(r, want) := check.why_related(_s7(r), want, "the snapshot is not in this plan, so the restored cluster's encryption is known only after apply", [[x.address, _w6(x, want)] | some x in _related7(r)])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_related(_s7(r), want, "the snapshot is not in this plan, so the restored cluster's encryption is known only after apply", [[x.address, _w6(x, want)] | some x in _related7(r)])
 
 # {quiet: true, all: the 2 nodes above}
 _s8(r) := tri.all_of([_s4(r), _s7(r)])
 
-_w8(r, want) := check.why_children(_s8(r), want, [_w4(r, want), _w7(r, want)])
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_children(_s8(r), want, [_w4(r, want), _w7(r, want)])
 
 # {any: the 3 nodes above}
 _s9(r) := tri.any_of([_s0(r), _s3(r), _s8(r)])
 
-_w9(r, want) := check.why_children(_s9(r), want, [_w0(r, want), check.quiet(want, _w3(r, want)), check.quiet(want, _w8(r, want))])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_children(_s9(r), want, [_w0(r, want), check.quiet(want, _w3(r, want)), check.quiet(want, _w8(r, want))])

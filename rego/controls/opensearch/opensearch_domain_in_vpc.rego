@@ -82,4 +82,6 @@ _reason(r, want) := _why(r, want)
 # {attr: 'vpc_options[0].subnet_ids', exists: true, expect: subnets in a VPC}
 _s0(r) := check.value(r, ["vpc_options", 0, "subnet_ids"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["vpc_options", 0, "subnet_ids"], "vpc_options[0].subnet_ids", "subnets in a VPC", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["vpc_options", 0, "subnet_ids"], "vpc_options[0].subnet_ids", "subnets in a VPC", null, _s0(r), want)

@@ -70,4 +70,6 @@ _reason(r, want) := _why(r, want)
 # {attr: 'advanced_security_options[0].enabled', truthy: true, default: false, unset_if_undeclared: true}
 _s0(r) := config.value(r, ["advanced_security_options", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := config.why_value(r, ["advanced_security_options", 0, "enabled"], "advanced_security_options[0].enabled", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["advanced_security_options", 0, "enabled"], "advanced_security_options[0].enabled", "true", false, _s0(r), want)

@@ -75,24 +75,34 @@ _reason(r, want) := _why(r, want)
 # {attr: log_type, equals: ES_APPLICATION_LOGS}
 _s0(r, i1) := check.value(r, ["log_publishing_options", i1, "log_type"], "equals", "ES_APPLICATION_LOGS", null, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["log_publishing_options", i1, "log_type"], sprintf("log_publishing_options[%d].log_type", [i1]), "\"ES_APPLICATION_LOGS\"", null, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["log_publishing_options", i1, "log_type"], sprintf("log_publishing_options[%d].log_type", [i1]), "\"ES_APPLICATION_LOGS\"", null, _s0(r, i1), want)
 
 # {attr: enabled, truthy: true, default: true}
 _s1(r, i1) := check.value(r, ["log_publishing_options", i1, "enabled"], "truthy", null, true, "unknown")
 
-_w1(r, i1, want) := check.why_value(r, ["log_publishing_options", i1, "enabled"], sprintf("log_publishing_options[%d].enabled", [i1]), "true", true, _s1(r, i1), want)
+_w1(r, i1, want) := [] if {
+	_s1(r, i1) != want
+} else := check.why_value(r, ["log_publishing_options", i1, "enabled"], sprintf("log_publishing_options[%d].enabled", [i1]), "true", true, _s1(r, i1), want)
 
 # {attr: cloudwatch_log_group_arn, exists: true}
 _s2(r, i1) := check.value(r, ["log_publishing_options", i1, "cloudwatch_log_group_arn"], "exists", null, null, "unknown")
 
-_w2(r, i1, want) := check.why_value(r, ["log_publishing_options", i1, "cloudwatch_log_group_arn"], sprintf("log_publishing_options[%d].cloudwatch_log_group_arn", [i1]), "a value", null, _s2(r, i1), want)
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_value(r, ["log_publishing_options", i1, "cloudwatch_log_group_arn"], sprintf("log_publishing_options[%d].cloudwatch_log_group_arn", [i1]), "a value", null, _s2(r, i1), want)
 
 # {all: the 3 nodes above}
 _s3(r, i1) := tri.all_of([_s0(r, i1), _s1(r, i1), _s2(r, i1)])
 
-_w3(r, i1, want) := check.why_children(_s3(r, i1), want, [_w0(r, i1, want), _w1(r, i1, want), _w2(r, i1, want)])
+_w3(r, i1, want) := [] if {
+	_s3(r, i1) != want
+} else := check.why_children(_s3(r, i1), want, [_w0(r, i1, want), _w1(r, i1, want), _w2(r, i1, want)])
 
 # {any_items: log_publishing_options, check: the node above}
 _s4(r) := check.items(r, ["log_publishing_options"], "any", [_s3(r, i1) | some i1, _ in plan.list_at(r, ["log_publishing_options"])], "fail", "unknown")
 
-_w4(r, want) := check.why_items(r, ["log_publishing_options"], "log_publishing_options", _s4(r), want, [_w3(r, i1, want) | some i1, _ in plan.list_at(r, ["log_publishing_options"])])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_items(r, ["log_publishing_options"], "log_publishing_options", _s4(r), want, [_w3(r, i1, want) | some i1, _ in plan.list_at(r, ["log_publishing_options"])])

@@ -84,4 +84,6 @@ _reason(r, want) := _why(r, want)
 # {attr: 'node_to_node_encryption[0].enabled', truthy: true}
 _s0(r) := check.value(r, ["node_to_node_encryption", 0, "enabled"], "truthy", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["node_to_node_encryption", 0, "enabled"], "node_to_node_encryption[0].enabled", "true", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["node_to_node_encryption", 0, "enabled"], "node_to_node_encryption[0].enabled", "true", null, _s0(r), want)

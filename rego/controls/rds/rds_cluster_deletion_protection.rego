@@ -66,4 +66,6 @@ _reason(r, want) := _why(r, want)
 # {attr: deletion_protection, truthy: true, default: false, label: deletion protection}
 _s0(r) := check.value(r, ["deletion_protection"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["deletion_protection"], "deletion protection", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["deletion_protection"], "deletion protection", "true", false, _s0(r), want)

@@ -68,53 +68,73 @@ _reason(r, want) := _why(r, want)
 #     least one log type}
 _s0(r) := check.value(r, ["enabled_cloudwatch_logs_exports"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", "at least one log type", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", "at least one log type", null, _s0(r), want)
 
 # attr: engine
 # none_of: [aurora-mysql, aurora]
 # quiet: true
 _s1(r) := check.value(r, ["engine"], "none_of", {"aurora-mysql", "aurora"}, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["engine"], "engine", "none of \"aurora-mysql\", \"aurora\"", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["engine"], "engine", "none of \"aurora-mysql\", \"aurora\"", null, _s1(r), want)
 
 # {equals: audit, label: exported log, expect: '"audit" among them'}
 _s2(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "audit", null, "unknown")
 
-_w2(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s2(r, i1), want)
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s2(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: audit, each: any, label: exported log, expect: '"audit"
 #     among them'}
 _s3(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s2(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w3(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {any: the 2 nodes above}
 _s4(r) := tri.any_of([_s1(r), _s3(r)])
 
-_w4(r, want) := check.why_children(_s4(r), want, [check.quiet(want, _w1(r, want)), _w3(r, want)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_children(_s4(r), want, [check.quiet(want, _w1(r, want)), _w3(r, want)])
 
 # {attr: engine, not_equals: aurora-postgresql, quiet: true}
 _s5(r) := check.value(r, ["engine"], "not_equals", "aurora-postgresql", null, "unknown")
 
-_w5(r, want) := check.why_value(r, ["engine"], "engine", "anything but \"aurora-postgresql\"", null, _s5(r), want)
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_value(r, ["engine"], "engine", "anything but \"aurora-postgresql\"", null, _s5(r), want)
 
 # {equals: postgresql, label: exported log, expect: '"postgresql" among them'}
 _s6(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "postgresql", null, "unknown")
 
-_w6(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"postgresql\" among them", null, _s6(r, i1), want)
+_w6(r, i1, want) := [] if {
+	_s6(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"postgresql\" among them", null, _s6(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: postgresql, each: any, label: exported log,
 #   expect: '"postgresql" among them'}
 _s7(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s6(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w7(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {any: the 2 nodes above}
 _s8(r) := tri.any_of([_s5(r), _s7(r)])
 
-_w8(r, want) := check.why_children(_s8(r), want, [check.quiet(want, _w5(r, want)), _w7(r, want)])
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_children(_s8(r), want, [check.quiet(want, _w5(r, want)), _w7(r, want)])
 
 # {all: the 3 nodes above}
 _s9(r) := tri.all_of([_s0(r), _s4(r), _s8(r)])
 
-_w9(r, want) := check.why_children(_s9(r), want, [_w0(r, want), _w4(r, want), _w8(r, want)])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_children(_s9(r), want, [_w0(r, want), _w4(r, want), _w8(r, want)])

@@ -72,17 +72,23 @@ _reason(r, want) := _why(r, want)
 # {attr: engine_mode, not_equals: serverless, default: provisioned}
 _s0(r) := check.value(r, ["engine_mode"], "not_equals", "serverless", "provisioned", "unknown")
 
-_w0(r, want) := check.why_value(r, ["engine_mode"], "engine_mode", "anything but \"serverless\"", "provisioned", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["engine_mode"], "engine_mode", "anything but \"serverless\"", "provisioned", _s0(r), want)
 
 # {attr: db_cluster_instance_class, exists: true, quiet: true}
 _s1(r) := check.value(r, ["db_cluster_instance_class"], "exists", null, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["db_cluster_instance_class"], "db_cluster_instance_class", "a value", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["db_cluster_instance_class"], "db_cluster_instance_class", "a value", null, _s1(r), want)
 
 # {attr: instance_class, exists: true}
 _s2(r) := check.value(r, ["instance_class"], "exists", null, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["instance_class"], "instance_class", "a value", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["instance_class"], "instance_class", "a value", null, _s2(r), want)
 
 # referenced_by: {type: aws_rds_cluster_instance, via: cluster_identifier}
 # check: the node above
@@ -90,25 +96,17 @@ _w2(r, want) := check.why_value(r, ["instance_class"], "instance_class", "a valu
 # distinct: availability_zone
 # none_message: no aws_rds_cluster_instance in this plan joins the cluster, so it has no instance
 #   in a second zone
-_ids3 := refs.identity_index({"aws_rds_cluster"})
-
-_targets3(src) := refs.targets(src, ["cluster_identifier"], {"aws_rds_cluster"}, _ids3) if {
-	refs.value_known(src, ["cluster_identifier"])
-} else := refs.referenced(src, ["cluster_identifier"], {"aws_rds_cluster"})
-
-_rel3 := plan.group({[t.address, i] |
-	some ty in {"aws_rds_cluster_instance"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets3(plan.resources[i])
-})
-
-_related3(r) := [plan.resources[i] | some i in object.get(_rel3, r.address, [])]
+_related3(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_rds_cluster_instance"}, ["cluster_identifier"], {"aws_rds_cluster"}), r.address, [])]
 
 _s3(r) := check.related_count([[_s2(x), check.distinct_key(x, ["availability_zone"])] | some x in _related3(r)], 2, "fail")
 
-_w3(r, want) := check.why_related_count(_s3(r), want, "no aws_rds_cluster_instance in this plan joins the cluster, so it has no instance in a second zone", "fewer than 2 aws_rds_cluster_instance with distinct availability_zone in this plan", [[x.address, _w2(x, want)] | some x in _related3(r)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_related_count(_s3(r), want, "no aws_rds_cluster_instance in this plan joins the cluster, so it has no instance in a second zone", "fewer than 2 aws_rds_cluster_instance with distinct availability_zone in this plan", [[x.address, _w2(x, want)] | some x in _related3(r)])
 
 # {any: the 2 nodes above}
 _s4(r) := tri.any_of([_s1(r), _s3(r)])
 
-_w4(r, want) := check.why_children(_s4(r), want, [check.quiet(want, _w1(r, want)), _w3(r, want)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_children(_s4(r), want, [check.quiet(want, _w1(r, want)), _w3(r, want)])

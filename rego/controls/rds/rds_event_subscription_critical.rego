@@ -71,120 +71,166 @@ _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, 
 # {attr: enabled, truthy: true, default: true, label: enabled}
 _s0(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["enabled"], "enabled", "true", true, _s0(r), want)
 
 # {attr: source_type, absent: true, quiet: true}
 _s1(r) := check.value(r, ["source_type"], "absent", null, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["source_type"], "source_type", "no value", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["source_type"], "source_type", "no value", null, _s1(r), want)
 
 # attr: source_type
 # one_of: [db-instance, db-cluster]
 # label: source_type
 _s2(r) := check.value(r, ["source_type"], "one_of", {"db-instance", "db-cluster"}, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["source_type"], "source_type", "one of \"db-instance\", \"db-cluster\"", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["source_type"], "source_type", "one of \"db-instance\", \"db-cluster\"", null, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [check.quiet(want, _w1(r, want)), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [check.quiet(want, _w1(r, want)), _w2(r, want)])
 
 # {attr: event_categories, absent: true, quiet: true}
 _s4(r) := check.value(r, ["event_categories"], "absent", null, null, "unknown")
 
-_w4(r, want) := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s4(r), want)
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s4(r), want)
 
 # {attr: source_type, not_equals: db-instance, quiet: true}
 _s5(r) := check.value(r, ["source_type"], "not_equals", "db-instance", null, "unknown")
 
-_w5(r, want) := check.why_value(r, ["source_type"], "source_type", "anything but \"db-instance\"", null, _s5(r), want)
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_value(r, ["source_type"], "source_type", "anything but \"db-instance\"", null, _s5(r), want)
 
 # {equals: failure, label: event category, expect: '"failure" among them'}
 _s6(r, i1) := check.value(r, ["event_categories", i1], "equals", "failure", null, "unknown")
 
-_w6(r, i1, want) := check.why_value(r, ["event_categories", i1], "event category", "\"failure\" among them", null, _s6(r, i1), want)
+_w6(r, i1, want) := [] if {
+	_s6(r, i1) != want
+} else := check.why_value(r, ["event_categories", i1], "event category", "\"failure\" among them", null, _s6(r, i1), want)
 
 # {attr: 'event_categories[*]', equals: failure, each: any, label: event category, expect: '"failure"
 #     among them'}
 _s7(r) := check.items(r, ["event_categories"], "any", [_s6(r, i1) | some i1, _ in plan.list_at(r, ["event_categories"])], "fail", "unknown")
 
-_w7(r, want) := check.why_items(r, ["event_categories"], "event_categories", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["event_categories"])])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_items(r, ["event_categories"], "event_categories", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["event_categories"])])
 
 # {equals: maintenance, label: event category, expect: '"maintenance" among them'}
 _s8(r, i1) := check.value(r, ["event_categories", i1], "equals", "maintenance", null, "unknown")
 
-_w8(r, i1, want) := check.why_value(r, ["event_categories", i1], "event category", "\"maintenance\" among them", null, _s8(r, i1), want)
+_w8(r, i1, want) := [] if {
+	_s8(r, i1) != want
+} else := check.why_value(r, ["event_categories", i1], "event category", "\"maintenance\" among them", null, _s8(r, i1), want)
 
 # {attr: 'event_categories[*]', equals: maintenance, each: any, label: event category, expect: '"maintenance"
 #     among them'}
 _s9(r) := check.items(r, ["event_categories"], "any", [_s8(r, i1) | some i1, _ in plan.list_at(r, ["event_categories"])], "fail", "unknown")
 
-_w9(r, want) := check.why_items(r, ["event_categories"], "event_categories", _s9(r), want, [_w8(r, i1, want) | some i1, _ in plan.list_at(r, ["event_categories"])])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_items(r, ["event_categories"], "event_categories", _s9(r), want, [_w8(r, i1, want) | some i1, _ in plan.list_at(r, ["event_categories"])])
 
 # {all: the 2 nodes above}
 _s10(r) := tri.all_of([_s7(r), _s9(r)])
 
-_w10(r, want) := check.why_children(_s10(r), want, [_w7(r, want), _w9(r, want)])
+_w10(r, want) := [] if {
+	_s10(r) != want
+} else := check.why_children(_s10(r), want, [_w7(r, want), _w9(r, want)])
 
 # {any: the 3 nodes above}
 _s11(r) := tri.any_of([_s4(r), _s5(r), _s10(r)])
 
-_w11(r, want) := check.why_children(_s11(r), want, [check.quiet(want, _w4(r, want)), check.quiet(want, _w5(r, want)), _w10(r, want)])
+_w11(r, want) := [] if {
+	_s11(r) != want
+} else := check.why_children(_s11(r), want, [check.quiet(want, _w4(r, want)), check.quiet(want, _w5(r, want)), _w10(r, want)])
 
 # {attr: event_categories, absent: true, quiet: true}
 _s12(r) := check.value(r, ["event_categories"], "absent", null, null, "unknown")
 
-_w12(r, want) := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s12(r), want)
+_w12(r, want) := [] if {
+	_s12(r) != want
+} else := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s12(r), want)
 
 # {attr: source_type, not_equals: db-cluster, quiet: true}
 _s13(r) := check.value(r, ["source_type"], "not_equals", "db-cluster", null, "unknown")
 
-_w13(r, want) := check.why_value(r, ["source_type"], "source_type", "anything but \"db-cluster\"", null, _s13(r), want)
+_w13(r, want) := [] if {
+	_s13(r) != want
+} else := check.why_value(r, ["source_type"], "source_type", "anything but \"db-cluster\"", null, _s13(r), want)
 
 # {equals: failover, label: event category, expect: '"failover" among them'}
 _s14(r, i1) := check.value(r, ["event_categories", i1], "equals", "failover", null, "unknown")
 
-_w14(r, i1, want) := check.why_value(r, ["event_categories", i1], "event category", "\"failover\" among them", null, _s14(r, i1), want)
+_w14(r, i1, want) := [] if {
+	_s14(r, i1) != want
+} else := check.why_value(r, ["event_categories", i1], "event category", "\"failover\" among them", null, _s14(r, i1), want)
 
 # {attr: 'event_categories[*]', equals: failover, each: any, label: event category, expect: '"failover"
 #     among them'}
 _s15(r) := check.items(r, ["event_categories"], "any", [_s14(r, i1) | some i1, _ in plan.list_at(r, ["event_categories"])], "fail", "unknown")
 
-_w15(r, want) := check.why_items(r, ["event_categories"], "event_categories", _s15(r), want, [_w14(r, i1, want) | some i1, _ in plan.list_at(r, ["event_categories"])])
+_w15(r, want) := [] if {
+	_s15(r) != want
+} else := check.why_items(r, ["event_categories"], "event_categories", _s15(r), want, [_w14(r, i1, want) | some i1, _ in plan.list_at(r, ["event_categories"])])
 
 # {any: the 3 nodes above}
 _s16(r) := tri.any_of([_s12(r), _s13(r), _s15(r)])
 
-_w16(r, want) := check.why_children(_s16(r), want, [check.quiet(want, _w12(r, want)), check.quiet(want, _w13(r, want)), _w15(r, want)])
+_w16(r, want) := [] if {
+	_s16(r) != want
+} else := check.why_children(_s16(r), want, [check.quiet(want, _w12(r, want)), check.quiet(want, _w13(r, want)), _w15(r, want)])
 
 # {attr: event_categories, absent: true, quiet: true}
 _s17(r) := check.value(r, ["event_categories"], "absent", null, null, "unknown")
 
-_w17(r, want) := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s17(r), want)
+_w17(r, want) := [] if {
+	_s17(r) != want
+} else := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s17(r), want)
 
 # {attr: source_type, exists: true, quiet: true}
 _s18(r) := check.value(r, ["source_type"], "exists", null, null, "unknown")
 
-_w18(r, want) := check.why_value(r, ["source_type"], "source_type", "a value", null, _s18(r), want)
+_w18(r, want) := [] if {
+	_s18(r) != want
+} else := check.why_value(r, ["source_type"], "source_type", "a value", null, _s18(r), want)
 
 # {equals: failure, label: event category, expect: '"failure" among them'}
 _s19(r, i1) := check.value(r, ["event_categories", i1], "equals", "failure", null, "unknown")
 
-_w19(r, i1, want) := check.why_value(r, ["event_categories", i1], "event category", "\"failure\" among them", null, _s19(r, i1), want)
+_w19(r, i1, want) := [] if {
+	_s19(r, i1) != want
+} else := check.why_value(r, ["event_categories", i1], "event category", "\"failure\" among them", null, _s19(r, i1), want)
 
 # {attr: 'event_categories[*]', equals: failure, each: any, label: event category, expect: '"failure"
 #     among them'}
 _s20(r) := check.items(r, ["event_categories"], "any", [_s19(r, i1) | some i1, _ in plan.list_at(r, ["event_categories"])], "fail", "unknown")
 
-_w20(r, want) := check.why_items(r, ["event_categories"], "event_categories", _s20(r), want, [_w19(r, i1, want) | some i1, _ in plan.list_at(r, ["event_categories"])])
+_w20(r, want) := [] if {
+	_s20(r) != want
+} else := check.why_items(r, ["event_categories"], "event_categories", _s20(r), want, [_w19(r, i1, want) | some i1, _ in plan.list_at(r, ["event_categories"])])
 
 # {any: the 3 nodes above}
 _s21(r) := tri.any_of([_s17(r), _s18(r), _s20(r)])
 
-_w21(r, want) := check.why_children(_s21(r), want, [check.quiet(want, _w17(r, want)), check.quiet(want, _w18(r, want)), _w20(r, want)])
+_w21(r, want) := [] if {
+	_s21(r) != want
+} else := check.why_children(_s21(r), want, [check.quiet(want, _w17(r, want)), check.quiet(want, _w18(r, want)), _w20(r, want)])
 
 # {all: the 5 nodes above}
 _s22(r) := tri.all_of([_s0(r), _s3(r), _s11(r), _s16(r), _s21(r)])
 
-_w22(r, want) := check.why_children(_s22(r), want, [_w0(r, want), _w3(r, want), _w11(r, want), _w16(r, want), _w21(r, want)])
+_w22(r, want) := [] if {
+	_s22(r) != want
+} else := check.why_children(_s22(r), want, [_w0(r, want), _w3(r, want), _w11(r, want), _w16(r, want), _w21(r, want)])

@@ -72,4 +72,6 @@ _reason(r, want) := _why(r, want)
 #     switches automated backups off)}
 _s0(r) := check.value(r, ["backup_retention_period"], "bounds", {"gte": 1}, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["backup_retention_period"], "backup_retention_period", "at least 1 day (0 switches automated backups off)", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["backup_retention_period"], "backup_retention_period", "at least 1 day (0 switches automated backups off)", null, _s0(r), want)

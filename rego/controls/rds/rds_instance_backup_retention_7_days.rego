@@ -66,4 +66,6 @@ _reason(r, want) := _why(r, want)
 # {attr: backup_retention_period, gte: 7, label: backup_retention_period, expect: at least 7 days}
 _s0(r) := check.value(r, ["backup_retention_period"], "bounds", {"gte": 7}, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["backup_retention_period"], "backup_retention_period", "at least 7 days", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["backup_retention_period"], "backup_retention_period", "at least 7 days", null, _s0(r), want)

@@ -61,4 +61,6 @@ _reason(r, want) := _why(r, want)
 # {attr: copy_tags_to_snapshot, truthy: true, default: false, label: copy_tags_to_snapshot}
 _s0(r) := check.value(r, ["copy_tags_to_snapshot"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["copy_tags_to_snapshot"], "copy_tags_to_snapshot", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["copy_tags_to_snapshot"], "copy_tags_to_snapshot", "true", false, _s0(r), want)

@@ -79,7 +79,9 @@ _reason(r, want) := _why(r, want)
 #   label: engine, expect: an engine whose log set is known}
 _s0(r) := check.value(r, ["engine"], "matches", `^(mysql|mariadb|postgres|oracle-.+|sqlserver-(ex|ee|se|web))$`, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["engine"], "engine", "an engine whose log set is known", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["engine"], "engine", "an engine whose log set is known", null, _s0(r), want)
 
 # attr: engine
 # none_of: [mysql, mariadb]
@@ -87,183 +89,251 @@ _w0(r, want) := check.why_value(r, ["engine"], "engine", "an engine whose log se
 # quiet: true
 _s1(r) := check.value(r, ["engine"], "none_of", {"mysql", "mariadb"}, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["engine"], "engine", "none of \"mysql\", \"mariadb\"", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["engine"], "engine", "none of \"mysql\", \"mariadb\"", null, _s1(r), want)
 
 # {equals: audit, label: exported log, expect: '"audit" among them'}
 _s2(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "audit", null, "unknown")
 
-_w2(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s2(r, i1), want)
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s2(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: audit, each: any, label: exported log, expect: '"audit"
 #     among them'}
 _s3(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s2(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w3(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {equals: error, label: exported log, expect: '"error" among them'}
 _s4(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "error", null, "unknown")
 
-_w4(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s4(r, i1), want)
+_w4(r, i1, want) := [] if {
+	_s4(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s4(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: error, each: any, label: exported log, expect: '"error"
 #     among them'}
 _s5(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s4(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w5(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s5(r), want, [_w4(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s5(r), want, [_w4(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {equals: general, label: exported log, expect: '"general" among them'}
 _s6(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "general", null, "unknown")
 
-_w6(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"general\" among them", null, _s6(r, i1), want)
+_w6(r, i1, want) := [] if {
+	_s6(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"general\" among them", null, _s6(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: general, each: any, label: exported log, expect: '"general"
 #     among them'}
 _s7(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s6(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w7(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {equals: slowquery, label: exported log, expect: '"slowquery" among them'}
 _s8(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "slowquery", null, "unknown")
 
-_w8(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"slowquery\" among them", null, _s8(r, i1), want)
+_w8(r, i1, want) := [] if {
+	_s8(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"slowquery\" among them", null, _s8(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: slowquery, each: any, label: exported log,
 #   expect: '"slowquery" among them'}
 _s9(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s8(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w9(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s9(r), want, [_w8(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s9(r), want, [_w8(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {all: the 4 nodes above}
 _s10(r) := tri.all_of([_s3(r), _s5(r), _s7(r), _s9(r)])
 
-_w10(r, want) := check.why_children(_s10(r), want, [_w3(r, want), _w5(r, want), _w7(r, want), _w9(r, want)])
+_w10(r, want) := [] if {
+	_s10(r) != want
+} else := check.why_children(_s10(r), want, [_w3(r, want), _w5(r, want), _w7(r, want), _w9(r, want)])
 
 # {any: the 2 nodes above}
 _s11(r) := tri.any_of([_s1(r), _s10(r)])
 
-_w11(r, want) := check.why_children(_s11(r), want, [check.quiet(want, _w1(r, want)), _w10(r, want)])
+_w11(r, want) := [] if {
+	_s11(r) != want
+} else := check.why_children(_s11(r), want, [check.quiet(want, _w1(r, want)), _w10(r, want)])
 
 # {attr: engine, not_equals: postgres, computed: true, quiet: true}
 _s12(r) := check.value(r, ["engine"], "not_equals", "postgres", null, "unknown")
 
-_w12(r, want) := check.why_value(r, ["engine"], "engine", "anything but \"postgres\"", null, _s12(r), want)
+_w12(r, want) := [] if {
+	_s12(r) != want
+} else := check.why_value(r, ["engine"], "engine", "anything but \"postgres\"", null, _s12(r), want)
 
 # {equals: postgresql, label: exported log, expect: '"postgresql" among them'}
 _s13(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "postgresql", null, "unknown")
 
-_w13(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"postgresql\" among them", null, _s13(r, i1), want)
+_w13(r, i1, want) := [] if {
+	_s13(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"postgresql\" among them", null, _s13(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: postgresql, each: any, label: exported log,
 #   expect: '"postgresql" among them'}
 _s14(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s13(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w14(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s14(r), want, [_w13(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w14(r, want) := [] if {
+	_s14(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s14(r), want, [_w13(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {equals: upgrade, label: exported log, expect: '"upgrade" among them'}
 _s15(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "upgrade", null, "unknown")
 
-_w15(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"upgrade\" among them", null, _s15(r, i1), want)
+_w15(r, i1, want) := [] if {
+	_s15(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"upgrade\" among them", null, _s15(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: upgrade, each: any, label: exported log, expect: '"upgrade"
 #     among them'}
 _s16(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s15(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w16(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s16(r), want, [_w15(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w16(r, want) := [] if {
+	_s16(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s16(r), want, [_w15(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {all: the 2 nodes above}
 _s17(r) := tri.all_of([_s14(r), _s16(r)])
 
-_w17(r, want) := check.why_children(_s17(r), want, [_w14(r, want), _w16(r, want)])
+_w17(r, want) := [] if {
+	_s17(r) != want
+} else := check.why_children(_s17(r), want, [_w14(r, want), _w16(r, want)])
 
 # {any: the 2 nodes above}
 _s18(r) := tri.any_of([_s12(r), _s17(r)])
 
-_w18(r, want) := check.why_children(_s18(r), want, [check.quiet(want, _w12(r, want)), _w17(r, want)])
+_w18(r, want) := [] if {
+	_s18(r) != want
+} else := check.why_children(_s18(r), want, [check.quiet(want, _w12(r, want)), _w17(r, want)])
 
 # {attr: engine, not_matches: ^oracle-, computed: true, quiet: true}
 _s19(r) := check.value(r, ["engine"], "not_matches", `^oracle-`, null, "unknown")
 
-_w19(r, want) := check.why_value(r, ["engine"], "engine", "no match for /^oracle-/", null, _s19(r), want)
+_w19(r, want) := [] if {
+	_s19(r) != want
+} else := check.why_value(r, ["engine"], "engine", "no match for /^oracle-/", null, _s19(r), want)
 
 # {equals: alert, label: exported log, expect: '"alert" among them'}
 _s20(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "alert", null, "unknown")
 
-_w20(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"alert\" among them", null, _s20(r, i1), want)
+_w20(r, i1, want) := [] if {
+	_s20(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"alert\" among them", null, _s20(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: alert, each: any, label: exported log, expect: '"alert"
 #     among them'}
 _s21(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s20(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w21(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s21(r), want, [_w20(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w21(r, want) := [] if {
+	_s21(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s21(r), want, [_w20(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {equals: audit, label: exported log, expect: '"audit" among them'}
 _s22(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "audit", null, "unknown")
 
-_w22(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s22(r, i1), want)
+_w22(r, i1, want) := [] if {
+	_s22(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s22(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: audit, each: any, label: exported log, expect: '"audit"
 #     among them'}
 _s23(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s22(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w23(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s23(r), want, [_w22(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w23(r, want) := [] if {
+	_s23(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s23(r), want, [_w22(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {equals: trace, label: exported log, expect: '"trace" among them'}
 _s24(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "trace", null, "unknown")
 
-_w24(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"trace\" among them", null, _s24(r, i1), want)
+_w24(r, i1, want) := [] if {
+	_s24(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"trace\" among them", null, _s24(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: trace, each: any, label: exported log, expect: '"trace"
 #     among them'}
 _s25(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s24(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w25(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s25(r), want, [_w24(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w25(r, want) := [] if {
+	_s25(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s25(r), want, [_w24(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {equals: listener, label: exported log, expect: '"listener" among them'}
 _s26(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "listener", null, "unknown")
 
-_w26(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"listener\" among them", null, _s26(r, i1), want)
+_w26(r, i1, want) := [] if {
+	_s26(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"listener\" among them", null, _s26(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: listener, each: any, label: exported log, expect: '"listener"
 #     among them'}
 _s27(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s26(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w27(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s27(r), want, [_w26(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w27(r, want) := [] if {
+	_s27(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s27(r), want, [_w26(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {all: the 4 nodes above}
 _s28(r) := tri.all_of([_s21(r), _s23(r), _s25(r), _s27(r)])
 
-_w28(r, want) := check.why_children(_s28(r), want, [_w21(r, want), _w23(r, want), _w25(r, want), _w27(r, want)])
+_w28(r, want) := [] if {
+	_s28(r) != want
+} else := check.why_children(_s28(r), want, [_w21(r, want), _w23(r, want), _w25(r, want), _w27(r, want)])
 
 # {any: the 2 nodes above}
 _s29(r) := tri.any_of([_s19(r), _s28(r)])
 
-_w29(r, want) := check.why_children(_s29(r), want, [check.quiet(want, _w19(r, want)), _w28(r, want)])
+_w29(r, want) := [] if {
+	_s29(r) != want
+} else := check.why_children(_s29(r), want, [check.quiet(want, _w19(r, want)), _w28(r, want)])
 
 # {attr: engine, not_equals: sqlserver-ex, computed: true, quiet: true}
 _s30(r) := check.value(r, ["engine"], "not_equals", "sqlserver-ex", null, "unknown")
 
-_w30(r, want) := check.why_value(r, ["engine"], "engine", "anything but \"sqlserver-ex\"", null, _s30(r), want)
+_w30(r, want) := [] if {
+	_s30(r) != want
+} else := check.why_value(r, ["engine"], "engine", "anything but \"sqlserver-ex\"", null, _s30(r), want)
 
 # {equals: error, label: exported log, expect: '"error" among them'}
 _s31(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "error", null, "unknown")
 
-_w31(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s31(r, i1), want)
+_w31(r, i1, want) := [] if {
+	_s31(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s31(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: error, each: any, label: exported log, expect: '"error"
 #     among them'}
 _s32(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s31(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w32(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s32(r), want, [_w31(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w32(r, want) := [] if {
+	_s32(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s32(r), want, [_w31(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {all: the 1 nodes above}
 _s33(r) := tri.all_of([_s32(r)])
 
-_w33(r, want) := check.why_children(_s33(r), want, [_w32(r, want)])
+_w33(r, want) := [] if {
+	_s33(r) != want
+} else := check.why_children(_s33(r), want, [_w32(r, want)])
 
 # {any: the 2 nodes above}
 _s34(r) := tri.any_of([_s30(r), _s33(r)])
 
-_w34(r, want) := check.why_children(_s34(r), want, [check.quiet(want, _w30(r, want)), _w33(r, want)])
+_w34(r, want) := [] if {
+	_s34(r) != want
+} else := check.why_children(_s34(r), want, [check.quiet(want, _w30(r, want)), _w33(r, want)])
 
 # attr: engine
 # none_of: [sqlserver-ee, sqlserver-se, sqlserver-web]
@@ -271,41 +341,57 @@ _w34(r, want) := check.why_children(_s34(r), want, [check.quiet(want, _w30(r, wa
 # quiet: true
 _s35(r) := check.value(r, ["engine"], "none_of", {"sqlserver-ee", "sqlserver-se", "sqlserver-web"}, null, "unknown")
 
-_w35(r, want) := check.why_value(r, ["engine"], "engine", "none of \"sqlserver-ee\", \"sqlserver-se\", \"sqlserver-web\"", null, _s35(r), want)
+_w35(r, want) := [] if {
+	_s35(r) != want
+} else := check.why_value(r, ["engine"], "engine", "none of \"sqlserver-ee\", \"sqlserver-se\", \"sqlserver-web\"", null, _s35(r), want)
 
 # {equals: error, label: exported log, expect: '"error" among them'}
 _s36(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "error", null, "unknown")
 
-_w36(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s36(r, i1), want)
+_w36(r, i1, want) := [] if {
+	_s36(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s36(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: error, each: any, label: exported log, expect: '"error"
 #     among them'}
 _s37(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s36(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w37(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s37(r), want, [_w36(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w37(r, want) := [] if {
+	_s37(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s37(r), want, [_w36(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {equals: agent, label: exported log, expect: '"agent" among them'}
 _s38(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "agent", null, "unknown")
 
-_w38(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"agent\" among them", null, _s38(r, i1), want)
+_w38(r, i1, want) := [] if {
+	_s38(r, i1) != want
+} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"agent\" among them", null, _s38(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: agent, each: any, label: exported log, expect: '"agent"
 #     among them'}
 _s39(r) := check.items(r, ["enabled_cloudwatch_logs_exports"], "any", [_s38(r, i1) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])], "fail", "unknown")
 
-_w39(r, want) := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s39(r), want, [_w38(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
+_w39(r, want) := [] if {
+	_s39(r) != want
+} else := check.why_items(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", _s39(r), want, [_w38(r, i1, want) | some i1, _ in plan.list_at(r, ["enabled_cloudwatch_logs_exports"])])
 
 # {all: the 2 nodes above}
 _s40(r) := tri.all_of([_s37(r), _s39(r)])
 
-_w40(r, want) := check.why_children(_s40(r), want, [_w37(r, want), _w39(r, want)])
+_w40(r, want) := [] if {
+	_s40(r) != want
+} else := check.why_children(_s40(r), want, [_w37(r, want), _w39(r, want)])
 
 # {any: the 2 nodes above}
 _s41(r) := tri.any_of([_s35(r), _s40(r)])
 
-_w41(r, want) := check.why_children(_s41(r), want, [check.quiet(want, _w35(r, want)), _w40(r, want)])
+_w41(r, want) := [] if {
+	_s41(r) != want
+} else := check.why_children(_s41(r), want, [check.quiet(want, _w35(r, want)), _w40(r, want)])
 
 # {all: the 5 nodes above}
 _s42(r) := tri.all_of([_s11(r), _s18(r), _s29(r), _s34(r), _s41(r)])
 
-_w42(r, want) := check.why_children(_s42(r), want, [_w11(r, want), _w18(r, want), _w29(r, want), _w34(r, want), _w41(r, want)])
+_w42(r, want) := [] if {
+	_s42(r) != want
+} else := check.why_children(_s42(r), want, [_w11(r, want), _w18(r, want), _w29(r, want), _w34(r, want), _w41(r, want)])

@@ -74,4 +74,6 @@ _reason(r, want) := _why(r, want)
 # {attr: multi_az, truthy: true, label: multi_az}
 _s0(r) := check.value(r, ["multi_az"], "truthy", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["multi_az"], "multi_az", "true", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["multi_az"], "multi_az", "true", null, _s0(r), want)

@@ -79,317 +79,389 @@ _reason(r, want) := _why(r, want)
 # {attr: name, equals: rds.force_ssl, quiet: true}
 _s0(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "rds.force_ssl", null, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s0(r, i1), want)
 
 # {attr: value, equals: '1', label: rds.force_ssl}
 _s1(r, i1) := check.value(r, ["parameter", i1, "value"], "equals", "1", null, "unknown")
 
-_w1(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s1(r, i1), want)
+_w1(r, i1, want) := [] if {
+	_s1(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s1(r, i1), want)
 
 # {all: the 2 nodes above}
 _s2(r, i1) := tri.all_of([_s0(r, i1), _s1(r, i1)])
 
-_w2(r, i1, want) := check.why_children(_s2(r, i1), want, [check.quiet(want, _w0(r, i1, want)), _w1(r, i1, want)])
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_children(_s2(r, i1), want, [check.quiet(want, _w0(r, i1, want)), _w1(r, i1, want)])
 
 # {attr: name, equals: require_secure_transport, quiet: true}
 _s3(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "require_secure_transport", null, "unknown")
 
-_w3(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s3(r, i1), want)
+_w3(r, i1, want) := [] if {
+	_s3(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s3(r, i1), want)
 
 # attr: value
 # one_of: ['ON', 'on', '1']
 # label: require_secure_transport
 _s4(r, i1) := check.value(r, ["parameter", i1, "value"], "one_of", {"ON", "on", "1"}, null, "unknown")
 
-_w4(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s4(r, i1), want)
+_w4(r, i1, want) := [] if {
+	_s4(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s4(r, i1), want)
 
 # {all: the 2 nodes above}
 _s5(r, i1) := tri.all_of([_s3(r, i1), _s4(r, i1)])
 
-_w5(r, i1, want) := check.why_children(_s5(r, i1), want, [check.quiet(want, _w3(r, i1, want)), _w4(r, i1, want)])
+_w5(r, i1, want) := [] if {
+	_s5(r, i1) != want
+} else := check.why_children(_s5(r, i1), want, [check.quiet(want, _w3(r, i1, want)), _w4(r, i1, want)])
 
 # {any: the 2 nodes above}
 _s6(r, i1) := tri.any_of([_s2(r, i1), _s5(r, i1)])
 
-_w6(r, i1, want) := check.why_children(_s6(r, i1), want, [_w2(r, i1, want), _w5(r, i1, want)])
+_w6(r, i1, want) := [] if {
+	_s6(r, i1) != want
+} else := check.why_children(_s6(r, i1), want, [_w2(r, i1, want), _w5(r, i1, want)])
 
 # {any_items: parameter, check: the node above, if_empty: fail}
 _s7(r) := check.items(r, ["parameter"], "any", [_s6(r, i1) | some i1, _ in plan.list_at(r, ["parameter"])], "fail", "unknown")
 
-_w7(r, want) := check.why_items(r, ["parameter"], "parameter", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_items(r, ["parameter"], "parameter", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
 
 # refers_to: {type: aws_db_parameter_group, via: parameter_group_name}
 # check: the node above
 # none_message: no parameter group in this plan is named by parameter_group_name or db_cluster_parameter_group_name,
 #   so a default group (which does not force TLS) applies
-_ids8 := refs.identity_index({"aws_db_parameter_group"})
-
-_targets8(src) := refs.targets(src, ["parameter_group_name"], {"aws_db_parameter_group"}, _ids8) if {
-	refs.value_known(src, ["parameter_group_name"])
-} else := refs.referenced(src, ["parameter_group_name"], {"aws_db_parameter_group"})
-
-_related8(r) := _targets8(r)
+_related8(r) := refs.related(r, ["parameter_group_name"], {"aws_db_parameter_group"})
 
 _s8(r) := check.related([_s7(x) | some x in _related8(r)], "fail")
 
-_w8(r, want) := check.why_related(_s8(r), want, "no parameter group in this plan is named by parameter_group_name or db_cluster_parameter_group_name, so a default group (which does not force TLS) applies", [[x.address, _w7(x, want)] | some x in _related8(r)])
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_related(_s8(r), want, "no parameter group in this plan is named by parameter_group_name or db_cluster_parameter_group_name, so a default group (which does not force TLS) applies", [[x.address, _w7(x, want)] | some x in _related8(r)])
 
 # {attr: name, equals: rds.force_ssl, quiet: true}
 _s9(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "rds.force_ssl", null, "unknown")
 
-_w9(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s9(r, i1), want)
+_w9(r, i1, want) := [] if {
+	_s9(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s9(r, i1), want)
 
 # {attr: value, equals: '1', label: rds.force_ssl}
 _s10(r, i1) := check.value(r, ["parameter", i1, "value"], "equals", "1", null, "unknown")
 
-_w10(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s10(r, i1), want)
+_w10(r, i1, want) := [] if {
+	_s10(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s10(r, i1), want)
 
 # {all: the 2 nodes above}
 _s11(r, i1) := tri.all_of([_s9(r, i1), _s10(r, i1)])
 
-_w11(r, i1, want) := check.why_children(_s11(r, i1), want, [check.quiet(want, _w9(r, i1, want)), _w10(r, i1, want)])
+_w11(r, i1, want) := [] if {
+	_s11(r, i1) != want
+} else := check.why_children(_s11(r, i1), want, [check.quiet(want, _w9(r, i1, want)), _w10(r, i1, want)])
 
 # {attr: name, equals: require_secure_transport, quiet: true}
 _s12(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "require_secure_transport", null, "unknown")
 
-_w12(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s12(r, i1), want)
+_w12(r, i1, want) := [] if {
+	_s12(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s12(r, i1), want)
 
 # attr: value
 # one_of: ['ON', 'on', '1']
 # label: require_secure_transport
 _s13(r, i1) := check.value(r, ["parameter", i1, "value"], "one_of", {"ON", "on", "1"}, null, "unknown")
 
-_w13(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s13(r, i1), want)
+_w13(r, i1, want) := [] if {
+	_s13(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s13(r, i1), want)
 
 # {all: the 2 nodes above}
 _s14(r, i1) := tri.all_of([_s12(r, i1), _s13(r, i1)])
 
-_w14(r, i1, want) := check.why_children(_s14(r, i1), want, [check.quiet(want, _w12(r, i1, want)), _w13(r, i1, want)])
+_w14(r, i1, want) := [] if {
+	_s14(r, i1) != want
+} else := check.why_children(_s14(r, i1), want, [check.quiet(want, _w12(r, i1, want)), _w13(r, i1, want)])
 
 # {any: the 2 nodes above}
 _s15(r, i1) := tri.any_of([_s11(r, i1), _s14(r, i1)])
 
-_w15(r, i1, want) := check.why_children(_s15(r, i1), want, [_w11(r, i1, want), _w14(r, i1, want)])
+_w15(r, i1, want) := [] if {
+	_s15(r, i1) != want
+} else := check.why_children(_s15(r, i1), want, [_w11(r, i1, want), _w14(r, i1, want)])
 
 # {any_items: parameter, check: the node above, if_empty: fail}
 _s16(r) := check.items(r, ["parameter"], "any", [_s15(r, i1) | some i1, _ in plan.list_at(r, ["parameter"])], "fail", "unknown")
 
-_w16(r, want) := check.why_items(r, ["parameter"], "parameter", _s16(r), want, [_w15(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
+_w16(r, want) := [] if {
+	_s16(r) != want
+} else := check.why_items(r, ["parameter"], "parameter", _s16(r), want, [_w15(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
 
 # refers_to: {type: aws_rds_cluster_parameter_group, via: db_cluster_parameter_group_name}
 # check: the node above
 # quiet: true
-_ids17 := refs.identity_index({"aws_rds_cluster_parameter_group"})
-
-_targets17(src) := refs.targets(src, ["db_cluster_parameter_group_name"], {"aws_rds_cluster_parameter_group"}, _ids17) if {
-	refs.value_known(src, ["db_cluster_parameter_group_name"])
-} else := refs.referenced(src, ["db_cluster_parameter_group_name"], {"aws_rds_cluster_parameter_group"})
-
-_related17(r) := _targets17(r)
+_related17(r) := refs.related(r, ["db_cluster_parameter_group_name"], {"aws_rds_cluster_parameter_group"})
 
 _s17(r) := check.related([_s16(x) | some x in _related17(r)], "fail")
 
-_w17(r, want) := check.why_related(_s17(r), want, "db_cluster_parameter_group_name does not point at a aws_rds_cluster_parameter_group in this plan", [[x.address, _w16(x, want)] | some x in _related17(r)])
+_w17(r, want) := [] if {
+	_s17(r) != want
+} else := check.why_related(_s17(r), want, "db_cluster_parameter_group_name does not point at a aws_rds_cluster_parameter_group in this plan", [[x.address, _w16(x, want)] | some x in _related17(r)])
 
 # {attr: parameter_group_name, exists: true, computed: true, if_unknown: fail}
 _s18(r) := check.value(r, ["parameter_group_name"], "exists", null, null, "fail")
 
-_w18(r, want) := check.why_value(r, ["parameter_group_name"], "parameter_group_name", "a value", null, _s18(r), want)
+_w18(r, want) := [] if {
+	_s18(r) != want
+} else := check.why_value(r, ["parameter_group_name"], "parameter_group_name", "a value", null, _s18(r), want)
 
 # {attr: parameter_group_name, not_matches: ^default\.}
 _s19(r) := check.value(r, ["parameter_group_name"], "not_matches", `^default\.`, null, "unknown")
 
-_w19(r, want) := check.why_value(r, ["parameter_group_name"], "parameter_group_name", "no match for /^default\\./", null, _s19(r), want)
+_w19(r, want) := [] if {
+	_s19(r) != want
+} else := check.why_value(r, ["parameter_group_name"], "parameter_group_name", "no match for /^default\\./", null, _s19(r), want)
 
 # {attr: name, equals: rds.force_ssl, quiet: true}
 _s20(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "rds.force_ssl", null, "unknown")
 
-_w20(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s20(r, i1), want)
+_w20(r, i1, want) := [] if {
+	_s20(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s20(r, i1), want)
 
 # {attr: value, equals: '1', label: rds.force_ssl}
 _s21(r, i1) := check.value(r, ["parameter", i1, "value"], "equals", "1", null, "unknown")
 
-_w21(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s21(r, i1), want)
+_w21(r, i1, want) := [] if {
+	_s21(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s21(r, i1), want)
 
 # {all: the 2 nodes above}
 _s22(r, i1) := tri.all_of([_s20(r, i1), _s21(r, i1)])
 
-_w22(r, i1, want) := check.why_children(_s22(r, i1), want, [check.quiet(want, _w20(r, i1, want)), _w21(r, i1, want)])
+_w22(r, i1, want) := [] if {
+	_s22(r, i1) != want
+} else := check.why_children(_s22(r, i1), want, [check.quiet(want, _w20(r, i1, want)), _w21(r, i1, want)])
 
 # {attr: name, equals: require_secure_transport, quiet: true}
 _s23(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "require_secure_transport", null, "unknown")
 
-_w23(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s23(r, i1), want)
+_w23(r, i1, want) := [] if {
+	_s23(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s23(r, i1), want)
 
 # attr: value
 # one_of: ['ON', 'on', '1']
 # label: require_secure_transport
 _s24(r, i1) := check.value(r, ["parameter", i1, "value"], "one_of", {"ON", "on", "1"}, null, "unknown")
 
-_w24(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s24(r, i1), want)
+_w24(r, i1, want) := [] if {
+	_s24(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s24(r, i1), want)
 
 # {all: the 2 nodes above}
 _s25(r, i1) := tri.all_of([_s23(r, i1), _s24(r, i1)])
 
-_w25(r, i1, want) := check.why_children(_s25(r, i1), want, [check.quiet(want, _w23(r, i1, want)), _w24(r, i1, want)])
+_w25(r, i1, want) := [] if {
+	_s25(r, i1) != want
+} else := check.why_children(_s25(r, i1), want, [check.quiet(want, _w23(r, i1, want)), _w24(r, i1, want)])
 
 # {any: the 2 nodes above}
 _s26(r, i1) := tri.any_of([_s22(r, i1), _s25(r, i1)])
 
-_w26(r, i1, want) := check.why_children(_s26(r, i1), want, [_w22(r, i1, want), _w25(r, i1, want)])
+_w26(r, i1, want) := [] if {
+	_s26(r, i1) != want
+} else := check.why_children(_s26(r, i1), want, [_w22(r, i1, want), _w25(r, i1, want)])
 
 # {any_items: parameter, check: the node above, if_empty: fail}
 _s27(r) := check.items(r, ["parameter"], "any", [_s26(r, i1) | some i1, _ in plan.list_at(r, ["parameter"])], "fail", "unknown")
 
-_w27(r, want) := check.why_items(r, ["parameter"], "parameter", _s27(r), want, [_w26(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
+_w27(r, want) := [] if {
+	_s27(r) != want
+} else := check.why_items(r, ["parameter"], "parameter", _s27(r), want, [_w26(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
 
 # refers_to: {type: aws_db_parameter_group, via: parameter_group_name}
 # check: the node above
 # if_none: unknown
 # none_message: the parameter group is not in this plan, so whether it forces TLS is known only after
 #   apply
-_ids28 := refs.identity_index({"aws_db_parameter_group"})
-
-_targets28(src) := refs.targets(src, ["parameter_group_name"], {"aws_db_parameter_group"}, _ids28) if {
-	refs.value_known(src, ["parameter_group_name"])
-} else := refs.referenced(src, ["parameter_group_name"], {"aws_db_parameter_group"})
-
-_related28(r) := _targets28(r)
+_related28(r) := refs.related(r, ["parameter_group_name"], {"aws_db_parameter_group"})
 
 _s28(r) := check.related([_s27(x) | some x in _related28(r)], "unknown")
 
-_w28(r, want) := check.why_related(_s28(r), want, "the parameter group is not in this plan, so whether it forces TLS is known only after apply", [[x.address, _w27(x, want)] | some x in _related28(r)])
+_w28(r, want) := [] if {
+	_s28(r) != want
+} else := check.why_related(_s28(r), want, "the parameter group is not in this plan, so whether it forces TLS is known only after apply", [[x.address, _w27(x, want)] | some x in _related28(r)])
 
 # {quiet: true, all: the 3 nodes above}
 _s29(r) := tri.all_of([_s18(r), _s19(r), _s28(r)])
 
-_w29(r, want) := check.why_children(_s29(r), want, [_w18(r, want), _w19(r, want), _w28(r, want)])
+_w29(r, want) := [] if {
+	_s29(r) != want
+} else := check.why_children(_s29(r), want, [_w18(r, want), _w19(r, want), _w28(r, want)])
 
 # {attr: db_cluster_parameter_group_name, exists: true, computed: true, if_unknown: fail}
 _s30(r) := check.value(r, ["db_cluster_parameter_group_name"], "exists", null, null, "fail")
 
-_w30(r, want) := check.why_value(r, ["db_cluster_parameter_group_name"], "db_cluster_parameter_group_name", "a value", null, _s30(r), want)
+_w30(r, want) := [] if {
+	_s30(r) != want
+} else := check.why_value(r, ["db_cluster_parameter_group_name"], "db_cluster_parameter_group_name", "a value", null, _s30(r), want)
 
 # {attr: db_cluster_parameter_group_name, not_matches: ^default\.}
 _s31(r) := check.value(r, ["db_cluster_parameter_group_name"], "not_matches", `^default\.`, null, "unknown")
 
-_w31(r, want) := check.why_value(r, ["db_cluster_parameter_group_name"], "db_cluster_parameter_group_name", "no match for /^default\\./", null, _s31(r), want)
+_w31(r, want) := [] if {
+	_s31(r) != want
+} else := check.why_value(r, ["db_cluster_parameter_group_name"], "db_cluster_parameter_group_name", "no match for /^default\\./", null, _s31(r), want)
 
 # {attr: name, equals: rds.force_ssl, quiet: true}
 _s32(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "rds.force_ssl", null, "unknown")
 
-_w32(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s32(r, i1), want)
+_w32(r, i1, want) := [] if {
+	_s32(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s32(r, i1), want)
 
 # {attr: value, equals: '1', label: rds.force_ssl}
 _s33(r, i1) := check.value(r, ["parameter", i1, "value"], "equals", "1", null, "unknown")
 
-_w33(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s33(r, i1), want)
+_w33(r, i1, want) := [] if {
+	_s33(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s33(r, i1), want)
 
 # {all: the 2 nodes above}
 _s34(r, i1) := tri.all_of([_s32(r, i1), _s33(r, i1)])
 
-_w34(r, i1, want) := check.why_children(_s34(r, i1), want, [check.quiet(want, _w32(r, i1, want)), _w33(r, i1, want)])
+_w34(r, i1, want) := [] if {
+	_s34(r, i1) != want
+} else := check.why_children(_s34(r, i1), want, [check.quiet(want, _w32(r, i1, want)), _w33(r, i1, want)])
 
 # {attr: name, equals: require_secure_transport, quiet: true}
 _s35(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "require_secure_transport", null, "unknown")
 
-_w35(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s35(r, i1), want)
+_w35(r, i1, want) := [] if {
+	_s35(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s35(r, i1), want)
 
 # attr: value
 # one_of: ['ON', 'on', '1']
 # label: require_secure_transport
 _s36(r, i1) := check.value(r, ["parameter", i1, "value"], "one_of", {"ON", "on", "1"}, null, "unknown")
 
-_w36(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s36(r, i1), want)
+_w36(r, i1, want) := [] if {
+	_s36(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s36(r, i1), want)
 
 # {all: the 2 nodes above}
 _s37(r, i1) := tri.all_of([_s35(r, i1), _s36(r, i1)])
 
-_w37(r, i1, want) := check.why_children(_s37(r, i1), want, [check.quiet(want, _w35(r, i1, want)), _w36(r, i1, want)])
+_w37(r, i1, want) := [] if {
+	_s37(r, i1) != want
+} else := check.why_children(_s37(r, i1), want, [check.quiet(want, _w35(r, i1, want)), _w36(r, i1, want)])
 
 # {any: the 2 nodes above}
 _s38(r, i1) := tri.any_of([_s34(r, i1), _s37(r, i1)])
 
-_w38(r, i1, want) := check.why_children(_s38(r, i1), want, [_w34(r, i1, want), _w37(r, i1, want)])
+_w38(r, i1, want) := [] if {
+	_s38(r, i1) != want
+} else := check.why_children(_s38(r, i1), want, [_w34(r, i1, want), _w37(r, i1, want)])
 
 # {any_items: parameter, check: the node above, if_empty: fail}
 _s39(r) := check.items(r, ["parameter"], "any", [_s38(r, i1) | some i1, _ in plan.list_at(r, ["parameter"])], "fail", "unknown")
 
-_w39(r, want) := check.why_items(r, ["parameter"], "parameter", _s39(r), want, [_w38(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
+_w39(r, want) := [] if {
+	_s39(r) != want
+} else := check.why_items(r, ["parameter"], "parameter", _s39(r), want, [_w38(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
 
 # refers_to: {type: aws_rds_cluster_parameter_group, via: db_cluster_parameter_group_name}
 # check: the node above
 # if_none: unknown
 # none_message: the cluster parameter group is not in this plan, so whether it forces TLS is known
 #   only after apply
-_ids40 := refs.identity_index({"aws_rds_cluster_parameter_group"})
-
-_targets40(src) := refs.targets(src, ["db_cluster_parameter_group_name"], {"aws_rds_cluster_parameter_group"}, _ids40) if {
-	refs.value_known(src, ["db_cluster_parameter_group_name"])
-} else := refs.referenced(src, ["db_cluster_parameter_group_name"], {"aws_rds_cluster_parameter_group"})
-
-_related40(r) := _targets40(r)
+_related40(r) := refs.related(r, ["db_cluster_parameter_group_name"], {"aws_rds_cluster_parameter_group"})
 
 _s40(r) := check.related([_s39(x) | some x in _related40(r)], "unknown")
 
-_w40(r, want) := check.why_related(_s40(r), want, "the cluster parameter group is not in this plan, so whether it forces TLS is known only after apply", [[x.address, _w39(x, want)] | some x in _related40(r)])
+_w40(r, want) := [] if {
+	_s40(r) != want
+} else := check.why_related(_s40(r), want, "the cluster parameter group is not in this plan, so whether it forces TLS is known only after apply", [[x.address, _w39(x, want)] | some x in _related40(r)])
 
 # {quiet: true, all: the 3 nodes above}
 _s41(r) := tri.all_of([_s30(r), _s31(r), _s40(r)])
 
-_w41(r, want) := check.why_children(_s41(r), want, [_w30(r, want), _w31(r, want), _w40(r, want)])
+_w41(r, want) := [] if {
+	_s41(r) != want
+} else := check.why_children(_s41(r), want, [_w30(r, want), _w31(r, want), _w40(r, want)])
 
 # {attr: engine, equals: postgres}
 _s42(r) := check.value(r, ["engine"], "equals", "postgres", null, "unknown")
 
-_w42(r, want) := check.why_value(r, ["engine"], "engine", "\"postgres\"", null, _s42(r), want)
+_w42(r, want) := [] if {
+	_s42(r) != want
+} else := check.why_value(r, ["engine"], "engine", "\"postgres\"", null, _s42(r), want)
 
 # {attr: engine_version, gte: 15, computed: true}
 _s43(r) := check.value(r, ["engine_version"], "bounds", {"gte": 15}, null, "unknown")
 
-_w43(r, want) := check.why_value(r, ["engine_version"], "engine_version", ">= 15", null, _s43(r), want)
+_w43(r, want) := [] if {
+	_s43(r) != want
+} else := check.why_value(r, ["engine_version"], "engine_version", ">= 15", null, _s43(r), want)
 
 # {attr: name, not_equals: rds.force_ssl}
 _s44(r, i1) := check.value(r, ["parameter", i1, "name"], "not_equals", "rds.force_ssl", null, "unknown")
 
-_w44(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "anything but \"rds.force_ssl\"", null, _s44(r, i1), want)
+_w44(r, i1, want) := [] if {
+	_s44(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "anything but \"rds.force_ssl\"", null, _s44(r, i1), want)
 
 # {attr: value, not_equals: '0'}
 _s45(r, i1) := check.value(r, ["parameter", i1, "value"], "not_equals", "0", null, "unknown")
 
-_w45(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], sprintf("parameter[%d].value", [i1]), "anything but \"0\"", null, _s45(r, i1), want)
+_w45(r, i1, want) := [] if {
+	_s45(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "value"], sprintf("parameter[%d].value", [i1]), "anything but \"0\"", null, _s45(r, i1), want)
 
 # {any: the 2 nodes above}
 _s46(r, i1) := tri.any_of([_s44(r, i1), _s45(r, i1)])
 
-_w46(r, i1, want) := check.why_children(_s46(r, i1), want, [_w44(r, i1, want), _w45(r, i1, want)])
+_w46(r, i1, want) := [] if {
+	_s46(r, i1) != want
+} else := check.why_children(_s46(r, i1), want, [_w44(r, i1, want), _w45(r, i1, want)])
 
 # {all_items: parameter, check: the node above}
 _s47(r) := check.items(r, ["parameter"], "all", [_s46(r, i1) | some i1, _ in plan.list_at(r, ["parameter"])], "pass", "unknown")
 
-_w47(r, want) := check.why_items(r, ["parameter"], "parameter", _s47(r), want, [_w46(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
+_w47(r, want) := [] if {
+	_s47(r) != want
+} else := check.why_items(r, ["parameter"], "parameter", _s47(r), want, [_w46(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
 
 # refers_to: {type: aws_db_parameter_group, via: parameter_group_name}
 # check: the node above
 # if_none: pass
-_ids48 := refs.identity_index({"aws_db_parameter_group"})
-
-_targets48(src) := refs.targets(src, ["parameter_group_name"], {"aws_db_parameter_group"}, _ids48) if {
-	refs.value_known(src, ["parameter_group_name"])
-} else := refs.referenced(src, ["parameter_group_name"], {"aws_db_parameter_group"})
-
-_related48(r) := _targets48(r)
+_related48(r) := refs.related(r, ["parameter_group_name"], {"aws_db_parameter_group"})
 
 _s48(r) := check.related([_s47(x) | some x in _related48(r)], "pass")
 
-_w48(r, want) := check.why_related(_s48(r), want, "parameter_group_name does not point at a aws_db_parameter_group in this plan", [[x.address, _w47(x, want)] | some x in _related48(r)])
+_w48(r, want) := [] if {
+	_s48(r) != want
+} else := check.why_related(_s48(r), want, "parameter_group_name does not point at a aws_db_parameter_group in this plan", [[x.address, _w47(x, want)] | some x in _related48(r)])
 
 # {quiet: true, all: the 3 nodes above}
 _s49(r) := tri.all_of([_s42(r), _s43(r), _s48(r)])
 
-_w49(r, want) := check.why_children(_s49(r), want, [_w42(r, want), _w43(r, want), _w48(r, want)])
+_w49(r, want) := [] if {
+	_s49(r) != want
+} else := check.why_children(_s49(r), want, [_w42(r, want), _w43(r, want), _w48(r, want)])
 
 # {any: the 5 nodes above}
 _s50(r) := tri.any_of([_s8(r), _s17(r), _s29(r), _s41(r), _s49(r)])
 
-_w50(r, want) := check.why_children(_s50(r), want, [_w8(r, want), check.quiet(want, _w17(r, want)), check.quiet(want, _w29(r, want)), check.quiet(want, _w41(r, want)), check.quiet(want, _w49(r, want))])
+_w50(r, want) := [] if {
+	_s50(r) != want
+} else := check.why_children(_s50(r), want, [_w8(r, want), check.quiet(want, _w17(r, want)), check.quiet(want, _w29(r, want)), check.quiet(want, _w41(r, want)), check.quiet(want, _w49(r, want))])

@@ -75,166 +75,170 @@ _reason(r, want) := _why(r, want)
 # {attr: storage_encrypted, truthy: true, default: false}
 _s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s0(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s1(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w1(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
 
 # refers_to: {type: aws_db_instance, via: replicate_source_db}
 # check: the node above
 # quiet: true
-_ids2 := refs.identity_index({"aws_db_instance"})
-
-_targets2(src) := refs.targets(src, ["replicate_source_db"], {"aws_db_instance"}, _ids2) if {
-	refs.value_known(src, ["replicate_source_db"])
-} else := refs.referenced(src, ["replicate_source_db"], {"aws_db_instance"})
-
-_related2(r) := _targets2(r)
+_related2(r) := refs.related(r, ["replicate_source_db"], {"aws_db_instance"})
 
 _s2(r) := check.related([_s1(x) | some x in _related2(r)], "fail")
 
-_w2(r, want) := check.why_related(_s2(r), want, "replicate_source_db does not point at a aws_db_instance in this plan", [[x.address, _w1(x, want)] | some x in _related2(r)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_related(_s2(r), want, "replicate_source_db does not point at a aws_db_instance in this plan", [[x.address, _w1(x, want)] | some x in _related2(r)])
 
 # {attr: replicate_source_db, exists: true}
 _s3(r) := check.value(r, ["replicate_source_db"], "exists", null, null, "unknown")
 
-_w3(r, want) := check.why_value(r, ["replicate_source_db"], "replicate_source_db", "a value", null, _s3(r), want)
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_value(r, ["replicate_source_db"], "replicate_source_db", "a value", null, _s3(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s4(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w4(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s4(r), want)
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s4(r), want)
 
 # refers_to: {type: aws_db_instance, via: replicate_source_db}
 # check: the node above
 # if_none: unknown
 # none_message: the replica's source is not in this plan, so its encryption is known only after apply
-_ids5 := refs.identity_index({"aws_db_instance"})
-
-_targets5(src) := refs.targets(src, ["replicate_source_db"], {"aws_db_instance"}, _ids5) if {
-	refs.value_known(src, ["replicate_source_db"])
-} else := refs.referenced(src, ["replicate_source_db"], {"aws_db_instance"})
-
-_related5(r) := _targets5(r)
+_related5(r) := refs.related(r, ["replicate_source_db"], {"aws_db_instance"})
 
 _s5(r) := check.related([_s4(x) | some x in _related5(r)], "unknown")
 
-_w5(r, want) := check.why_related(_s5(r), want, "the replica's source is not in this plan, so its encryption is known only after apply", [[x.address, _w4(x, want)] | some x in _related5(r)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_related(_s5(r), want, "the replica's source is not in this plan, so its encryption is known only after apply", [[x.address, _w4(x, want)] | some x in _related5(r)])
 
 # {quiet: true, all: the 2 nodes above}
 _s6(r) := tri.all_of([_s3(r), _s5(r)])
 
-_w6(r, want) := check.why_children(_s6(r), want, [_w3(r, want), _w5(r, want)])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_children(_s6(r), want, [_w3(r, want), _w5(r, want)])
 
 # {attr: encrypted, truthy: true, if_unknown: fail}
 _s7(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w7(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s7(r), want)
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s7(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s8(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w8(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s8(r), want)
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s8(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the snapshot's instance is not in this plan, so its encryption is known only after
 #   apply
-_ids9 := refs.identity_index({"aws_db_instance"})
-
-_targets9(src) := refs.targets(src, ["db_instance_identifier"], {"aws_db_instance"}, _ids9) if {
-	refs.value_known(src, ["db_instance_identifier"])
-} else := refs.referenced(src, ["db_instance_identifier"], {"aws_db_instance"})
-
-_related9(r) := _targets9(r)
+_related9(r) := refs.related(r, ["db_instance_identifier"], {"aws_db_instance"})
 
 _s9(r) := check.related([_s8(x) | some x in _related9(r)], "unknown")
 
-_w9(r, want) := check.why_related(_s9(r), want, "the snapshot's instance is not in this plan, so its encryption is known only after apply", [[x.address, _w8(x, want)] | some x in _related9(r)])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_related(_s9(r), want, "the snapshot's instance is not in this plan, so its encryption is known only after apply", [[x.address, _w8(x, want)] | some x in _related9(r)])
 
 # {any: the 2 nodes above}
 _s10(r) := tri.any_of([_s7(r), _s9(r)])
 
-_w10(r, want) := check.why_children(_s10(r), want, [_w7(r, want), _w9(r, want)])
+_w10(r, want) := [] if {
+	_s10(r) != want
+} else := check.why_children(_s10(r), want, [_w7(r, want), _w9(r, want)])
 
 # refers_to: {type: aws_db_snapshot, via: snapshot_identifier}
 # quiet: true
 # check: the node above
-_ids11 := refs.identity_index({"aws_db_snapshot"})
-
-_targets11(src) := refs.targets(src, ["snapshot_identifier"], {"aws_db_snapshot"}, _ids11) if {
-	refs.value_known(src, ["snapshot_identifier"])
-} else := refs.referenced(src, ["snapshot_identifier"], {"aws_db_snapshot"})
-
-_related11(r) := _targets11(r)
+_related11(r) := refs.related(r, ["snapshot_identifier"], {"aws_db_snapshot"})
 
 _s11(r) := check.related([_s10(x) | some x in _related11(r)], "fail")
 
-_w11(r, want) := check.why_related(_s11(r), want, "snapshot_identifier does not point at a aws_db_snapshot in this plan", [[x.address, _w10(x, want)] | some x in _related11(r)])
+_w11(r, want) := [] if {
+	_s11(r) != want
+} else := check.why_related(_s11(r), want, "snapshot_identifier does not point at a aws_db_snapshot in this plan", [[x.address, _w10(x, want)] | some x in _related11(r)])
 
 # {attr: snapshot_identifier, exists: true, if_unknown: fail}
 _s12(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "fail")
 
-_w12(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s12(r), want)
+_w12(r, want) := [] if {
+	_s12(r) != want
+} else := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s12(r), want)
 
 # {attr: encrypted, truthy: true, if_unknown: fail}
 _s13(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w13(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s13(r), want)
+_w13(r, want) := [] if {
+	_s13(r) != want
+} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s13(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s14(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w14(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s14(r), want)
+_w14(r, want) := [] if {
+	_s14(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s14(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the snapshot's instance is not in this plan, so its encryption is known only after
 #   apply
-_ids15 := refs.identity_index({"aws_db_instance"})
-
-_targets15(src) := refs.targets(src, ["db_instance_identifier"], {"aws_db_instance"}, _ids15) if {
-	refs.value_known(src, ["db_instance_identifier"])
-} else := refs.referenced(src, ["db_instance_identifier"], {"aws_db_instance"})
-
-_related15(r) := _targets15(r)
+_related15(r) := refs.related(r, ["db_instance_identifier"], {"aws_db_instance"})
 
 _s15(r) := check.related([_s14(x) | some x in _related15(r)], "unknown")
 
-_w15(r, want) := check.why_related(_s15(r), want, "the snapshot's instance is not in this plan, so its encryption is known only after apply", [[x.address, _w14(x, want)] | some x in _related15(r)])
+_w15(r, want) := [] if {
+	_s15(r) != want
+} else := check.why_related(_s15(r), want, "the snapshot's instance is not in this plan, so its encryption is known only after apply", [[x.address, _w14(x, want)] | some x in _related15(r)])
 
 # {any: the 2 nodes above}
 _s16(r) := tri.any_of([_s13(r), _s15(r)])
 
-_w16(r, want) := check.why_children(_s16(r), want, [_w13(r, want), _w15(r, want)])
+_w16(r, want) := [] if {
+	_s16(r) != want
+} else := check.why_children(_s16(r), want, [_w13(r, want), _w15(r, want)])
 
 # refers_to: {type: aws_db_snapshot, via: snapshot_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the snapshot is not in this plan, so the restored instance's encryption is known only
 #   after apply
-_ids17 := refs.identity_index({"aws_db_snapshot"})
-
-_targets17(src) := refs.targets(src, ["snapshot_identifier"], {"aws_db_snapshot"}, _ids17) if {
-	refs.value_known(src, ["snapshot_identifier"])
-} else := refs.referenced(src, ["snapshot_identifier"], {"aws_db_snapshot"})
-
-_related17(r) := _targets17(r)
+_related17(r) := refs.related(r, ["snapshot_identifier"], {"aws_db_snapshot"})
 
 _s17(r) := check.related([_s16(x) | some x in _related17(r)], "unknown")
 
-_w17(r, want) := check.why_related(_s17(r), want, "the snapshot is not in this plan, so the restored instance's encryption is known only after apply", [[x.address, _w16(x, want)] | some x in _related17(r)])
+_w17(r, want) := [] if {
+	_s17(r) != want
+} else := check.why_related(_s17(r), want, "the snapshot is not in this plan, so the restored instance's encryption is known only after apply", [[x.address, _w16(x, want)] | some x in _related17(r)])
 
 # {quiet: true, all: the 2 nodes above}
 _s18(r) := tri.all_of([_s12(r), _s17(r)])
 
-_w18(r, want) := check.why_children(_s18(r), want, [_w12(r, want), _w17(r, want)])
+_w18(r, want) := [] if {
+	_s18(r) != want
+} else := check.why_children(_s18(r), want, [_w12(r, want), _w17(r, want)])
 
 # {any: the 5 nodes above}
 _s19(r) := tri.any_of([_s0(r), _s2(r), _s6(r), _s11(r), _s18(r)])
 
-_w19(r, want) := check.why_children(_s19(r), want, [_w0(r, want), check.quiet(want, _w2(r, want)), check.quiet(want, _w6(r, want)), check.quiet(want, _w11(r, want)), check.quiet(want, _w18(r, want))])
+_w19(r, want) := [] if {
+	_s19(r) != want
+} else := check.why_children(_s19(r), want, [_w0(r, want), check.quiet(want, _w2(r, want)), check.quiet(want, _w6(r, want)), check.quiet(want, _w11(r, want)), check.quiet(want, _w18(r, want))])

@@ -64,4 +64,6 @@ _reason(r, want) := _why(r, want)
 # {attr: require_tls, truthy: true, default: false, label: require_tls}
 _s0(r) := check.value(r, ["require_tls"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["require_tls"], "require_tls", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["require_tls"], "require_tls", "true", false, _s0(r), want)

@@ -76,337 +76,379 @@ _reason(r, want) := _why(r, want)
 # {attr: encrypted, truthy: true, computed: true, if_unknown: fail, quiet: true}
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w0(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)
 
 # {attr: storage_encrypted, truthy: true, computed: true, if_unknown: fail, quiet: true}
 _s1(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
-_w1(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s1(r), want)
 
 # {attr: kms_key_id, exists: true, if_unknown: fail, quiet: true}
 _s2(r) := check.value(r, ["kms_key_id"], "exists", null, null, "fail")
 
-_w2(r, want) := check.why_value(r, ["kms_key_id"], "kms_key_id", "a value", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["kms_key_id"], "kms_key_id", "a value", null, _s2(r), want)
 
 # {attr: is_enabled, truthy: true, default: true}
 _s3(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w3(r, want) := check.why_value(r, ["is_enabled"], "is_enabled", "true", true, _s3(r), want)
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_value(r, ["is_enabled"], "is_enabled", "true", true, _s3(r), want)
 
 # refers_to: {type: aws_kms_key, via: kms_key_id}
 # check: the node above
 # quiet: true
-_ids4 := refs.identity_index({"aws_kms_key"})
-
-_targets4(src) := refs.targets(src, ["kms_key_id"], {"aws_kms_key"}, _ids4) if {
-	refs.value_known(src, ["kms_key_id"])
-} else := refs.referenced(src, ["kms_key_id"], {"aws_kms_key"})
-
-_related4(r) := _targets4(r)
+_related4(r) := refs.related(r, ["kms_key_id"], {"aws_kms_key"})
 
 _s4(r) := check.related([_s3(x) | some x in _related4(r)], "fail")
 
-_w4(r, want) := check.why_related(_s4(r), want, "kms_key_id does not point at a aws_kms_key in this plan", [[x.address, _w3(x, want)] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "kms_key_id does not point at a aws_kms_key in this plan", [[x.address, _w3(x, want)] | some x in _related4(r)])
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s5(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w5(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s5(r), want)
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s5(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above
 # quiet: true
-_ids6 := refs.identity_index({"aws_db_instance"})
-
-_targets6(src) := refs.targets(src, ["db_instance_identifier"], {"aws_db_instance"}, _ids6) if {
-	refs.value_known(src, ["db_instance_identifier"])
-} else := refs.referenced(src, ["db_instance_identifier"], {"aws_db_instance"})
-
-_related6(r) := _targets6(r)
+_related6(r) := refs.related(r, ["db_instance_identifier"], {"aws_db_instance"})
 
 _s6(r) := check.related([_s5(x) | some x in _related6(r)], "fail")
 
-_w6(r, want) := check.why_related(_s6(r), want, "db_instance_identifier does not point at a aws_db_instance in this plan", [[x.address, _w5(x, want)] | some x in _related6(r)])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_related(_s6(r), want, "db_instance_identifier does not point at a aws_db_instance in this plan", [[x.address, _w5(x, want)] | some x in _related6(r)])
 
 # {attr: db_instance_identifier, exists: true, if_unknown: fail, quiet: true}
 _s7(r) := check.value(r, ["db_instance_identifier"], "exists", null, null, "fail")
 
-_w7(r, want) := check.why_value(r, ["db_instance_identifier"], "db_instance_identifier", "a value", null, _s7(r), want)
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_value(r, ["db_instance_identifier"], "db_instance_identifier", "a value", null, _s7(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s8(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w8(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s8(r), want)
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s8(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the snapshot's DB instance is not in this plan, so its encryption is known only after
 #   apply
-_ids9 := refs.identity_index({"aws_db_instance"})
-
-_targets9(src) := refs.targets(src, ["db_instance_identifier"], {"aws_db_instance"}, _ids9) if {
-	refs.value_known(src, ["db_instance_identifier"])
-} else := refs.referenced(src, ["db_instance_identifier"], {"aws_db_instance"})
-
-_related9(r) := _targets9(r)
+_related9(r) := refs.related(r, ["db_instance_identifier"], {"aws_db_instance"})
 
 _s9(r) := check.related([_s8(x) | some x in _related9(r)], "unknown")
 
-_w9(r, want) := check.why_related(_s9(r), want, "the snapshot's DB instance is not in this plan, so its encryption is known only after apply", [[x.address, _w8(x, want)] | some x in _related9(r)])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_related(_s9(r), want, "the snapshot's DB instance is not in this plan, so its encryption is known only after apply", [[x.address, _w8(x, want)] | some x in _related9(r)])
 
 # {all: the 2 nodes above}
 _s10(r) := tri.all_of([_s7(r), _s9(r)])
 
-_w10(r, want) := check.why_children(_s10(r), want, [check.quiet(want, _w7(r, want)), _w9(r, want)])
+_w10(r, want) := [] if {
+	_s10(r) != want
+} else := check.why_children(_s10(r), want, [check.quiet(want, _w7(r, want)), _w9(r, want)])
 
 # {attr: storage_encrypted, truthy: true, computed: true, if_unknown: fail}
 _s11(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
-_w11(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s11(r), want)
+_w11(r, want) := [] if {
+	_s11(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s11(r), want)
 
 # {attr: engine_mode, equals: serverless, default: provisioned, quiet: true}
 _s12(r) := check.value(r, ["engine_mode"], "equals", "serverless", "provisioned", "unknown")
 
-_w12(r, want) := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\"", "provisioned", _s12(r), want)
+_w12(r, want) := [] if {
+	_s12(r) != want
+} else := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\"", "provisioned", _s12(r), want)
 
 # {attr: snapshot_identifier, exists: true}
 _s13(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "unknown")
 
-_w13(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s13(r), want)
+_w13(r, want) := [] if {
+	_s13(r) != want
+} else := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s13(r), want)
 
 # {attr: replication_source_identifier, exists: true}
 _s14(r) := check.value(r, ["replication_source_identifier"], "exists", null, null, "unknown")
 
-_w14(r, want) := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a value", null, _s14(r), want)
+_w14(r, want) := [] if {
+	_s14(r) != want
+} else := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a value", null, _s14(r), want)
 
 # {attr: global_cluster_identifier, exists: true}
 _s15(r) := check.value(r, ["global_cluster_identifier"], "exists", null, null, "unknown")
 
-_w15(r, want) := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a value", null, _s15(r), want)
+_w15(r, want) := [] if {
+	_s15(r) != want
+} else := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a value", null, _s15(r), want)
 
 # {attr: restore_to_point_in_time, exists: true}
 _s16(r) := check.value(r, ["restore_to_point_in_time"], "exists", null, null, "unknown")
 
-_w16(r, want) := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a value", null, _s16(r), want)
+_w16(r, want) := [] if {
+	_s16(r) != want
+} else := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a value", null, _s16(r), want)
 
 # {any: the 4 nodes above}
 _s17(r) := tri.any_of([_s13(r), _s14(r), _s15(r), _s16(r)])
 
-_w17(r, want) := check.why_children(_s17(r), want, [_w13(r, want), _w14(r, want), _w15(r, want), _w16(r, want)])
+_w17(r, want) := [] if {
+	_s17(r) != want
+} else := check.why_children(_s17(r), want, [_w13(r, want), _w14(r, want), _w15(r, want), _w16(r, want)])
 
 # {attr: storage_encrypted, truthy: true, computed: true}
 _s18(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "unknown")
 
-_w18(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s18(r), want)
+_w18(r, want) := [] if {
+	_s18(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s18(r), want)
 
 # {quiet: true, all: the 2 nodes above}
 _s19(r) := tri.all_of([_s17(r), _s18(r)])
 
-_w19(r, want) := check.why_children(_s19(r), want, [_w17(r, want), _w18(r, want)])
+_w19(r, want) := [] if {
+	_s19(r) != want
+} else := check.why_children(_s19(r), want, [_w17(r, want), _w18(r, want)])
 
 # {any: the 3 nodes above}
 _s20(r) := tri.any_of([_s11(r), _s12(r), _s19(r)])
 
-_w20(r, want) := check.why_children(_s20(r), want, [_w11(r, want), check.quiet(want, _w12(r, want)), check.quiet(want, _w19(r, want))])
+_w20(r, want) := [] if {
+	_s20(r) != want
+} else := check.why_children(_s20(r), want, [_w11(r, want), check.quiet(want, _w12(r, want)), check.quiet(want, _w19(r, want))])
 
 # refers_to: {type: aws_rds_cluster, via: db_cluster_identifier}
 # check: the node above
 # quiet: true
-_ids21 := refs.identity_index({"aws_rds_cluster"})
-
-_targets21(src) := refs.targets(src, ["db_cluster_identifier"], {"aws_rds_cluster"}, _ids21) if {
-	refs.value_known(src, ["db_cluster_identifier"])
-} else := refs.referenced(src, ["db_cluster_identifier"], {"aws_rds_cluster"})
-
-_related21(r) := _targets21(r)
+_related21(r) := refs.related(r, ["db_cluster_identifier"], {"aws_rds_cluster"})
 
 _s21(r) := check.related([_s20(x) | some x in _related21(r)], "fail")
 
-_w21(r, want) := check.why_related(_s21(r), want, "db_cluster_identifier does not point at a aws_rds_cluster in this plan", [[x.address, _w20(x, want)] | some x in _related21(r)])
+_w21(r, want) := [] if {
+	_s21(r) != want
+} else := check.why_related(_s21(r), want, "db_cluster_identifier does not point at a aws_rds_cluster in this plan", [[x.address, _w20(x, want)] | some x in _related21(r)])
 
 # {attr: db_cluster_identifier, exists: true, if_unknown: fail, quiet: true}
 _s22(r) := check.value(r, ["db_cluster_identifier"], "exists", null, null, "fail")
 
-_w22(r, want) := check.why_value(r, ["db_cluster_identifier"], "db_cluster_identifier", "a value", null, _s22(r), want)
+_w22(r, want) := [] if {
+	_s22(r) != want
+} else := check.why_value(r, ["db_cluster_identifier"], "db_cluster_identifier", "a value", null, _s22(r), want)
 
 # {attr: storage_encrypted, truthy: true, computed: true, if_unknown: fail}
 _s23(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
-_w23(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s23(r), want)
+_w23(r, want) := [] if {
+	_s23(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s23(r), want)
 
 # {attr: engine_mode, equals: serverless, default: provisioned, quiet: true}
 _s24(r) := check.value(r, ["engine_mode"], "equals", "serverless", "provisioned", "unknown")
 
-_w24(r, want) := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\"", "provisioned", _s24(r), want)
+_w24(r, want) := [] if {
+	_s24(r) != want
+} else := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\"", "provisioned", _s24(r), want)
 
 # {attr: snapshot_identifier, exists: true}
 _s25(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "unknown")
 
-_w25(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s25(r), want)
+_w25(r, want) := [] if {
+	_s25(r) != want
+} else := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s25(r), want)
 
 # {attr: replication_source_identifier, exists: true}
 _s26(r) := check.value(r, ["replication_source_identifier"], "exists", null, null, "unknown")
 
-_w26(r, want) := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a value", null, _s26(r), want)
+_w26(r, want) := [] if {
+	_s26(r) != want
+} else := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a value", null, _s26(r), want)
 
 # {attr: global_cluster_identifier, exists: true}
 _s27(r) := check.value(r, ["global_cluster_identifier"], "exists", null, null, "unknown")
 
-_w27(r, want) := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a value", null, _s27(r), want)
+_w27(r, want) := [] if {
+	_s27(r) != want
+} else := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a value", null, _s27(r), want)
 
 # {attr: restore_to_point_in_time, exists: true}
 _s28(r) := check.value(r, ["restore_to_point_in_time"], "exists", null, null, "unknown")
 
-_w28(r, want) := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a value", null, _s28(r), want)
+_w28(r, want) := [] if {
+	_s28(r) != want
+} else := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a value", null, _s28(r), want)
 
 # {any: the 4 nodes above}
 _s29(r) := tri.any_of([_s25(r), _s26(r), _s27(r), _s28(r)])
 
-_w29(r, want) := check.why_children(_s29(r), want, [_w25(r, want), _w26(r, want), _w27(r, want), _w28(r, want)])
+_w29(r, want) := [] if {
+	_s29(r) != want
+} else := check.why_children(_s29(r), want, [_w25(r, want), _w26(r, want), _w27(r, want), _w28(r, want)])
 
 # {attr: storage_encrypted, truthy: true, computed: true}
 _s30(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "unknown")
 
-_w30(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s30(r), want)
+_w30(r, want) := [] if {
+	_s30(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s30(r), want)
 
 # {quiet: true, all: the 2 nodes above}
 _s31(r) := tri.all_of([_s29(r), _s30(r)])
 
-_w31(r, want) := check.why_children(_s31(r), want, [_w29(r, want), _w30(r, want)])
+_w31(r, want) := [] if {
+	_s31(r) != want
+} else := check.why_children(_s31(r), want, [_w29(r, want), _w30(r, want)])
 
 # {any: the 3 nodes above}
 _s32(r) := tri.any_of([_s23(r), _s24(r), _s31(r)])
 
-_w32(r, want) := check.why_children(_s32(r), want, [_w23(r, want), check.quiet(want, _w24(r, want)), check.quiet(want, _w31(r, want))])
+_w32(r, want) := [] if {
+	_s32(r) != want
+} else := check.why_children(_s32(r), want, [_w23(r, want), check.quiet(want, _w24(r, want)), check.quiet(want, _w31(r, want))])
 
 # refers_to: {type: aws_rds_cluster, via: db_cluster_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the snapshot's cluster is not in this plan, so its encryption is known only after
 #   apply
-_ids33 := refs.identity_index({"aws_rds_cluster"})
-
-_targets33(src) := refs.targets(src, ["db_cluster_identifier"], {"aws_rds_cluster"}, _ids33) if {
-	refs.value_known(src, ["db_cluster_identifier"])
-} else := refs.referenced(src, ["db_cluster_identifier"], {"aws_rds_cluster"})
-
-_related33(r) := _targets33(r)
+_related33(r) := refs.related(r, ["db_cluster_identifier"], {"aws_rds_cluster"})
 
 _s33(r) := check.related([_s32(x) | some x in _related33(r)], "unknown")
 
-_w33(r, want) := check.why_related(_s33(r), want, "the snapshot's cluster is not in this plan, so its encryption is known only after apply", [[x.address, _w32(x, want)] | some x in _related33(r)])
+_w33(r, want) := [] if {
+	_s33(r) != want
+} else := check.why_related(_s33(r), want, "the snapshot's cluster is not in this plan, so its encryption is known only after apply", [[x.address, _w32(x, want)] | some x in _related33(r)])
 
 # {all: the 2 nodes above}
 _s34(r) := tri.all_of([_s22(r), _s33(r)])
 
-_w34(r, want) := check.why_children(_s34(r), want, [check.quiet(want, _w22(r, want)), _w33(r, want)])
+_w34(r, want) := [] if {
+	_s34(r) != want
+} else := check.why_children(_s34(r), want, [check.quiet(want, _w22(r, want)), _w33(r, want)])
 
 # {attr: encrypted, truthy: true, computed: true, if_unknown: fail, quiet: true}
 _s35(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w35(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s35(r), want)
+_w35(r, want) := [] if {
+	_s35(r) != want
+} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s35(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s36(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w36(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s36(r), want)
+_w36(r, want) := [] if {
+	_s36(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s36(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the source snapshot's DB instance is not in this plan
-_ids37 := refs.identity_index({"aws_db_instance"})
-
-_targets37(src) := refs.targets(src, ["db_instance_identifier"], {"aws_db_instance"}, _ids37) if {
-	refs.value_known(src, ["db_instance_identifier"])
-} else := refs.referenced(src, ["db_instance_identifier"], {"aws_db_instance"})
-
-_related37(r) := _targets37(r)
+_related37(r) := refs.related(r, ["db_instance_identifier"], {"aws_db_instance"})
 
 _s37(r) := check.related([_s36(x) | some x in _related37(r)], "unknown")
 
-_w37(r, want) := check.why_related(_s37(r), want, "the source snapshot's DB instance is not in this plan", [[x.address, _w36(x, want)] | some x in _related37(r)])
+_w37(r, want) := [] if {
+	_s37(r) != want
+} else := check.why_related(_s37(r), want, "the source snapshot's DB instance is not in this plan", [[x.address, _w36(x, want)] | some x in _related37(r)])
 
 # {any: the 2 nodes above}
 _s38(r) := tri.any_of([_s35(r), _s37(r)])
 
-_w38(r, want) := check.why_children(_s38(r), want, [check.quiet(want, _w35(r, want)), _w37(r, want)])
+_w38(r, want) := [] if {
+	_s38(r) != want
+} else := check.why_children(_s38(r), want, [check.quiet(want, _w35(r, want)), _w37(r, want)])
 
 # refers_to: {type: aws_db_snapshot, via: source_db_snapshot_identifier}
 # check: the node above
 # quiet: true
-_ids39 := refs.identity_index({"aws_db_snapshot"})
-
-_targets39(src) := refs.targets(src, ["source_db_snapshot_identifier"], {"aws_db_snapshot"}, _ids39) if {
-	refs.value_known(src, ["source_db_snapshot_identifier"])
-} else := refs.referenced(src, ["source_db_snapshot_identifier"], {"aws_db_snapshot"})
-
-_related39(r) := _targets39(r)
+_related39(r) := refs.related(r, ["source_db_snapshot_identifier"], {"aws_db_snapshot"})
 
 _s39(r) := check.related([_s38(x) | some x in _related39(r)], "fail")
 
-_w39(r, want) := check.why_related(_s39(r), want, "source_db_snapshot_identifier does not point at a aws_db_snapshot in this plan", [[x.address, _w38(x, want)] | some x in _related39(r)])
+_w39(r, want) := [] if {
+	_s39(r) != want
+} else := check.why_related(_s39(r), want, "source_db_snapshot_identifier does not point at a aws_db_snapshot in this plan", [[x.address, _w38(x, want)] | some x in _related39(r)])
 
 # {attr: source_db_snapshot_identifier, exists: true, if_unknown: fail, quiet: true}
 _s40(r) := check.value(r, ["source_db_snapshot_identifier"], "exists", null, null, "fail")
 
-_w40(r, want) := check.why_value(r, ["source_db_snapshot_identifier"], "source_db_snapshot_identifier", "a value", null, _s40(r), want)
+_w40(r, want) := [] if {
+	_s40(r) != want
+} else := check.why_value(r, ["source_db_snapshot_identifier"], "source_db_snapshot_identifier", "a value", null, _s40(r), want)
 
 # {attr: encrypted, truthy: true, computed: true, if_unknown: fail, quiet: true}
 _s41(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w41(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s41(r), want)
+_w41(r, want) := [] if {
+	_s41(r) != want
+} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s41(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s42(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w42(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s42(r), want)
+_w42(r, want) := [] if {
+	_s42(r) != want
+} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s42(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the source snapshot's DB instance is not in this plan
-_ids43 := refs.identity_index({"aws_db_instance"})
-
-_targets43(src) := refs.targets(src, ["db_instance_identifier"], {"aws_db_instance"}, _ids43) if {
-	refs.value_known(src, ["db_instance_identifier"])
-} else := refs.referenced(src, ["db_instance_identifier"], {"aws_db_instance"})
-
-_related43(r) := _targets43(r)
+_related43(r) := refs.related(r, ["db_instance_identifier"], {"aws_db_instance"})
 
 _s43(r) := check.related([_s42(x) | some x in _related43(r)], "unknown")
 
-_w43(r, want) := check.why_related(_s43(r), want, "the source snapshot's DB instance is not in this plan", [[x.address, _w42(x, want)] | some x in _related43(r)])
+_w43(r, want) := [] if {
+	_s43(r) != want
+} else := check.why_related(_s43(r), want, "the source snapshot's DB instance is not in this plan", [[x.address, _w42(x, want)] | some x in _related43(r)])
 
 # {any: the 2 nodes above}
 _s44(r) := tri.any_of([_s41(r), _s43(r)])
 
-_w44(r, want) := check.why_children(_s44(r), want, [check.quiet(want, _w41(r, want)), _w43(r, want)])
+_w44(r, want) := [] if {
+	_s44(r) != want
+} else := check.why_children(_s44(r), want, [check.quiet(want, _w41(r, want)), _w43(r, want)])
 
 # refers_to: {type: aws_db_snapshot, via: source_db_snapshot_identifier}
 # check: the node above
 # if_none: unknown
 # none_message: the copy names no kms_key_id and its source snapshot is not in this plan, so its encryption
 #   is known only after apply
-_ids45 := refs.identity_index({"aws_db_snapshot"})
-
-_targets45(src) := refs.targets(src, ["source_db_snapshot_identifier"], {"aws_db_snapshot"}, _ids45) if {
-	refs.value_known(src, ["source_db_snapshot_identifier"])
-} else := refs.referenced(src, ["source_db_snapshot_identifier"], {"aws_db_snapshot"})
-
-_related45(r) := _targets45(r)
+_related45(r) := refs.related(r, ["source_db_snapshot_identifier"], {"aws_db_snapshot"})
 
 _s45(r) := check.related([_s44(x) | some x in _related45(r)], "unknown")
 
-_w45(r, want) := check.why_related(_s45(r), want, "the copy names no kms_key_id and its source snapshot is not in this plan, so its encryption is known only after apply", [[x.address, _w44(x, want)] | some x in _related45(r)])
+_w45(r, want) := [] if {
+	_s45(r) != want
+} else := check.why_related(_s45(r), want, "the copy names no kms_key_id and its source snapshot is not in this plan, so its encryption is known only after apply", [[x.address, _w44(x, want)] | some x in _related45(r)])
 
 # {all: the 2 nodes above}
 _s46(r) := tri.all_of([_s40(r), _s45(r)])
 
-_w46(r, want) := check.why_children(_s46(r), want, [check.quiet(want, _w40(r, want)), _w45(r, want)])
+_w46(r, want) := [] if {
+	_s46(r) != want
+} else := check.why_children(_s46(r), want, [check.quiet(want, _w40(r, want)), _w45(r, want)])
 
 # {any: the 10 nodes above}
 _s47(r) := tri.any_of([_s0(r), _s1(r), _s2(r), _s4(r), _s6(r), _s10(r), _s21(r), _s34(r), _s39(r), _s46(r)])
 
-_w47(r, want) := check.why_children(_s47(r), want, [check.quiet(want, _w0(r, want)), check.quiet(want, _w1(r, want)), check.quiet(want, _w2(r, want)), check.quiet(want, _w4(r, want)), check.quiet(want, _w6(r, want)), _w10(r, want), check.quiet(want, _w21(r, want)), _w34(r, want), check.quiet(want, _w39(r, want)), _w46(r, want)])
+_w47(r, want) := [] if {
+	_s47(r) != want
+} else := check.why_children(_s47(r), want, [check.quiet(want, _w0(r, want)), check.quiet(want, _w1(r, want)), check.quiet(want, _w2(r, want)), check.quiet(want, _w4(r, want)), check.quiet(want, _w6(r, want)), _w10(r, want), check.quiet(want, _w21(r, want)), _w34(r, want), check.quiet(want, _w39(r, want)), _w46(r, want)])

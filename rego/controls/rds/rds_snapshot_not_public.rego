@@ -79,10 +79,14 @@ _reason(r, want) := _why(r, want)
 # {not_equals: all, label: shared account, expect: 'an account id, not "all"'}
 _s0(r, i1) := check.value(r, ["shared_accounts", i1], "not_equals", "all", null, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["shared_accounts", i1], "shared account", "an account id, not \"all\"", null, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["shared_accounts", i1], "shared account", "an account id, not \"all\"", null, _s0(r, i1), want)
 
 # {attr: 'shared_accounts[*]', not_equals: all, label: shared account, expect: 'an account id, not
 #     "all"'}
 _s1(r) := check.items(r, ["shared_accounts"], "all", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["shared_accounts"])], "pass", "unknown")
 
-_w1(r, want) := check.why_items(r, ["shared_accounts"], "shared_accounts", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["shared_accounts"])])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_items(r, ["shared_accounts"], "shared_accounts", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["shared_accounts"])])

@@ -100,65 +100,73 @@ _reason(r, want) := _why(r, want)
 #     logging[0].enable (provider v5 and earlier)'}
 _s0(r) := config.value(r, ["logging", 0, "enable"], "truthy", null, false, "unknown")
 
-_w0(r, want) := config.why_value(r, ["logging", 0, "enable"], "inline logging[0].enable (provider v5 and earlier)", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["logging", 0, "enable"], "inline logging[0].enable (provider v5 and earlier)", "true", false, _s0(r), want)
 
 # {attr: log_destination_type, equals: s3, default: s3}
 _s1(r) := check.value(r, ["log_destination_type"], "equals", "s3", "s3", "unknown")
 
-_w1(r, want) := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"s3\"", "s3", _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"s3\"", "s3", _s1(r), want)
 
 # {attr: bucket_name, exists: true}
 _s2(r) := check.value(r, ["bucket_name"], "exists", null, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["bucket_name"], "bucket_name", "a value", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["bucket_name"], "bucket_name", "a value", null, _s2(r), want)
 
 # {all: the 2 nodes above}
 _s3(r) := tri.all_of([_s1(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
 
 # {attr: log_destination_type, equals: cloudwatch}
 _s4(r) := check.value(r, ["log_destination_type"], "equals", "cloudwatch", null, "unknown")
 
-_w4(r, want) := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"cloudwatch\"", null, _s4(r), want)
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"cloudwatch\"", null, _s4(r), want)
 
 # {attr: log_exports, exists: true}
 _s5(r) := check.value(r, ["log_exports"], "exists", null, null, "unknown")
 
-_w5(r, want) := check.why_value(r, ["log_exports"], "log_exports", "a value", null, _s5(r), want)
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_value(r, ["log_exports"], "log_exports", "a value", null, _s5(r), want)
 
 # {all: the 2 nodes above}
 _s6(r) := tri.all_of([_s4(r), _s5(r)])
 
-_w6(r, want) := check.why_children(_s6(r), want, [_w4(r, want), _w5(r, want)])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_children(_s6(r), want, [_w4(r, want), _w5(r, want)])
 
 # {any: the 2 nodes above}
 _s7(r) := tri.any_of([_s3(r), _s6(r)])
 
-_w7(r, want) := check.why_children(_s7(r), want, [_w3(r, want), _w6(r, want)])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_children(_s7(r), want, [_w3(r, want), _w6(r, want)])
 
 # referenced_by: {type: aws_redshift_logging, via: cluster_identifier}
 # none_message: no aws_redshift_logging in this plan is attached to this cluster
 # check: the node above
-_ids8 := refs.identity_index({"aws_redshift_cluster"})
-
-_targets8(src) := refs.targets(src, ["cluster_identifier"], {"aws_redshift_cluster"}, _ids8) if {
-	refs.value_known(src, ["cluster_identifier"])
-} else := refs.referenced(src, ["cluster_identifier"], {"aws_redshift_cluster"})
-
-_rel8 := plan.group({[t.address, i] |
-	some ty in {"aws_redshift_logging"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets8(plan.resources[i])
-})
-
-_related8(r) := [plan.resources[i] | some i in object.get(_rel8, r.address, [])]
+_related8(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_redshift_logging"}, ["cluster_identifier"], {"aws_redshift_cluster"}), r.address, [])]
 
 _s8(r) := check.related([_s7(x) | some x in _related8(r)], "fail")
 
-_w8(r, want) := check.why_related(_s8(r), want, "no aws_redshift_logging in this plan is attached to this cluster", [[x.address, _w7(x, want)] | some x in _related8(r)])
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_related(_s8(r), want, "no aws_redshift_logging in this plan is attached to this cluster", [[x.address, _w7(x, want)] | some x in _related8(r)])
 
 # {any: the 2 nodes above}
 _s9(r) := tri.any_of([_s0(r), _s8(r)])
 
-_w9(r, want) := check.why_children(_s9(r), want, [_w0(r, want), _w8(r, want)])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_children(_s9(r), want, [_w0(r, want), _w8(r, want)])

@@ -76,4 +76,6 @@ _reason(r, want) := _why(r, want)
 # {attr: automated_snapshot_retention_period, gte: 7, default: 1}
 _s0(r) := check.value(r, ["automated_snapshot_retention_period"], "bounds", {"gte": 7}, 1, "unknown")
 
-_w0(r, want) := check.why_value(r, ["automated_snapshot_retention_period"], "automated_snapshot_retention_period", ">= 7", 1, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["automated_snapshot_retention_period"], "automated_snapshot_retention_period", ">= 7", 1, _s0(r), want)

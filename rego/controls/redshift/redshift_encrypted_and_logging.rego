@@ -109,76 +109,88 @@ _reason(r, want) := _why(r, want)
 # {attr: encrypted, truthy: true, default: false}
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["encrypted"], "encrypted", "true", false, _s0(r), want)
 
 # {attr: 'logging[0].enable', truthy: true, default: false, unset_if_undeclared: true, label: 'inline
 #     logging[0].enable (provider v5 and earlier)'}
 _s1(r) := config.value(r, ["logging", 0, "enable"], "truthy", null, false, "unknown")
 
-_w1(r, want) := config.why_value(r, ["logging", 0, "enable"], "inline logging[0].enable (provider v5 and earlier)", "true", false, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := config.why_value(r, ["logging", 0, "enable"], "inline logging[0].enable (provider v5 and earlier)", "true", false, _s1(r), want)
 
 # {attr: log_destination_type, equals: s3, default: s3}
 _s2(r) := check.value(r, ["log_destination_type"], "equals", "s3", "s3", "unknown")
 
-_w2(r, want) := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"s3\"", "s3", _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"s3\"", "s3", _s2(r), want)
 
 # {attr: bucket_name, exists: true}
 _s3(r) := check.value(r, ["bucket_name"], "exists", null, null, "unknown")
 
-_w3(r, want) := check.why_value(r, ["bucket_name"], "bucket_name", "a value", null, _s3(r), want)
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_value(r, ["bucket_name"], "bucket_name", "a value", null, _s3(r), want)
 
 # {all: the 2 nodes above}
 _s4(r) := tri.all_of([_s2(r), _s3(r)])
 
-_w4(r, want) := check.why_children(_s4(r), want, [_w2(r, want), _w3(r, want)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_children(_s4(r), want, [_w2(r, want), _w3(r, want)])
 
 # {attr: log_destination_type, equals: cloudwatch}
 _s5(r) := check.value(r, ["log_destination_type"], "equals", "cloudwatch", null, "unknown")
 
-_w5(r, want) := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"cloudwatch\"", null, _s5(r), want)
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"cloudwatch\"", null, _s5(r), want)
 
 # {attr: log_exports, exists: true}
 _s6(r) := check.value(r, ["log_exports"], "exists", null, null, "unknown")
 
-_w6(r, want) := check.why_value(r, ["log_exports"], "log_exports", "a value", null, _s6(r), want)
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_value(r, ["log_exports"], "log_exports", "a value", null, _s6(r), want)
 
 # {all: the 2 nodes above}
 _s7(r) := tri.all_of([_s5(r), _s6(r)])
 
-_w7(r, want) := check.why_children(_s7(r), want, [_w5(r, want), _w6(r, want)])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_children(_s7(r), want, [_w5(r, want), _w6(r, want)])
 
 # {any: the 2 nodes above}
 _s8(r) := tri.any_of([_s4(r), _s7(r)])
 
-_w8(r, want) := check.why_children(_s8(r), want, [_w4(r, want), _w7(r, want)])
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_children(_s8(r), want, [_w4(r, want), _w7(r, want)])
 
 # referenced_by: {type: aws_redshift_logging, via: cluster_identifier}
 # none_message: no aws_redshift_logging in this plan is attached to this cluster
 # check: the node above
-_ids9 := refs.identity_index({"aws_redshift_cluster"})
-
-_targets9(src) := refs.targets(src, ["cluster_identifier"], {"aws_redshift_cluster"}, _ids9) if {
-	refs.value_known(src, ["cluster_identifier"])
-} else := refs.referenced(src, ["cluster_identifier"], {"aws_redshift_cluster"})
-
-_rel9 := plan.group({[t.address, i] |
-	some ty in {"aws_redshift_logging"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets9(plan.resources[i])
-})
-
-_related9(r) := [plan.resources[i] | some i in object.get(_rel9, r.address, [])]
+_related9(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_redshift_logging"}, ["cluster_identifier"], {"aws_redshift_cluster"}), r.address, [])]
 
 _s9(r) := check.related([_s8(x) | some x in _related9(r)], "fail")
 
-_w9(r, want) := check.why_related(_s9(r), want, "no aws_redshift_logging in this plan is attached to this cluster", [[x.address, _w8(x, want)] | some x in _related9(r)])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_related(_s9(r), want, "no aws_redshift_logging in this plan is attached to this cluster", [[x.address, _w8(x, want)] | some x in _related9(r)])
 
 # {any: the 2 nodes above}
 _s10(r) := tri.any_of([_s1(r), _s9(r)])
 
-_w10(r, want) := check.why_children(_s10(r), want, [_w1(r, want), _w9(r, want)])
+_w10(r, want) := [] if {
+	_s10(r) != want
+} else := check.why_children(_s10(r), want, [_w1(r, want), _w9(r, want)])
 
 # {all: the 2 nodes above}
 _s11(r) := tri.all_of([_s0(r), _s10(r)])
 
-_w11(r, want) := check.why_children(_s11(r), want, [_w0(r, want), _w10(r, want)])
+_w11(r, want) := [] if {
+	_s11(r) != want
+} else := check.why_children(_s11(r), want, [_w0(r, want), _w10(r, want)])

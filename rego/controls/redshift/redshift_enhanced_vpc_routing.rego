@@ -72,4 +72,6 @@ _reason(r, want) := _why(r, want)
 # {attr: enhanced_vpc_routing, truthy: true, default: false, unset_if_undeclared: true}
 _s0(r) := config.value(r, ["enhanced_vpc_routing"], "truthy", null, false, "unknown")
 
-_w0(r, want) := config.why_value(r, ["enhanced_vpc_routing"], "enhanced_vpc_routing", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["enhanced_vpc_routing"], "enhanced_vpc_routing", "true", false, _s0(r), want)

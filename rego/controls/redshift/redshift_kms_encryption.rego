@@ -74,4 +74,6 @@ _reason(r, want) := _why(r, want)
 # {attr: kms_key_id, exists: true, unset_if_undeclared: true, expect: a KMS key ARN}
 _s0(r) := config.value(r, ["kms_key_id"], "exists", null, null, "unknown")
 
-_w0(r, want) := config.why_value(r, ["kms_key_id"], "kms_key_id", "a KMS key ARN", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["kms_key_id"], "kms_key_id", "a KMS key ARN", null, _s0(r), want)

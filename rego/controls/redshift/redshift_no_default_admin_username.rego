@@ -64,4 +64,6 @@ _reason(r, want) := _why(r, want)
 # {attr: master_username, not_equals: awsuser}
 _s0(r) := check.value(r, ["master_username"], "not_equals", "awsuser", null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["master_username"], "master_username", "anything but \"awsuser\"", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["master_username"], "master_username", "anything but \"awsuser\"", null, _s0(r), want)

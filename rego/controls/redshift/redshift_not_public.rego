@@ -78,4 +78,6 @@ _reason(r, want) := _why(r, want)
 # {attr: publicly_accessible, falsy: true, default: true}
 _s0(r) := check.value(r, ["publicly_accessible"], "falsy", null, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["publicly_accessible"], "publicly_accessible", "false or unset", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["publicly_accessible"], "publicly_accessible", "false or unset", true, _s0(r), want)

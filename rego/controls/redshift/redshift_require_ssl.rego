@@ -95,51 +95,61 @@ _reason(r, want) := _why(r, want)
 #     group (the default one does not require SSL)}
 _s0(r) := config.value(r, ["cluster_parameter_group_name"], "exists", null, null, "unknown")
 
-_w0(r, want) := config.why_value(r, ["cluster_parameter_group_name"], "cluster_parameter_group_name", "a custom parameter group (the default one does not require SSL)", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["cluster_parameter_group_name"], "cluster_parameter_group_name", "a custom parameter group (the default one does not require SSL)", null, _s0(r), want)
 
 # {attr: cluster_parameter_group_name, not_matches: ^default\., expect: a custom parameter group (default
 #     groups do not require SSL)}
 _s1(r) := check.value(r, ["cluster_parameter_group_name"], "not_matches", `^default\.`, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["cluster_parameter_group_name"], "cluster_parameter_group_name", "a custom parameter group (default groups do not require SSL)", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["cluster_parameter_group_name"], "cluster_parameter_group_name", "a custom parameter group (default groups do not require SSL)", null, _s1(r), want)
 
 # {attr: name, equals: require_ssl}
 _s2(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "require_ssl", null, "unknown")
 
-_w2(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_ssl\"", null, _s2(r, i1), want)
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_ssl\"", null, _s2(r, i1), want)
 
 # {attr: value, truthy: true}
 _s3(r, i1) := check.value(r, ["parameter", i1, "value"], "truthy", null, null, "unknown")
 
-_w3(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], sprintf("parameter[%d].value", [i1]), "true", null, _s3(r, i1), want)
+_w3(r, i1, want) := [] if {
+	_s3(r, i1) != want
+} else := check.why_value(r, ["parameter", i1, "value"], sprintf("parameter[%d].value", [i1]), "true", null, _s3(r, i1), want)
 
 # {all: the 2 nodes above}
 _s4(r, i1) := tri.all_of([_s2(r, i1), _s3(r, i1)])
 
-_w4(r, i1, want) := check.why_children(_s4(r, i1), want, [_w2(r, i1, want), _w3(r, i1, want)])
+_w4(r, i1, want) := [] if {
+	_s4(r, i1) != want
+} else := check.why_children(_s4(r, i1), want, [_w2(r, i1, want), _w3(r, i1, want)])
 
 # {any_items: parameter, check: the node above}
 _s5(r) := check.items(r, ["parameter"], "any", [_s4(r, i1) | some i1, _ in plan.list_at(r, ["parameter"])], "fail", "unknown")
 
-_w5(r, want) := check.why_items(r, ["parameter"], "parameter", _s5(r), want, [_w4(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_items(r, ["parameter"], "parameter", _s5(r), want, [_w4(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
 
 # refers_to: {type: aws_redshift_parameter_group, via: cluster_parameter_group_name}
 # if_none: unknown
 # none_message: the parameter group is not in this plan, so require_ssl cannot be read
 # check: the node above
-_ids6 := refs.identity_index({"aws_redshift_parameter_group"})
-
-_targets6(src) := refs.targets(src, ["cluster_parameter_group_name"], {"aws_redshift_parameter_group"}, _ids6) if {
-	refs.value_known(src, ["cluster_parameter_group_name"])
-} else := refs.referenced(src, ["cluster_parameter_group_name"], {"aws_redshift_parameter_group"})
-
-_related6(r) := _targets6(r)
+_related6(r) := refs.related(r, ["cluster_parameter_group_name"], {"aws_redshift_parameter_group"})
 
 _s6(r) := check.related([_s5(x) | some x in _related6(r)], "unknown")
 
-_w6(r, want) := check.why_related(_s6(r), want, "the parameter group is not in this plan, so require_ssl cannot be read", [[x.address, _w5(x, want)] | some x in _related6(r)])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_related(_s6(r), want, "the parameter group is not in this plan, so require_ssl cannot be read", [[x.address, _w5(x, want)] | some x in _related6(r)])
 
 # {all: the 3 nodes above}
 _s7(r) := tri.all_of([_s0(r), _s1(r), _s6(r)])
 
-_w7(r, want) := check.why_children(_s7(r), want, [_w0(r, want), _w1(r, want), _w6(r, want)])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_children(_s7(r), want, [_w0(r, want), _w1(r, want), _w6(r, want)])

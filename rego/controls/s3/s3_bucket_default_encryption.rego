@@ -89,7 +89,9 @@ _reason(r, want) := _why(r, want)
 # label: inline server_side_encryption_configuration
 _s0(r, i1, i2) := check.value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "one_of", {"AES256", "aws:kms", "aws:kms:dsse"}, null, "fail")
 
-_w0(r, i1, i2, want) := check.why_value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "inline server_side_encryption_configuration", "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null, _s0(r, i1, i2), want)
+_w0(r, i1, i2, want) := [] if {
+	_s0(r, i1, i2) != want
+} else := check.why_value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "inline server_side_encryption_configuration", "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null, _s0(r, i1, i2), want)
 
 # attr: rule[*].apply_server_side_encryption_by_default[0].sse_algorithm
 # one_of: [AES256, 'aws:kms', 'aws:kms:dsse']
@@ -98,7 +100,9 @@ _w0(r, i1, i2, want) := check.why_value(r, ["server_side_encryption_configuratio
 # label: inline server_side_encryption_configuration
 _s1(r, i1) := check.items(r, ["server_side_encryption_configuration", i1, "rule"], "any", [_s0(r, i1, i2) | some i2, _ in plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"])], "fail", "fail")
 
-_w1(r, i1, want) := check.why_items(r, ["server_side_encryption_configuration", i1, "rule"], sprintf("server_side_encryption_configuration[%d].rule", [i1]), _s1(r, i1), want, [_w0(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"])])
+_w1(r, i1, want) := [] if {
+	_s1(r, i1) != want
+} else := check.why_items(r, ["server_side_encryption_configuration", i1, "rule"], sprintf("server_side_encryption_configuration[%d].rule", [i1]), _s1(r, i1), want, [_w0(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["server_side_encryption_configuration", i1, "rule"])])
 
 # attr: server_side_encryption_configuration[*].rule[*].apply_server_side_encryption_by_default[0].sse_algorithm
 # one_of: [AES256, 'aws:kms', 'aws:kms:dsse']
@@ -107,69 +111,59 @@ _w1(r, i1, want) := check.why_items(r, ["server_side_encryption_configuration", 
 # label: inline server_side_encryption_configuration
 _s2(r) := check.items(r, ["server_side_encryption_configuration"], "any", [_s1(r, i1) | some i1, _ in plan.list_at(r, ["server_side_encryption_configuration"])], "fail", "fail")
 
-_w2(r, want) := check.why_items(r, ["server_side_encryption_configuration"], "server_side_encryption_configuration", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["server_side_encryption_configuration"])])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_items(r, ["server_side_encryption_configuration"], "server_side_encryption_configuration", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["server_side_encryption_configuration"])])
 
 # attr: apply_server_side_encryption_by_default[0].sse_algorithm
 # one_of: [AES256, 'aws:kms', 'aws:kms:dsse']
 _s3(r, i1) := check.value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "one_of", {"AES256", "aws:kms", "aws:kms:dsse"}, null, "unknown")
 
-_w3(r, i1, want) := check.why_value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], sprintf("rule[%d].apply_server_side_encryption_by_default[0].sse_algorithm", [i1]), "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null, _s3(r, i1), want)
+_w3(r, i1, want) := [] if {
+	_s3(r, i1) != want
+} else := check.why_value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], sprintf("rule[%d].apply_server_side_encryption_by_default[0].sse_algorithm", [i1]), "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null, _s3(r, i1), want)
 
 # attr: rule[*].apply_server_side_encryption_by_default[0].sse_algorithm
 # one_of: [AES256, 'aws:kms', 'aws:kms:dsse']
 # each: any
 _s4(r) := check.items(r, ["rule"], "any", [_s3(r, i1) | some i1, _ in plan.list_at(r, ["rule"])], "fail", "unknown")
 
-_w4(r, want) := check.why_items(r, ["rule"], "rule", _s4(r), want, [_w3(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_items(r, ["rule"], "rule", _s4(r), want, [_w3(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])
 
 # referenced_by: {type: aws_s3_bucket_server_side_encryption_configuration, via: bucket}
 # check: the node above
-_ids5 := refs.identity_index({"aws_s3_bucket"})
-
-_targets5(src) := refs.targets(src, ["bucket"], {"aws_s3_bucket"}, _ids5) if {
-	refs.value_known(src, ["bucket"])
-} else := refs.referenced(src, ["bucket"], {"aws_s3_bucket"})
-
-_rel5 := plan.group({[t.address, i] |
-	some ty in {"aws_s3_bucket_server_side_encryption_configuration"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets5(plan.resources[i])
-})
-
-_related5(r) := [plan.resources[i] | some i in object.get(_rel5, r.address, [])]
+_related5(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_s3_bucket_server_side_encryption_configuration"}, ["bucket"], {"aws_s3_bucket"}), r.address, [])]
 
 _s5(r) := check.related([_s4(x) | some x in _related5(r)], "fail")
 
-_w5(r, want) := check.why_related(_s5(r), want, "no aws_s3_bucket_server_side_encryption_configuration in this plan refers to this resource through bucket", [[x.address, _w4(x, want)] | some x in _related5(r)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_related(_s5(r), want, "no aws_s3_bucket_server_side_encryption_configuration in this plan refers to this resource through bucket", [[x.address, _w4(x, want)] | some x in _related5(r)])
 
 # {attr: rule, absent: true, label: the declared configuration, expect: 'nothing declared (the AWS
 #     default SSE-S3), or a named algorithm'}
 _s6(r) := check.value(r, ["rule"], "absent", null, null, "unknown")
 
-_w6(r, want) := check.why_value(r, ["rule"], "the declared configuration", "nothing declared (the AWS default SSE-S3), or a named algorithm", null, _s6(r), want)
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_value(r, ["rule"], "the declared configuration", "nothing declared (the AWS default SSE-S3), or a named algorithm", null, _s6(r), want)
 
 # referenced_by: {type: aws_s3_bucket_server_side_encryption_configuration, via: bucket}
 # check: the node above
 # if_none: pass
-_ids7 := refs.identity_index({"aws_s3_bucket"})
-
-_targets7(src) := refs.targets(src, ["bucket"], {"aws_s3_bucket"}, _ids7) if {
-	refs.value_known(src, ["bucket"])
-} else := refs.referenced(src, ["bucket"], {"aws_s3_bucket"})
-
-_rel7 := plan.group({[t.address, i] |
-	some ty in {"aws_s3_bucket_server_side_encryption_configuration"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets7(plan.resources[i])
-})
-
-_related7(r) := [plan.resources[i] | some i in object.get(_rel7, r.address, [])]
+_related7(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_s3_bucket_server_side_encryption_configuration"}, ["bucket"], {"aws_s3_bucket"}), r.address, [])]
 
 _s7(r) := check.related([_s6(x) | some x in _related7(r)], "pass")
 
-_w7(r, want) := check.why_related(_s7(r), want, "no aws_s3_bucket_server_side_encryption_configuration in this plan refers to this resource through bucket", [[x.address, _w6(x, want)] | some x in _related7(r)])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_related(_s7(r), want, "no aws_s3_bucket_server_side_encryption_configuration in this plan refers to this resource through bucket", [[x.address, _w6(x, want)] | some x in _related7(r)])
 
 # {any: the 3 nodes above}
 _s8(r) := tri.any_of([_s2(r), _s5(r), _s7(r)])
 
-_w8(r, want) := check.why_children(_s8(r), want, [_w2(r, want), _w5(r, want), _w7(r, want)])
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_children(_s8(r), want, [_w2(r, want), _w5(r, want), _w7(r, want)])

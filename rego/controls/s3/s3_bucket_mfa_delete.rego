@@ -68,34 +68,30 @@ _reason(r, want) := _why(r, want)
 #     versioning mfa_delete}
 _s0(r) := check.value(r, ["versioning", 0, "mfa_delete"], "truthy", null, false, "fail")
 
-_w0(r, want) := check.why_value(r, ["versioning", 0, "mfa_delete"], "inline versioning mfa_delete", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["versioning", 0, "mfa_delete"], "inline versioning mfa_delete", "true", false, _s0(r), want)
 
 # {attr: 'versioning_configuration[0].mfa_delete', equals: Enabled, if_unknown: fail, label: MFA delete}
 _s1(r) := check.value(r, ["versioning_configuration", 0, "mfa_delete"], "equals", "Enabled", null, "fail")
 
-_w1(r, want) := check.why_value(r, ["versioning_configuration", 0, "mfa_delete"], "MFA delete", "\"Enabled\"", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["versioning_configuration", 0, "mfa_delete"], "MFA delete", "\"Enabled\"", null, _s1(r), want)
 
 # referenced_by: {type: aws_s3_bucket_versioning, via: bucket}
 # check: the node above
-_ids2 := refs.identity_index({"aws_s3_bucket"})
-
-_targets2(src) := refs.targets(src, ["bucket"], {"aws_s3_bucket"}, _ids2) if {
-	refs.value_known(src, ["bucket"])
-} else := refs.referenced(src, ["bucket"], {"aws_s3_bucket"})
-
-_rel2 := plan.group({[t.address, i] |
-	some ty in {"aws_s3_bucket_versioning"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets2(plan.resources[i])
-})
-
-_related2(r) := [plan.resources[i] | some i in object.get(_rel2, r.address, [])]
+_related2(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_s3_bucket_versioning"}, ["bucket"], {"aws_s3_bucket"}), r.address, [])]
 
 _s2(r) := check.related([_s1(x) | some x in _related2(r)], "fail")
 
-_w2(r, want) := check.why_related(_s2(r), want, "no aws_s3_bucket_versioning in this plan refers to this resource through bucket", [[x.address, _w1(x, want)] | some x in _related2(r)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_related(_s2(r), want, "no aws_s3_bucket_versioning in this plan refers to this resource through bucket", [[x.address, _w1(x, want)] | some x in _related2(r)])
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s0(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])

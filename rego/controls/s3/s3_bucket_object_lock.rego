@@ -65,20 +65,28 @@ _reason(r, want) := _why(r, want)
 # {attr: object_lock_enabled, truthy: true, default: false, if_unknown: fail}
 _s0(r) := check.value(r, ["object_lock_enabled"], "truthy", null, false, "fail")
 
-_w0(r, want) := check.why_value(r, ["object_lock_enabled"], "object_lock_enabled", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["object_lock_enabled"], "object_lock_enabled", "true", false, _s0(r), want)
 
 # {attr: object_lock_enabled, equals: Enabled, if_unknown: fail, label: inline object_lock_configuration}
 _s1(r, i1) := check.value(r, ["object_lock_configuration", i1, "object_lock_enabled"], "equals", "Enabled", null, "fail")
 
-_w1(r, i1, want) := check.why_value(r, ["object_lock_configuration", i1, "object_lock_enabled"], "inline object_lock_configuration", "\"Enabled\"", null, _s1(r, i1), want)
+_w1(r, i1, want) := [] if {
+	_s1(r, i1) != want
+} else := check.why_value(r, ["object_lock_configuration", i1, "object_lock_enabled"], "inline object_lock_configuration", "\"Enabled\"", null, _s1(r, i1), want)
 
 # {attr: 'object_lock_configuration[*].object_lock_enabled', equals: Enabled, each: any, if_unknown: fail,
 #   label: inline object_lock_configuration}
 _s2(r) := check.items(r, ["object_lock_configuration"], "any", [_s1(r, i1) | some i1, _ in plan.list_at(r, ["object_lock_configuration"])], "fail", "fail")
 
-_w2(r, want) := check.why_items(r, ["object_lock_configuration"], "object_lock_configuration", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["object_lock_configuration"])])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_items(r, ["object_lock_configuration"], "object_lock_configuration", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["object_lock_configuration"])])
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s0(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])

@@ -93,4 +93,6 @@ _reason(r, want) := _why(r, want)
 #     'aws:SourceIp']
 _s0(r) := policy.status(r, ["policy"], "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn", "aws:sourceip", "aws:sourcevpce"]}, "unknown")
 
-_w0(r, want) := policy.why(r, ["policy"], "policy", "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn", "aws:sourceip", "aws:sourcevpce"]}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := policy.why(r, ["policy"], "policy", "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn", "aws:sourceip", "aws:sourcevpce"]}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s0(r), want)

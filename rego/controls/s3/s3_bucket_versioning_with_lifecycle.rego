@@ -72,80 +72,76 @@ _reason(r, want) := _why(r, want)
 # {attr: 'versioning[0].enabled', truthy: true, default: false, if_unknown: fail, label: inline versioning}
 _s0(r) := check.value(r, ["versioning", 0, "enabled"], "truthy", null, false, "fail")
 
-_w0(r, want) := check.why_value(r, ["versioning", 0, "enabled"], "inline versioning", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["versioning", 0, "enabled"], "inline versioning", "true", false, _s0(r), want)
 
 # {attr: 'versioning_configuration[0].status', equals: Enabled, label: versioning status}
 _s1(r) := check.value(r, ["versioning_configuration", 0, "status"], "equals", "Enabled", null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["versioning_configuration", 0, "status"], "versioning status", "\"Enabled\"", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["versioning_configuration", 0, "status"], "versioning status", "\"Enabled\"", null, _s1(r), want)
 
 # referenced_by: {type: aws_s3_bucket_versioning, via: bucket}
 # check: the node above
-_ids2 := refs.identity_index({"aws_s3_bucket"})
-
-_targets2(src) := refs.targets(src, ["bucket"], {"aws_s3_bucket"}, _ids2) if {
-	refs.value_known(src, ["bucket"])
-} else := refs.referenced(src, ["bucket"], {"aws_s3_bucket"})
-
-_rel2 := plan.group({[t.address, i] |
-	some ty in {"aws_s3_bucket_versioning"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets2(plan.resources[i])
-})
-
-_related2(r) := [plan.resources[i] | some i in object.get(_rel2, r.address, [])]
+_related2(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_s3_bucket_versioning"}, ["bucket"], {"aws_s3_bucket"}), r.address, [])]
 
 _s2(r) := check.related([_s1(x) | some x in _related2(r)], "fail")
 
-_w2(r, want) := check.why_related(_s2(r), want, "no aws_s3_bucket_versioning in this plan refers to this resource through bucket", [[x.address, _w1(x, want)] | some x in _related2(r)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_related(_s2(r), want, "no aws_s3_bucket_versioning in this plan refers to this resource through bucket", [[x.address, _w1(x, want)] | some x in _related2(r)])
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s0(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])
 
 # {attr: enabled, truthy: true, if_unknown: fail, label: inline lifecycle_rule enabled}
 _s4(r, i1) := check.value(r, ["lifecycle_rule", i1, "enabled"], "truthy", null, null, "fail")
 
-_w4(r, i1, want) := check.why_value(r, ["lifecycle_rule", i1, "enabled"], "inline lifecycle_rule enabled", "true", null, _s4(r, i1), want)
+_w4(r, i1, want) := [] if {
+	_s4(r, i1) != want
+} else := check.why_value(r, ["lifecycle_rule", i1, "enabled"], "inline lifecycle_rule enabled", "true", null, _s4(r, i1), want)
 
 # {attr: 'lifecycle_rule[*].enabled', truthy: true, each: any, if_unknown: fail, label: inline lifecycle_rule
 #     enabled}
 _s5(r) := check.items(r, ["lifecycle_rule"], "any", [_s4(r, i1) | some i1, _ in plan.list_at(r, ["lifecycle_rule"])], "fail", "fail")
 
-_w5(r, want) := check.why_items(r, ["lifecycle_rule"], "lifecycle_rule", _s5(r), want, [_w4(r, i1, want) | some i1, _ in plan.list_at(r, ["lifecycle_rule"])])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_items(r, ["lifecycle_rule"], "lifecycle_rule", _s5(r), want, [_w4(r, i1, want) | some i1, _ in plan.list_at(r, ["lifecycle_rule"])])
 
 # {attr: status, equals: Enabled, label: lifecycle rule status}
 _s6(r, i1) := check.value(r, ["rule", i1, "status"], "equals", "Enabled", null, "unknown")
 
-_w6(r, i1, want) := check.why_value(r, ["rule", i1, "status"], "lifecycle rule status", "\"Enabled\"", null, _s6(r, i1), want)
+_w6(r, i1, want) := [] if {
+	_s6(r, i1) != want
+} else := check.why_value(r, ["rule", i1, "status"], "lifecycle rule status", "\"Enabled\"", null, _s6(r, i1), want)
 
 # {attr: 'rule[*].status', equals: Enabled, each: any, label: lifecycle rule status}
 _s7(r) := check.items(r, ["rule"], "any", [_s6(r, i1) | some i1, _ in plan.list_at(r, ["rule"])], "fail", "unknown")
 
-_w7(r, want) := check.why_items(r, ["rule"], "rule", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_items(r, ["rule"], "rule", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])
 
 # referenced_by: {type: aws_s3_bucket_lifecycle_configuration, via: bucket}
 # check: the node above
-_ids8 := refs.identity_index({"aws_s3_bucket"})
-
-_targets8(src) := refs.targets(src, ["bucket"], {"aws_s3_bucket"}, _ids8) if {
-	refs.value_known(src, ["bucket"])
-} else := refs.referenced(src, ["bucket"], {"aws_s3_bucket"})
-
-_rel8 := plan.group({[t.address, i] |
-	some ty in {"aws_s3_bucket_lifecycle_configuration"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets8(plan.resources[i])
-})
-
-_related8(r) := [plan.resources[i] | some i in object.get(_rel8, r.address, [])]
+_related8(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_s3_bucket_lifecycle_configuration"}, ["bucket"], {"aws_s3_bucket"}), r.address, [])]
 
 _s8(r) := check.related([_s7(x) | some x in _related8(r)], "fail")
 
-_w8(r, want) := check.why_related(_s8(r), want, "no aws_s3_bucket_lifecycle_configuration in this plan refers to this resource through bucket", [[x.address, _w7(x, want)] | some x in _related8(r)])
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_related(_s8(r), want, "no aws_s3_bucket_lifecycle_configuration in this plan refers to this resource through bucket", [[x.address, _w7(x, want)] | some x in _related8(r)])
 
 # {any: the 2 nodes above}
 _s9(r) := tri.any_of([_s5(r), _s8(r)])
 
-_w9(r, want) := check.why_children(_s9(r), want, [_w5(r, want), _w8(r, want)])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_children(_s9(r), want, [_w5(r, want), _w8(r, want)])

@@ -71,14 +71,20 @@ _reason(r, want) := _why(r, want)
 # {attr: subnet_id, exists: true, expect: a subnet}
 _s0(r) := check.value(r, ["subnet_id"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["subnet_id"], "subnet_id", "a subnet", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["subnet_id"], "subnet_id", "a subnet", null, _s0(r), want)
 
 # {attr: security_groups, exists: true, if_unknown: fail, expect: at least one security group}
 _s1(r) := check.value(r, ["security_groups"], "exists", null, null, "fail")
 
-_w1(r, want) := check.why_value(r, ["security_groups"], "security_groups", "at least one security group", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["security_groups"], "security_groups", "at least one security group", null, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])
 
-_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])

@@ -80,4 +80,6 @@ _reason(r, want) := _why(r, want)
 # {attr: direct_internet_access, equals: Disabled, default: Enabled}
 _s0(r) := check.value(r, ["direct_internet_access"], "equals", "Disabled", "Enabled", "unknown")
 
-_w0(r, want) := check.why_value(r, ["direct_internet_access"], "direct_internet_access", "\"Disabled\"", "Enabled", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["direct_internet_access"], "direct_internet_access", "\"Disabled\"", "Enabled", _s0(r), want)

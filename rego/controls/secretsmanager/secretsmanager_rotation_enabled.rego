@@ -75,34 +75,30 @@ _reason(r, want) := _why(r, want)
 # {attr: 'rotation_rules[0].automatically_after_days', lte: 90, label: rotation interval (days)}
 _s0(r) := check.value(r, ["rotation_rules", 0, "automatically_after_days"], "bounds", {"lte": 90}, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["rotation_rules", 0, "automatically_after_days"], "rotation interval (days)", "<= 90", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["rotation_rules", 0, "automatically_after_days"], "rotation interval (days)", "<= 90", null, _s0(r), want)
 
 # {attr: 'rotation_rules[0].schedule_expression', exists: true, label: rotation schedule_expression}
 _s1(r) := check.value(r, ["rotation_rules", 0, "schedule_expression"], "exists", null, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["rotation_rules", 0, "schedule_expression"], "rotation schedule_expression", "a value", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["rotation_rules", 0, "schedule_expression"], "rotation schedule_expression", "a value", null, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
 
-_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
 
 # referenced_by: {type: aws_secretsmanager_secret_rotation, via: secret_id}
 # check: the node above
-_ids3 := refs.identity_index({"aws_secretsmanager_secret"})
-
-_targets3(src) := refs.targets(src, ["secret_id"], {"aws_secretsmanager_secret"}, _ids3) if {
-	refs.value_known(src, ["secret_id"])
-} else := refs.referenced(src, ["secret_id"], {"aws_secretsmanager_secret"})
-
-_rel3 := plan.group({[t.address, i] |
-	some ty in {"aws_secretsmanager_secret_rotation"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets3(plan.resources[i])
-})
-
-_related3(r) := [plan.resources[i] | some i in object.get(_rel3, r.address, [])]
+_related3(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_secretsmanager_secret_rotation"}, ["secret_id"], {"aws_secretsmanager_secret"}), r.address, [])]
 
 _s3(r) := check.related([_s2(x) | some x in _related3(r)], "fail")
 
-_w3(r, want) := check.why_related(_s3(r), want, "no aws_secretsmanager_secret_rotation in this plan refers to this resource through secret_id", [[x.address, _w2(x, want)] | some x in _related3(r)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_related(_s3(r), want, "no aws_secretsmanager_secret_rotation in this plan refers to this resource through secret_id", [[x.address, _w2(x, want)] | some x in _related3(r)])
