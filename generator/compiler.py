@@ -339,9 +339,7 @@ _w{n}({params}, want) := [] if {{
             f'_s{dflt}(d) == "pass"])'
         )
         self._emit(f"_s{n}(r) := config.resolved(_s{child}(r), r, _d{n})")
-        self._emit_why(
-            n, "r", f"config.why_resolved(_s{n}(r), want, _w{child}(r, want), {label})"
-        )
+        self._emit_why(n, "r", f"config.why_resolved(_s{n}(r), want, _w{child}(r, want), {label})")
         if not scope.related:
             # A note explains the judged resource's pass; inside a relation r is another one.
             self.out.notes.append(
