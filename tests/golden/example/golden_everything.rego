@@ -61,141 +61,169 @@ _reason(r, want) := _why(r, want)
 # {attr: enabled, truthy: true, default: true}
 _s0(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["enabled"], "enabled", "true", true, _s0(r), want)
 
 # {attr: name, matches: '^[a-z-]+$'}
 _s1(r) := check.value(r, ["name"], "matches", `^[a-z-]+$`, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["name"], "name", "a match for /^[a-z-]+$/", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["name"], "name", "a match for /^[a-z-]+$/", null, _s1(r), want)
 
 # {attr: name, not_matches: forbidden}
 _s2(r) := check.value(r, ["name"], "not_matches", `forbidden`, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["name"], "name", "no match for /forbidden/", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["name"], "name", "no match for /forbidden/", null, _s2(r), want)
 
 # attr: mode
 # one_of: [a, b]
 # default: a
 _s3(r) := check.value(r, ["mode"], "one_of", {"a", "b"}, "a", "unknown")
 
-_w3(r, want) := check.why_value(r, ["mode"], "mode", "one of \"a\", \"b\"", "a", _s3(r), want)
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_value(r, ["mode"], "mode", "one of \"a\", \"b\"", "a", _s3(r), want)
 
 # attr: tier
 # none_of: [free]
 _s4(r) := check.value(r, ["tier"], "none_of", {"free"}, null, "unknown")
 
-_w4(r, want) := check.why_value(r, ["tier"], "tier", "none of \"free\"", null, _s4(r), want)
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_value(r, ["tier"], "tier", "none of \"free\"", null, _s4(r), want)
 
 # {attr: size, gte: 10, lte: 100}
 _s5(r) := check.value(r, ["size"], "bounds", {"gte": 10, "lte": 100}, null, "unknown")
 
-_w5(r, want) := check.why_value(r, ["size"], "size", ">= 10 and <= 100", null, _s5(r), want)
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_value(r, ["size"], "size", ">= 10 and <= 100", null, _s5(r), want)
 
 # {attr: owner, exists: true, label: owning team}
 _s6(r) := check.value(r, ["owner"], "exists", null, null, "unknown")
 
-_w6(r, want) := check.why_value(r, ["owner"], "owning team", "a value", null, _s6(r), want)
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_value(r, ["owner"], "owning team", "a value", null, _s6(r), want)
 
 # {attr: legacy_flag, absent: true}
 _s7(r) := check.value(r, ["legacy_flag"], "absent", null, null, "unknown")
 
-_w7(r, want) := check.why_value(r, ["legacy_flag"], "legacy_flag", "no value", null, _s7(r), want)
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_value(r, ["legacy_flag"], "legacy_flag", "no value", null, _s7(r), want)
 
 # {attr: debug, falsy: true}
 _s8(r) := check.value(r, ["debug"], "falsy", null, null, "unknown")
 
-_w8(r, want) := check.why_value(r, ["debug"], "debug", "false or unset", null, _s8(r), want)
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_value(r, ["debug"], "debug", "false or unset", null, _s8(r), want)
 
 # {attr: region, not_equals: us-gov-west-1, if_unknown: fail}
 _s9(r) := check.value(r, ["region"], "not_equals", "us-gov-west-1", null, "fail")
 
-_w9(r, want) := check.why_value(r, ["region"], "region", "anything but \"us-gov-west-1\"", null, _s9(r), want)
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_value(r, ["region"], "region", "anything but \"us-gov-west-1\"", null, _s9(r), want)
 
 # {attr: version, equals: 2}
 _s10(r) := check.value(r, ["version"], "equals", 2, null, "unknown")
 
-_w10(r, want) := check.why_value(r, ["version"], "version", "2", null, _s10(r), want)
+_w10(r, want) := [] if {
+	_s10(r) != want
+} else := check.why_value(r, ["version"], "version", "2", null, _s10(r), want)
 
 # {attr: action, equals: deny}
 _s11(r, i1) := check.value(r, ["rule", i1, "action"], "equals", "deny", null, "unknown")
 
-_w11(r, i1, want) := check.why_value(r, ["rule", i1, "action"], sprintf("rule[%d].action", [i1]), "\"deny\"", null, _s11(r, i1), want)
+_w11(r, i1, want) := [] if {
+	_s11(r, i1) != want
+} else := check.why_value(r, ["rule", i1, "action"], sprintf("rule[%d].action", [i1]), "\"deny\"", null, _s11(r, i1), want)
 
 # {gte: 1}
 _s12(r, i1, i2) := check.value(r, ["rule", i1, "ports", i2], "bounds", {"gte": 1}, null, "unknown")
 
-_w12(r, i1, i2, want) := check.why_value(r, ["rule", i1, "ports", i2], sprintf("rule[%d].ports[%d]", [i1, i2]), ">= 1", null, _s12(r, i1, i2), want)
+_w12(r, i1, i2, want) := [] if {
+	_s12(r, i1, i2) != want
+} else := check.why_value(r, ["rule", i1, "ports", i2], sprintf("rule[%d].ports[%d]", [i1, i2]), ">= 1", null, _s12(r, i1, i2), want)
 
 # {attr: 'ports[*]', gte: 1}
 _s13(r, i1) := check.items(r, ["rule", i1, "ports"], "all", [_s12(r, i1, i2) | some i2, _ in plan.list_at(r, ["rule", i1, "ports"])], "pass", "unknown")
 
-_w13(r, i1, want) := check.why_items(r, ["rule", i1, "ports"], sprintf("rule[%d].ports", [i1]), _s13(r, i1), want, [_w12(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["rule", i1, "ports"])])
+_w13(r, i1, want) := [] if {
+	_s13(r, i1) != want
+} else := check.why_items(r, ["rule", i1, "ports"], sprintf("rule[%d].ports", [i1]), _s13(r, i1), want, [_w12(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["rule", i1, "ports"])])
 
 # {all: the 2 nodes above}
 _s14(r, i1) := tri.all_of([_s11(r, i1), _s13(r, i1)])
 
-_w14(r, i1, want) := check.why_children(_s14(r, i1), want, [_w11(r, i1, want), _w13(r, i1, want)])
+_w14(r, i1, want) := [] if {
+	_s14(r, i1) != want
+} else := check.why_children(_s14(r, i1), want, [_w11(r, i1, want), _w13(r, i1, want)])
 
 # {any_items: rule, if_empty: fail, check: the node above}
 _s15(r) := check.items(r, ["rule"], "any", [_s14(r, i1) | some i1, _ in plan.list_at(r, ["rule"])], "fail", "unknown")
 
-_w15(r, want) := check.why_items(r, ["rule"], "rule", _s15(r), want, [_w14(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])
+_w15(r, want) := [] if {
+	_s15(r) != want
+} else := check.why_items(r, ["rule"], "rule", _s15(r), want, [_w14(r, i1, want) | some i1, _ in plan.list_at(r, ["rule"])])
 
 # {attr: key_id, exists: true, computed: true, expect: a key}
 _s16(r) := check.value(r, ["key_id"], "exists", null, null, "unknown")
 
-_w16(r, want) := check.why_value(r, ["key_id"], "key_id", "a key", null, _s16(r), want)
+_w16(r, want) := [] if {
+	_s16(r) != want
+} else := check.why_value(r, ["key_id"], "key_id", "a key", null, _s16(r), want)
 
 # {attr: key_id, exists: true}
 _s17(r) := check.value(r, ["key_id"], "exists", null, null, "unknown")
 
-_w17(r, want) := check.why_value(r, ["key_id"], "key_id", "a value", null, _s17(r), want)
+_w17(r, want) := [] if {
+	_s17(r) != want
+} else := check.why_value(r, ["key_id"], "key_id", "a value", null, _s17(r), want)
 
 # referenced_by: {type: aws_example_key_binding, via: widget}
 # check: the node above
-_ids18 := refs.identity_index({"aws_example_widget"})
-
-_targets18(src) := refs.targets(src, ["widget"], {"aws_example_widget"}, _ids18) if {
-	refs.value_known(src, ["widget"])
-} else := refs.referenced(src, ["widget"], {"aws_example_widget"})
-
-_rel18 := plan.group({[t.address, i] |
-	some ty in {"aws_example_key_binding"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets18(plan.resources[i])
-})
-
-_related18(r) := [plan.resources[i] | some i in object.get(_rel18, r.address, [])]
+_related18(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_example_key_binding"}, ["widget"], {"aws_example_widget"}), r.address, [])]
 
 _s18(r) := check.related([_s17(x) | some x in _related18(r)], "fail")
 
-_w18(r, want) := check.why_related(_s18(r), want, "no aws_example_key_binding in this plan refers to this resource through widget", [[x.address, _w17(x, want)] | some x in _related18(r)])
+_w18(r, want) := [] if {
+	_s18(r) != want
+} else := check.why_related(_s18(r), want, "no aws_example_key_binding in this plan refers to this resource through widget", [[x.address, _w17(x, want)] | some x in _related18(r)])
 
 # {attr: rotation, truthy: true}
 _s19(r) := check.value(r, ["rotation"], "truthy", null, null, "unknown")
 
-_w19(r, want) := check.why_value(r, ["rotation"], "rotation", "true", null, _s19(r), want)
+_w19(r, want) := [] if {
+	_s19(r) != want
+} else := check.why_value(r, ["rotation"], "rotation", "true", null, _s19(r), want)
 
 # refers_to: {type: aws_example_key, via: 'settings[0].key_ref'}
 # check: the node above
-_ids20 := refs.identity_index({"aws_example_key"})
-
-_targets20(src) := refs.targets(src, ["settings", 0, "key_ref"], {"aws_example_key"}, _ids20) if {
-	refs.value_known(src, ["settings", 0, "key_ref"])
-} else := refs.referenced(src, ["settings", 0, "key_ref"], {"aws_example_key"})
-
-_related20(r) := _targets20(r)
+_related20(r) := refs.related(r, ["settings", 0, "key_ref"], {"aws_example_key"})
 
 _s20(r) := check.related([_s19(x) | some x in _related20(r)], "fail")
 
-_w20(r, want) := check.why_related(_s20(r), want, "settings[0].key_ref does not point at a aws_example_key in this plan", [[x.address, _w19(x, want)] | some x in _related20(r)])
+_w20(r, want) := [] if {
+	_s20(r) != want
+} else := check.why_related(_s20(r), want, "settings[0].key_ref does not point at a aws_example_key in this plan", [[x.address, _w19(x, want)] | some x in _related20(r)])
 
 # {any: the 3 nodes above}
 _s21(r) := tri.any_of([_s16(r), _s18(r), _s20(r)])
 
-_w21(r, want) := check.why_children(_s21(r), want, [_w16(r, want), _w18(r, want), _w20(r, want)])
+_w21(r, want) := [] if {
+	_s21(r) != want
+} else := check.why_children(_s21(r), want, [_w16(r, want), _w18(r, want), _w20(r, want)])
 
 # {all: the 12 nodes above}
 _s22(r) := tri.all_of([_s1(r), _s2(r), _s3(r), _s4(r), _s5(r), _s6(r), _s7(r), _s8(r), _s9(r), _s10(r), _s15(r), _s21(r)])
 
-_w22(r, want) := check.why_children(_s22(r), want, [_w1(r, want), _w2(r, want), _w3(r, want), _w4(r, want), _w5(r, want), _w6(r, want), _w7(r, want), _w8(r, want), _w9(r, want), _w10(r, want), _w15(r, want), _w21(r, want)])
+_w22(r, want) := [] if {
+	_s22(r) != want
+} else := check.why_children(_s22(r), want, [_w1(r, want), _w2(r, want), _w3(r, want), _w4(r, want), _w5(r, want), _w6(r, want), _w7(r, want), _w8(r, want), _w9(r, want), _w10(r, want), _w15(r, want), _w21(r, want)])
