@@ -211,22 +211,24 @@ _by_resources(sel, r) := ["pass", "resources refer to it"] if {
 	sel.index in object.get(_selected_by_ref, r.address, [])
 } else := ["pass", "its resources are empty, so every resource is a candidate"] if {
 	not sel.declares_resources
-} else := ["pass", sprintf("resources pattern %s covers it", [json.marshal(p)])] if {
-	some p in sel.resources.items
-	pattern_covers(p, r) == "pass"
+} else := ["pass", sprintf("resources pattern %s covers it", [json.marshal(ps[0])])] if {
+	# The first pattern names the outcome here and below: one value per pattern, tag or
+	# condition would make OPA fail on conflicting values when several decide alike.
+	ps := [p | some p in sel.resources.items; pattern_covers(p, r) == "pass"]
+	count(ps) > 0
 } else := ["unknown", "its resources are known only after apply"] if {
 	sel.resources.unknown
-} else := ["unknown", sprintf("resources pattern %s may cover it, depending on values known only after apply", [json.marshal(p)])] if {
-	some p in sel.resources.items
-	pattern_covers(p, r) == "unknown"
+} else := ["unknown", sprintf("resources pattern %s may cover it, depending on values known only after apply", [json.marshal(ps[0])])] if {
+	ps := [p | some p in sel.resources.items; pattern_covers(p, r) == "unknown"]
+	count(ps) > 0
 } else := ["fail", "its resources do not cover it"]
 
 _by_tags(sel, r) := ["pass", "no selection_tag"] if {
 	count(sel.tags) == 0
 	not sel.tags_unknown
-} else := ["pass", sprintf("tag %s is %s", [json.marshal(k), json.marshal(v)])] if {
-	some [k, v] in sel.tags
-	_tag_test("string_equals", _tag(r, k), v) == "pass"
+} else := ["pass", sprintf("tag %s is %s", [json.marshal(kvs[0][0]), json.marshal(kvs[0][1])])] if {
+	kvs := [[k, v] | some [k, v] in sel.tags; _tag_test("string_equals", _tag(r, k), v) == "pass"]
+	count(kvs) > 0
 } else := ["unknown", "its selection_tag or the resource's tags are known only after apply"] if {
 	_tags_unknown(sel, r)
 } else := ["fail", sprintf("it has none of the selection tags %s", [concat(", ", [sprintf("%s=%s", [k, v]) | some [k, v] in sel.tags])])]
@@ -238,24 +240,24 @@ _tags_unknown(sel, r) if {
 	_tag_test("string_equals", _tag(r, k), v) == "unknown"
 }
 
-_by_conditions(sel, r) := ["fail", sprintf("condition %s %s %s does not hold", [op, k, json.marshal(v)])] if {
-	some [op, k, v, _] in sel.conditions
-	_tag_test(op, _tag(r, k), v) == "fail"
-} else := ["unknown", sprintf("condition %s on tag %s depends on values known only after apply", [op, k])] if {
-	some [op, k, v, _] in sel.conditions
-	_tag_test(op, _tag(r, k), v) == "unknown"
+_by_conditions(sel, r) := ["fail", sprintf("condition %s %s %s does not hold", [cs[0][0], cs[0][1], json.marshal(cs[0][2])])] if {
+	cs := [[op, k, v] | some [op, k, v, _] in sel.conditions; _tag_test(op, _tag(r, k), v) == "fail"]
+	count(cs) > 0
+} else := ["unknown", sprintf("condition %s on tag %s depends on values known only after apply", [cs[0][0], cs[0][1]])] if {
+	cs := [[op, k] | some [op, k, v, _] in sel.conditions; _tag_test(op, _tag(r, k), v) == "unknown"]
+	count(cs) > 0
 } else := ["pass", "its conditions hold"]
 
 _not_excluded(sel, r) := ["fail", "not_resources refers to it"] if {
 	sel.index in object.get(_excluded_by_ref, r.address, [])
-} else := ["fail", sprintf("not_resources pattern %s excludes it", [json.marshal(p)])] if {
-	some p in sel.not_resources.items
-	pattern_covers(p, r) == "pass"
+} else := ["fail", sprintf("not_resources pattern %s excludes it", [json.marshal(ps[0])])] if {
+	ps := [p | some p in sel.not_resources.items; pattern_covers(p, r) == "pass"]
+	count(ps) > 0
 } else := ["unknown", "its not_resources are known only after apply"] if {
 	sel.not_resources.unknown
-} else := ["unknown", sprintf("not_resources pattern %s may exclude it", [json.marshal(p)])] if {
-	some p in sel.not_resources.items
-	pattern_covers(p, r) == "unknown"
+} else := ["unknown", sprintf("not_resources pattern %s may exclude it", [json.marshal(ps[0])])] if {
+	ps := [p | some p in sel.not_resources.items; pattern_covers(p, r) == "unknown"]
+	count(ps) > 0
 } else := ["pass", "not excluded"]
 
 # [status, reason] of one selection for one resource; the reason names the deciding part.
