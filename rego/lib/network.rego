@@ -133,6 +133,17 @@ _from_world_maybe(r, rule) if {
 	plan.unknown_at(r, p)
 } else := false
 
+# For callers holding a raw rule (maybe_exposes): what is known of an unknown rule could still
+# expose the ports.
+_maybe(r, rule, ports) if {
+	_from_world_maybe(r, rule)
+	_covers_maybe_raw(r, rule, ports)
+}
+
+_covers_maybe_raw(_, rule, ports) if _covers(rule, ports)
+
+_covers_maybe_raw(r, rule, _) if _ports_unknown(r, rule)
+
 _read_rules(r) := read if {
 	read := _read[_key(r)]
 } else := [_with_unknowns(r, rule) | some rule in rules(r)]
