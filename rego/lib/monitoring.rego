@@ -406,12 +406,30 @@ chain(t, name) := _trail_state(t) if {
 } else := _chain(t, name, _trail_groups(t))
 
 _chain(t, name, groups) := {"status": best, "reason": _chain_reason(best, steps, name)} if {
-	steps := [_step(t, groups, f, gs) |
-		some f in _filters
-		gs := _gaps_of(name, f)
-	]
+	live := [_step(t, groups, f, gs) | some [f, gs] in _live[name]]
+	steps := array.concat(live, _dead_step(name))
 	best := tri.any_of([s.status | some s in steps])
 }
+
+# Per spec and once per evaluation, not per trail: the filters that could be the one (the
+# pattern matches or is unknown). A filter that cannot be is a plain fail whose reason no
+# message uses, so one such step stands for all of them.
+_live := {name: [[f, gs] | some f in _filters; gs := _gaps_of(name, f); _could_match(gs)] | some name, _ in specs}
+
+_dead := {name | some name, _ in specs; some f in _filters; not _could_match(_gaps_of(name, f))}
+
+_could_match(null)
+
+_could_match(gs) if {
+	is_array(gs)
+	count(gs) == 0
+}
+
+_dead_step(name) := [{"status": "fail", "rank": 0, "reason": ""}] if name in _dead
+
+else := []
+
+_alarm_of := {f.address: filter_alarm(f) | some fs in _live; some [f, gs] in fs; gs != null}
 
 # A filter whose pattern is unknown could be the one; one with a known pattern counts only
 # when it matches.
@@ -425,13 +443,7 @@ _step(t, groups, f, gs) := s if {
 	is_array(gs)
 	count(gs) == 0
 	link := _link(t, groups, f)
-	alarm := filter_alarm(f)
-	s := _matched_step(t, f, link, alarm)
-}
-
-_step(_, _, f, gs) := {"status": "fail", "rank": 0, "reason": sprintf("filter %s: %s", [f.address, concat("; ", gs)])} if {
-	is_array(gs)
-	count(gs) > 0
+	s := _matched_step(t, f, link, _alarm_of[f.address])
 }
 
 _matched_step(t, f, "fail", _) := {"status": "fail", "rank": 2, "reason": sprintf("filter %s matches but is on log group %s, not the one trail %s sends to", [f.address, plan.show(f, ["log_group_name"], null), t.address])}
