@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "fd147a65ceefcd94"
+revision := "2857bde8302131c8"
 
 min_opa_version := "1.0.0"

@@ -66,4 +66,6 @@ _reason(r, want) := _why(r, want)
 #   unset_if_undeclared: true, label: certificate transparency logging, expect: ENABLED}
 _s0(r) := config.value(r, ["options", 0, "certificate_transparency_logging_preference"], "not_equals", "DISABLED", "ENABLED", "unknown")
 
-_w0(r, want) := config.why_value(r, ["options", 0, "certificate_transparency_logging_preference"], "certificate transparency logging", "ENABLED", "ENABLED", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["options", 0, "certificate_transparency_logging_preference"], "certificate transparency logging", "ENABLED", "ENABLED", _s0(r), want)

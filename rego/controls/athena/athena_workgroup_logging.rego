@@ -67,9 +67,13 @@ _reason(r, want) := _why(r, want)
 # {attr: publish_cloudwatch_metrics_enabled, truthy: true, default: true, label: CloudWatch metrics}
 _s0(r, i1) := check.value(r, ["configuration", i1, "publish_cloudwatch_metrics_enabled"], "truthy", null, true, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["configuration", i1, "publish_cloudwatch_metrics_enabled"], "CloudWatch metrics", "true", true, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["configuration", i1, "publish_cloudwatch_metrics_enabled"], "CloudWatch metrics", "true", true, _s0(r, i1), want)
 
 # {any_items: configuration, check: the node above}
 _s1(r) := check.items(r, ["configuration"], "any", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["configuration"])], "fail", "unknown")
 
-_w1(r, want) := check.why_items(r, ["configuration"], "configuration", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["configuration"])])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_items(r, ["configuration"], "configuration", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["configuration"])])

@@ -94,110 +94,154 @@ _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, 
 # {attr: enable_logging, not_equals: false, default: true, expect: logging switched on}
 _s0(r) := check.value(r, ["enable_logging"], "not_equals", false, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
 
 # {attr: event_selector, absent: true, label: event_selector}
 _s1(r) := check.value(r, ["event_selector"], "absent", null, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["event_selector"], "event_selector", "no value", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["event_selector"], "event_selector", "no value", null, _s1(r), want)
 
 # {attr: advanced_event_selector, absent: true, label: advanced_event_selector}
 _s2(r) := check.value(r, ["advanced_event_selector"], "absent", null, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["advanced_event_selector"], "advanced_event_selector", "no value", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["advanced_event_selector"], "advanced_event_selector", "no value", null, _s2(r), want)
 
 # {all: the 2 nodes above}
 _s3(r) := tri.all_of([_s1(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w1(r, want), _w2(r, want)])
 
 # {attr: include_management_events, truthy: true, default: true}
 _s4(r, i1) := check.value(r, ["event_selector", i1, "include_management_events"], "truthy", null, true, "unknown")
 
-_w4(r, i1, want) := check.why_value(r, ["event_selector", i1, "include_management_events"], sprintf("event_selector[%d].include_management_events", [i1]), "true", true, _s4(r, i1), want)
+_w4(r, i1, want) := [] if {
+	_s4(r, i1) != want
+} else := check.why_value(r, ["event_selector", i1, "include_management_events"], sprintf("event_selector[%d].include_management_events", [i1]), "true", true, _s4(r, i1), want)
 
 # {not_equals: bedrock.amazonaws.com, expect: Bedrock events not excluded}
 _s5(r, i1, i2) := check.value(r, ["event_selector", i1, "exclude_management_event_sources", i2], "not_equals", "bedrock.amazonaws.com", null, "unknown")
 
-_w5(r, i1, i2, want) := check.why_value(r, ["event_selector", i1, "exclude_management_event_sources", i2], sprintf("event_selector[%d].exclude_management_event_sources[%d]", [i1, i2]), "Bedrock events not excluded", null, _s5(r, i1, i2), want)
+_w5(r, i1, i2, want) := [] if {
+	_s5(r, i1, i2) != want
+} else := check.why_value(r, ["event_selector", i1, "exclude_management_event_sources", i2], sprintf("event_selector[%d].exclude_management_event_sources[%d]", [i1, i2]), "Bedrock events not excluded", null, _s5(r, i1, i2), want)
 
 # {attr: 'exclude_management_event_sources[*]', not_equals: bedrock.amazonaws.com, expect: Bedrock
 #     events not excluded}
 _s6(r, i1) := check.items(r, ["event_selector", i1, "exclude_management_event_sources"], "all", [_s5(r, i1, i2) | some i2, _ in plan.list_at(r, ["event_selector", i1, "exclude_management_event_sources"])], "pass", "unknown")
 
-_w6(r, i1, want) := check.why_items(r, ["event_selector", i1, "exclude_management_event_sources"], sprintf("event_selector[%d].exclude_management_event_sources", [i1]), _s6(r, i1), want, [_w5(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["event_selector", i1, "exclude_management_event_sources"])])
+_w6(r, i1, want) := [] if {
+	_s6(r, i1) != want
+} else := check.why_items(r, ["event_selector", i1, "exclude_management_event_sources"], sprintf("event_selector[%d].exclude_management_event_sources", [i1]), _s6(r, i1), want, [_w5(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["event_selector", i1, "exclude_management_event_sources"])])
 
 # {all: the 2 nodes above}
 _s7(r, i1) := tri.all_of([_s4(r, i1), _s6(r, i1)])
 
-_w7(r, i1, want) := check.why_children(_s7(r, i1), want, [_w4(r, i1, want), _w6(r, i1, want)])
+_w7(r, i1, want) := [] if {
+	_s7(r, i1) != want
+} else := check.why_children(_s7(r, i1), want, [_w4(r, i1, want), _w6(r, i1, want)])
 
 # {any_items: event_selector, check: the node above}
 _s8(r) := check.items(r, ["event_selector"], "any", [_s7(r, i1) | some i1, _ in plan.list_at(r, ["event_selector"])], "fail", "unknown")
 
-_w8(r, want) := check.why_items(r, ["event_selector"], "event_selector", _s8(r), want, [_w7(r, i1, want) | some i1, _ in plan.list_at(r, ["event_selector"])])
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_items(r, ["event_selector"], "event_selector", _s8(r), want, [_w7(r, i1, want) | some i1, _ in plan.list_at(r, ["event_selector"])])
 
 # {attr: field, equals: eventCategory}
 _s9(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "eventCategory", null, "unknown")
 
-_w9(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s9(r, i1, i2), want)
+_w9(r, i1, i2, want) := [] if {
+	_s9(r, i1, i2) != want
+} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s9(r, i1, i2), want)
 
 # {equals: Management}
 _s10(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "equals", "Management", null, "unknown")
 
-_w10(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Management\"", null, _s10(r, i1, i2, i3), want)
+_w10(r, i1, i2, i3, want) := [] if {
+	_s10(r, i1, i2, i3) != want
+} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Management\"", null, _s10(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', equals: Management, each: any}
 _s11(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s10(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")
 
-_w11(r, i1, i2, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s11(r, i1, i2), want, [_w10(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
+_w11(r, i1, i2, want) := [] if {
+	_s11(r, i1, i2) != want
+} else := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s11(r, i1, i2), want, [_w10(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
 
 # {all: the 2 nodes above}
 _s12(r, i1, i2) := tri.all_of([_s9(r, i1, i2), _s11(r, i1, i2)])
 
-_w12(r, i1, i2, want) := check.why_children(_s12(r, i1, i2), want, [_w9(r, i1, i2, want), _w11(r, i1, i2, want)])
+_w12(r, i1, i2, want) := [] if {
+	_s12(r, i1, i2) != want
+} else := check.why_children(_s12(r, i1, i2), want, [_w9(r, i1, i2, want), _w11(r, i1, i2, want)])
 
 # {attr: field, equals: resources.type}
 _s13(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "resources.type", null, "unknown")
 
-_w13(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"resources.type\"", null, _s13(r, i1, i2), want)
+_w13(r, i1, i2, want) := [] if {
+	_s13(r, i1, i2) != want
+} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"resources.type\"", null, _s13(r, i1, i2), want)
 
 # {matches: '^AWS::Bedrock::'}
 _s14(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "matches", `^AWS::Bedrock::`, null, "unknown")
 
-_w14(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "a match for /^AWS::Bedrock::/", null, _s14(r, i1, i2, i3), want)
+_w14(r, i1, i2, i3, want) := [] if {
+	_s14(r, i1, i2, i3) != want
+} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "a match for /^AWS::Bedrock::/", null, _s14(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', matches: '^AWS::Bedrock::', each: any}
 _s15(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s14(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")
 
-_w15(r, i1, i2, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s15(r, i1, i2), want, [_w14(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
+_w15(r, i1, i2, want) := [] if {
+	_s15(r, i1, i2) != want
+} else := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s15(r, i1, i2), want, [_w14(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
 
 # {all: the 2 nodes above}
 _s16(r, i1, i2) := tri.all_of([_s13(r, i1, i2), _s15(r, i1, i2)])
 
-_w16(r, i1, i2, want) := check.why_children(_s16(r, i1, i2), want, [_w13(r, i1, i2, want), _w15(r, i1, i2, want)])
+_w16(r, i1, i2, want) := [] if {
+	_s16(r, i1, i2) != want
+} else := check.why_children(_s16(r, i1, i2), want, [_w13(r, i1, i2, want), _w15(r, i1, i2, want)])
 
 # {any: the 2 nodes above}
 _s17(r, i1, i2) := tri.any_of([_s12(r, i1, i2), _s16(r, i1, i2)])
 
-_w17(r, i1, i2, want) := check.why_children(_s17(r, i1, i2), want, [_w12(r, i1, i2, want), _w16(r, i1, i2, want)])
+_w17(r, i1, i2, want) := [] if {
+	_s17(r, i1, i2) != want
+} else := check.why_children(_s17(r, i1, i2), want, [_w12(r, i1, i2, want), _w16(r, i1, i2, want)])
 
 # {any_items: field_selector, check: the node above}
 _s18(r, i1) := check.items(r, ["advanced_event_selector", i1, "field_selector"], "any", [_s17(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])], "fail", "unknown")
 
-_w18(r, i1, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s18(r, i1), want, [_w17(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
+_w18(r, i1, want) := [] if {
+	_s18(r, i1) != want
+} else := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s18(r, i1), want, [_w17(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
 
 # {any_items: advanced_event_selector, check: the node above}
 _s19(r) := check.items(r, ["advanced_event_selector"], "any", [_s18(r, i1) | some i1, _ in plan.list_at(r, ["advanced_event_selector"])], "fail", "unknown")
 
-_w19(r, want) := check.why_items(r, ["advanced_event_selector"], "advanced_event_selector", _s19(r), want, [_w18(r, i1, want) | some i1, _ in plan.list_at(r, ["advanced_event_selector"])])
+_w19(r, want) := [] if {
+	_s19(r) != want
+} else := check.why_items(r, ["advanced_event_selector"], "advanced_event_selector", _s19(r), want, [_w18(r, i1, want) | some i1, _ in plan.list_at(r, ["advanced_event_selector"])])
 
 # {any: the 3 nodes above}
 _s20(r) := tri.any_of([_s3(r), _s8(r), _s19(r)])
 
-_w20(r, want) := check.why_children(_s20(r), want, [_w3(r, want), _w8(r, want), _w19(r, want)])
+_w20(r, want) := [] if {
+	_s20(r) != want
+} else := check.why_children(_s20(r), want, [_w3(r, want), _w8(r, want), _w19(r, want)])
 
 # {all: the 2 nodes above}
 _s21(r) := tri.all_of([_s0(r), _s20(r)])
 
-_w21(r, want) := check.why_children(_s21(r), want, [_w0(r, want), _w20(r, want)])
+_w21(r, want) := [] if {
+	_s21(r) != want
+} else := check.why_children(_s21(r), want, [_w0(r, want), _w20(r, want)])

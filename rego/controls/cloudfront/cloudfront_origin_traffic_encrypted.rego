@@ -76,7 +76,9 @@ _reason(r, want) := _why(r, want)
 # expect: TLSv1.1 or later only (TLSv1.2 recommended)
 _s0(r, i1, i2, i3) := check.value(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols", i3], "none_of", {"SSLv3", "TLSv1"}, null, "unknown")
 
-_w0(r, i1, i2, i3, want) := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols", i3], "origin_ssl_protocols", "TLSv1.1 or later only (TLSv1.2 recommended)", null, _s0(r, i1, i2, i3), want)
+_w0(r, i1, i2, i3, want) := [] if {
+	_s0(r, i1, i2, i3) != want
+} else := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols", i3], "origin_ssl_protocols", "TLSv1.1 or later only (TLSv1.2 recommended)", null, _s0(r, i1, i2, i3), want)
 
 # attr: origin_ssl_protocols[*]
 # none_of: [SSLv3, TLSv1]
@@ -84,7 +86,9 @@ _w0(r, i1, i2, i3, want) := check.why_value(r, ["origin", i1, "custom_origin_con
 # expect: TLSv1.1 or later only (TLSv1.2 recommended)
 _s1(r, i1, i2) := check.items(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols"], "all", [_s0(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols"])], "pass", "unknown")
 
-_w1(r, i1, i2, want) := check.why_items(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols"], sprintf("origin[%d].custom_origin_config[%d].origin_ssl_protocols", [i1, i2]), _s1(r, i1, i2), want, [_w0(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols"])])
+_w1(r, i1, i2, want) := [] if {
+	_s1(r, i1, i2) != want
+} else := check.why_items(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols"], sprintf("origin[%d].custom_origin_config[%d].origin_ssl_protocols", [i1, i2]), _s1(r, i1, i2), want, [_w0(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols"])])
 
 # attr: custom_origin_config[*].origin_ssl_protocols[*]
 # none_of: [SSLv3, TLSv1]
@@ -92,44 +96,60 @@ _w1(r, i1, i2, want) := check.why_items(r, ["origin", i1, "custom_origin_config"
 # expect: TLSv1.1 or later only (TLSv1.2 recommended)
 _s2(r, i1) := check.items(r, ["origin", i1, "custom_origin_config"], "all", [_s1(r, i1, i2) | some i2, _ in plan.list_at(r, ["origin", i1, "custom_origin_config"])], "pass", "unknown")
 
-_w2(r, i1, want) := check.why_items(r, ["origin", i1, "custom_origin_config"], sprintf("origin[%d].custom_origin_config", [i1]), _s2(r, i1), want, [_w1(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["origin", i1, "custom_origin_config"])])
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_items(r, ["origin", i1, "custom_origin_config"], sprintf("origin[%d].custom_origin_config", [i1]), _s2(r, i1), want, [_w1(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["origin", i1, "custom_origin_config"])])
 
 # {all_items: origin, check: the node above}
 _s3(r) := check.items(r, ["origin"], "all", [_s2(r, i1) | some i1, _ in plan.list_at(r, ["origin"])], "pass", "unknown")
 
-_w3(r, want) := check.why_items(r, ["origin"], "origin", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["origin"])])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_items(r, ["origin"], "origin", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["origin"])])
 
 # {attr: origin_protocol_policy, equals: https-only}
 _s4(r, i1, i2) := check.value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], "equals", "https-only", null, "unknown")
 
-_w4(r, i1, i2, want) := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], sprintf("origin[%d].custom_origin_config[%d].origin_protocol_policy", [i1, i2]), "\"https-only\"", null, _s4(r, i1, i2), want)
+_w4(r, i1, i2, want) := [] if {
+	_s4(r, i1, i2) != want
+} else := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], sprintf("origin[%d].custom_origin_config[%d].origin_protocol_policy", [i1, i2]), "\"https-only\"", null, _s4(r, i1, i2), want)
 
 # {attr: 'custom_origin_config[*].origin_protocol_policy', equals: https-only}
 _s5(r, i1) := check.items(r, ["origin", i1, "custom_origin_config"], "all", [_s4(r, i1, i2) | some i2, _ in plan.list_at(r, ["origin", i1, "custom_origin_config"])], "pass", "unknown")
 
-_w5(r, i1, want) := check.why_items(r, ["origin", i1, "custom_origin_config"], sprintf("origin[%d].custom_origin_config", [i1]), _s5(r, i1), want, [_w4(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["origin", i1, "custom_origin_config"])])
+_w5(r, i1, want) := [] if {
+	_s5(r, i1) != want
+} else := check.why_items(r, ["origin", i1, "custom_origin_config"], sprintf("origin[%d].custom_origin_config", [i1]), _s5(r, i1), want, [_w4(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["origin", i1, "custom_origin_config"])])
 
 # {all_items: origin, check: the node above, quiet: true}
 _s6(r) := check.items(r, ["origin"], "all", [_s5(r, i1) | some i1, _ in plan.list_at(r, ["origin"])], "pass", "unknown")
 
-_w6(r, want) := check.why_items(r, ["origin"], "origin", _s6(r), want, [_w5(r, i1, want) | some i1, _ in plan.list_at(r, ["origin"])])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_items(r, ["origin"], "origin", _s6(r), want, [_w5(r, i1, want) | some i1, _ in plan.list_at(r, ["origin"])])
 
 # attr: origin_protocol_policy
 # one_of: [https-only, match-viewer]
 _s7(r, i1, i2) := check.value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], "one_of", {"https-only", "match-viewer"}, null, "unknown")
 
-_w7(r, i1, i2, want) := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], sprintf("origin[%d].custom_origin_config[%d].origin_protocol_policy", [i1, i2]), "one of \"https-only\", \"match-viewer\"", null, _s7(r, i1, i2), want)
+_w7(r, i1, i2, want) := [] if {
+	_s7(r, i1, i2) != want
+} else := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], sprintf("origin[%d].custom_origin_config[%d].origin_protocol_policy", [i1, i2]), "one of \"https-only\", \"match-viewer\"", null, _s7(r, i1, i2), want)
 
 # attr: custom_origin_config[*].origin_protocol_policy
 # one_of: [https-only, match-viewer]
 _s8(r, i1) := check.items(r, ["origin", i1, "custom_origin_config"], "all", [_s7(r, i1, i2) | some i2, _ in plan.list_at(r, ["origin", i1, "custom_origin_config"])], "pass", "unknown")
 
-_w8(r, i1, want) := check.why_items(r, ["origin", i1, "custom_origin_config"], sprintf("origin[%d].custom_origin_config", [i1]), _s8(r, i1), want, [_w7(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["origin", i1, "custom_origin_config"])])
+_w8(r, i1, want) := [] if {
+	_s8(r, i1) != want
+} else := check.why_items(r, ["origin", i1, "custom_origin_config"], sprintf("origin[%d].custom_origin_config", [i1]), _s8(r, i1), want, [_w7(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["origin", i1, "custom_origin_config"])])
 
 # {all_items: origin, check: the node above}
 _s9(r) := check.items(r, ["origin"], "all", [_s8(r, i1) | some i1, _ in plan.list_at(r, ["origin"])], "pass", "unknown")
 
-_w9(r, want) := check.why_items(r, ["origin"], "origin", _s9(r), want, [_w8(r, i1, want) | some i1, _ in plan.list_at(r, ["origin"])])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_items(r, ["origin"], "origin", _s9(r), want, [_w8(r, i1, want) | some i1, _ in plan.list_at(r, ["origin"])])
 
 # attr: viewer_protocol_policy
 # one_of: [https-only, redirect-to-https]
@@ -137,7 +157,9 @@ _w9(r, want) := check.why_items(r, ["origin"], "origin", _s9(r), want, [_w8(r, i
 # expect: https-only or redirect-to-https (the origin policy is match-viewer)
 _s10(r, i1) := check.value(r, ["default_cache_behavior", i1, "viewer_protocol_policy"], "one_of", {"https-only", "redirect-to-https"}, null, "unknown")
 
-_w10(r, i1, want) := check.why_value(r, ["default_cache_behavior", i1, "viewer_protocol_policy"], "default_cache_behavior viewer_protocol_policy", "https-only or redirect-to-https (the origin policy is match-viewer)", null, _s10(r, i1), want)
+_w10(r, i1, want) := [] if {
+	_s10(r, i1) != want
+} else := check.why_value(r, ["default_cache_behavior", i1, "viewer_protocol_policy"], "default_cache_behavior viewer_protocol_policy", "https-only or redirect-to-https (the origin policy is match-viewer)", null, _s10(r, i1), want)
 
 # attr: default_cache_behavior[*].viewer_protocol_policy
 # one_of: [https-only, redirect-to-https]
@@ -145,33 +167,45 @@ _w10(r, i1, want) := check.why_value(r, ["default_cache_behavior", i1, "viewer_p
 # expect: https-only or redirect-to-https (the origin policy is match-viewer)
 _s11(r) := check.items(r, ["default_cache_behavior"], "all", [_s10(r, i1) | some i1, _ in plan.list_at(r, ["default_cache_behavior"])], "pass", "unknown")
 
-_w11(r, want) := check.why_items(r, ["default_cache_behavior"], "default_cache_behavior", _s11(r), want, [_w10(r, i1, want) | some i1, _ in plan.list_at(r, ["default_cache_behavior"])])
+_w11(r, want) := [] if {
+	_s11(r) != want
+} else := check.why_items(r, ["default_cache_behavior"], "default_cache_behavior", _s11(r), want, [_w10(r, i1, want) | some i1, _ in plan.list_at(r, ["default_cache_behavior"])])
 
 # attr: viewer_protocol_policy
 # one_of: [https-only, redirect-to-https]
 # expect: https-only or redirect-to-https (the origin policy is match-viewer)
 _s12(r, i1) := check.value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], "one_of", {"https-only", "redirect-to-https"}, null, "unknown")
 
-_w12(r, i1, want) := check.why_value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], sprintf("ordered_cache_behavior[%d].viewer_protocol_policy", [i1]), "https-only or redirect-to-https (the origin policy is match-viewer)", null, _s12(r, i1), want)
+_w12(r, i1, want) := [] if {
+	_s12(r, i1) != want
+} else := check.why_value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], sprintf("ordered_cache_behavior[%d].viewer_protocol_policy", [i1]), "https-only or redirect-to-https (the origin policy is match-viewer)", null, _s12(r, i1), want)
 
 # attr: ordered_cache_behavior[*].viewer_protocol_policy
 # one_of: [https-only, redirect-to-https]
 # expect: https-only or redirect-to-https (the origin policy is match-viewer)
 _s13(r) := check.items(r, ["ordered_cache_behavior"], "all", [_s12(r, i1) | some i1, _ in plan.list_at(r, ["ordered_cache_behavior"])], "pass", "unknown")
 
-_w13(r, want) := check.why_items(r, ["ordered_cache_behavior"], "ordered_cache_behavior", _s13(r), want, [_w12(r, i1, want) | some i1, _ in plan.list_at(r, ["ordered_cache_behavior"])])
+_w13(r, want) := [] if {
+	_s13(r) != want
+} else := check.why_items(r, ["ordered_cache_behavior"], "ordered_cache_behavior", _s13(r), want, [_w12(r, i1, want) | some i1, _ in plan.list_at(r, ["ordered_cache_behavior"])])
 
 # {all: the 3 nodes above}
 _s14(r) := tri.all_of([_s9(r), _s11(r), _s13(r)])
 
-_w14(r, want) := check.why_children(_s14(r), want, [_w9(r, want), _w11(r, want), _w13(r, want)])
+_w14(r, want) := [] if {
+	_s14(r) != want
+} else := check.why_children(_s14(r), want, [_w9(r, want), _w11(r, want), _w13(r, want)])
 
 # {any: the 2 nodes above}
 _s15(r) := tri.any_of([_s6(r), _s14(r)])
 
-_w15(r, want) := check.why_children(_s15(r), want, [check.quiet(want, _w6(r, want)), _w14(r, want)])
+_w15(r, want) := [] if {
+	_s15(r) != want
+} else := check.why_children(_s15(r), want, [check.quiet(want, _w6(r, want)), _w14(r, want)])
 
 # {all: the 2 nodes above}
 _s16(r) := tri.all_of([_s3(r), _s15(r)])
 
-_w16(r, want) := check.why_children(_s16(r), want, [_w3(r, want), _w15(r, want)])
+_w16(r, want) := [] if {
+	_s16(r) != want
+} else := check.why_children(_s16(r), want, [_w3(r, want), _w15(r, want)])

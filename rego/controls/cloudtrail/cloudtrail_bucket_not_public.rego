@@ -75,73 +75,83 @@ _reason(r, want) := _why(r, want)
 # {attr: block_public_acls, truthy: true, default: false}
 _s0(r) := check.value(r, ["block_public_acls"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["block_public_acls"], "block_public_acls", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["block_public_acls"], "block_public_acls", "true", false, _s0(r), want)
 
 # {attr: block_public_policy, truthy: true, default: false}
 _s1(r) := check.value(r, ["block_public_policy"], "truthy", null, false, "unknown")
 
-_w1(r, want) := check.why_value(r, ["block_public_policy"], "block_public_policy", "true", false, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["block_public_policy"], "block_public_policy", "true", false, _s1(r), want)
 
 # {attr: ignore_public_acls, truthy: true, default: false}
 _s2(r) := check.value(r, ["ignore_public_acls"], "truthy", null, false, "unknown")
 
-_w2(r, want) := check.why_value(r, ["ignore_public_acls"], "ignore_public_acls", "true", false, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["ignore_public_acls"], "ignore_public_acls", "true", false, _s2(r), want)
 
 # {attr: restrict_public_buckets, truthy: true, default: false}
 _s3(r) := check.value(r, ["restrict_public_buckets"], "truthy", null, false, "unknown")
 
-_w3(r, want) := check.why_value(r, ["restrict_public_buckets"], "restrict_public_buckets", "true", false, _s3(r), want)
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_value(r, ["restrict_public_buckets"], "restrict_public_buckets", "true", false, _s3(r), want)
 
 # {all: the 4 nodes above}
 _s4(r) := tri.all_of([_s0(r), _s1(r), _s2(r), _s3(r)])
 
-_w4(r, want) := check.why_children(_s4(r), want, [_w0(r, want), _w1(r, want), _w2(r, want), _w3(r, want)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_children(_s4(r), want, [_w0(r, want), _w1(r, want), _w2(r, want), _w3(r, want)])
 
 # referenced_by: {type: aws_s3_bucket_public_access_block, via: bucket}
 # check: the node above
 # if_none: pass
-_ids5 := refs.identity_index({"aws_s3_bucket"})
-
-_targets5(src) := refs.targets(src, ["bucket"], {"aws_s3_bucket"}, _ids5) if {
-	refs.value_known(src, ["bucket"])
-} else := refs.referenced(src, ["bucket"], {"aws_s3_bucket"})
-
-_rel5 := plan.group({[t.address, i] |
-	some ty in {"aws_s3_bucket_public_access_block"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets5(plan.resources[i])
-})
-
-_related5(r) := [plan.resources[i] | some i in object.get(_rel5, r.address, [])]
+_related5(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_s3_bucket_public_access_block"}, ["bucket"], {"aws_s3_bucket"}), r.address, [])]
 
 _s5(r) := check.related([_s4(x) | some x in _related5(r)], "pass")
 
-_w5(r, want) := check.why_related(_s5(r), want, "no aws_s3_bucket_public_access_block in this plan refers to this resource through bucket", [[x.address, _w4(x, want)] | some x in _related5(r)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_related(_s5(r), want, "no aws_s3_bucket_public_access_block in this plan refers to this resource through bucket", [[x.address, _w4(x, want)] | some x in _related5(r)])
 
 # {attr: block_public_acls, truthy: true, default: false}
 _s6(r) := check.value(r, ["block_public_acls"], "truthy", null, false, "unknown")
 
-_w6(r, want) := check.why_value(r, ["block_public_acls"], "block_public_acls", "true", false, _s6(r), want)
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_value(r, ["block_public_acls"], "block_public_acls", "true", false, _s6(r), want)
 
 # {attr: block_public_policy, truthy: true, default: false}
 _s7(r) := check.value(r, ["block_public_policy"], "truthy", null, false, "unknown")
 
-_w7(r, want) := check.why_value(r, ["block_public_policy"], "block_public_policy", "true", false, _s7(r), want)
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_value(r, ["block_public_policy"], "block_public_policy", "true", false, _s7(r), want)
 
 # {attr: ignore_public_acls, truthy: true, default: false}
 _s8(r) := check.value(r, ["ignore_public_acls"], "truthy", null, false, "unknown")
 
-_w8(r, want) := check.why_value(r, ["ignore_public_acls"], "ignore_public_acls", "true", false, _s8(r), want)
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_value(r, ["ignore_public_acls"], "ignore_public_acls", "true", false, _s8(r), want)
 
 # {attr: restrict_public_buckets, truthy: true, default: false}
 _s9(r) := check.value(r, ["restrict_public_buckets"], "truthy", null, false, "unknown")
 
-_w9(r, want) := check.why_value(r, ["restrict_public_buckets"], "restrict_public_buckets", "true", false, _s9(r), want)
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_value(r, ["restrict_public_buckets"], "restrict_public_buckets", "true", false, _s9(r), want)
 
 # {all: the 4 nodes above}
 _s10(r) := tri.all_of([_s6(r), _s7(r), _s8(r), _s9(r)])
 
-_w10(r, want) := check.why_children(_s10(r), want, [_w6(r, want), _w7(r, want), _w8(r, want), _w9(r, want)])
+_w10(r, want) := [] if {
+	_s10(r) != want
+} else := check.why_children(_s10(r), want, [_w6(r, want), _w7(r, want), _w8(r, want), _w9(r, want)])
 
 # in_plan: {type: aws_s3_account_public_access_block}
 # check: the node above
@@ -150,47 +160,45 @@ _related11(_) := plan.of_types({"aws_s3_account_public_access_block"})
 
 _s11(r) := check.related([_s10(x) | some x in _related11(r)], "fail")
 
-_w11(r, want) := check.why_related(_s11(r), want, "no aws_s3_account_public_access_block in this plan", [[x.address, _w10(x, want)] | some x in _related11(r)])
+_w11(r, want) := [] if {
+	_s11(r) != want
+} else := check.why_related(_s11(r), want, "no aws_s3_account_public_access_block in this plan", [[x.address, _w10(x, want)] | some x in _related11(r)])
 
 # {any: the 2 nodes above}
 _s12(r) := tri.any_of([_s5(r), _s11(r)])
 
-_w12(r, want) := check.why_children(_s12(r), want, [_w5(r, want), check.quiet(want, _w11(r, want))])
+_w12(r, want) := [] if {
+	_s12(r) != want
+} else := check.why_children(_s12(r), want, [_w5(r, want), check.quiet(want, _w11(r, want))])
 
 # policy: policy
 # no_statement: {effect: Allow, principal: public}
 # label: bucket policy
 _s13(r) := policy.status(r, ["policy"], "none", {"effect": "Allow", "principal": "public"}, "unknown")
 
-_w13(r, want) := policy.why(r, ["policy"], "bucket policy", "none", {"effect": "Allow", "principal": "public"}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s13(r), want)
+_w13(r, want) := [] if {
+	_s13(r) != want
+} else := policy.why(r, ["policy"], "bucket policy", "none", {"effect": "Allow", "principal": "public"}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s13(r), want)
 
 # referenced_by: {type: aws_s3_bucket_policy, via: bucket}
 # check: the node above
 # if_none: pass
-_ids14 := refs.identity_index({"aws_s3_bucket"})
-
-_targets14(src) := refs.targets(src, ["bucket"], {"aws_s3_bucket"}, _ids14) if {
-	refs.value_known(src, ["bucket"])
-} else := refs.referenced(src, ["bucket"], {"aws_s3_bucket"})
-
-_rel14 := plan.group({[t.address, i] |
-	some ty in {"aws_s3_bucket_policy"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets14(plan.resources[i])
-})
-
-_related14(r) := [plan.resources[i] | some i in object.get(_rel14, r.address, [])]
+_related14(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_s3_bucket_policy"}, ["bucket"], {"aws_s3_bucket"}), r.address, [])]
 
 _s14(r) := check.related([_s13(x) | some x in _related14(r)], "pass")
 
-_w14(r, want) := check.why_related(_s14(r), want, "no aws_s3_bucket_policy in this plan refers to this resource through bucket", [[x.address, _w13(x, want)] | some x in _related14(r)])
+_w14(r, want) := [] if {
+	_s14(r) != want
+} else := check.why_related(_s14(r), want, "no aws_s3_bucket_policy in this plan refers to this resource through bucket", [[x.address, _w13(x, want)] | some x in _related14(r)])
 
 # policy: policy
 # no_statement: {effect: Allow, principal: public}
 # label: inline bucket policy
 _s15(r) := policy.status(r, ["policy"], "none", {"effect": "Allow", "principal": "public"}, "unknown")
 
-_w15(r, want) := policy.why(r, ["policy"], "inline bucket policy", "none", {"effect": "Allow", "principal": "public"}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s15(r), want)
+_w15(r, want) := [] if {
+	_s15(r) != want
+} else := policy.why(r, ["policy"], "inline bucket policy", "none", {"effect": "Allow", "principal": "public"}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s15(r), want)
 
 # attr: acl
 # none_of: [public-read, public-read-write, authenticated-read]
@@ -199,28 +207,20 @@ _w15(r, want) := policy.why(r, ["policy"], "inline bucket policy", "none", {"eff
 # expect: not a public canned ACL
 _s16(r) := check.value(r, ["acl"], "none_of", {"public-read", "public-read-write", "authenticated-read"}, "private", "unknown")
 
-_w16(r, want) := check.why_value(r, ["acl"], "bucket ACL", "not a public canned ACL", "private", _s16(r), want)
+_w16(r, want) := [] if {
+	_s16(r) != want
+} else := check.why_value(r, ["acl"], "bucket ACL", "not a public canned ACL", "private", _s16(r), want)
 
 # referenced_by: {type: aws_s3_bucket_acl, via: bucket}
 # check: the node above
 # if_none: pass
-_ids17 := refs.identity_index({"aws_s3_bucket"})
-
-_targets17(src) := refs.targets(src, ["bucket"], {"aws_s3_bucket"}, _ids17) if {
-	refs.value_known(src, ["bucket"])
-} else := refs.referenced(src, ["bucket"], {"aws_s3_bucket"})
-
-_rel17 := plan.group({[t.address, i] |
-	some ty in {"aws_s3_bucket_acl"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets17(plan.resources[i])
-})
-
-_related17(r) := [plan.resources[i] | some i in object.get(_rel17, r.address, [])]
+_related17(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_s3_bucket_acl"}, ["bucket"], {"aws_s3_bucket"}), r.address, [])]
 
 _s17(r) := check.related([_s16(x) | some x in _related17(r)], "pass")
 
-_w17(r, want) := check.why_related(_s17(r), want, "no aws_s3_bucket_acl in this plan refers to this resource through bucket", [[x.address, _w16(x, want)] | some x in _related17(r)])
+_w17(r, want) := [] if {
+	_s17(r) != want
+} else := check.why_related(_s17(r), want, "no aws_s3_bucket_acl in this plan refers to this resource through bucket", [[x.address, _w16(x, want)] | some x in _related17(r)])
 
 # attr: acl
 # none_of: [public-read, public-read-write, authenticated-read]
@@ -230,25 +230,25 @@ _w17(r, want) := check.why_related(_s17(r), want, "no aws_s3_bucket_acl in this 
 # expect: not a public canned ACL
 _s18(r) := check.value(r, ["acl"], "none_of", {"public-read", "public-read-write", "authenticated-read"}, "private", "default")
 
-_w18(r, want) := check.why_value(r, ["acl"], "inline acl", "not a public canned ACL", "private", _s18(r), want)
+_w18(r, want) := [] if {
+	_s18(r) != want
+} else := check.why_value(r, ["acl"], "inline acl", "not a public canned ACL", "private", _s18(r), want)
 
 # {all: the 5 nodes above}
 _s19(r) := tri.all_of([_s12(r), _s14(r), _s15(r), _s17(r), _s18(r)])
 
-_w19(r, want) := check.why_children(_s19(r), want, [_w12(r, want), _w14(r, want), _w15(r, want), _w17(r, want), _w18(r, want)])
+_w19(r, want) := [] if {
+	_s19(r) != want
+} else := check.why_children(_s19(r), want, [_w12(r, want), _w14(r, want), _w15(r, want), _w17(r, want), _w18(r, want)])
 
 # refers_to: {type: aws_s3_bucket, via: s3_bucket_name}
 # check: the node above
 # if_none: unknown
 # none_message: the trail's bucket is not managed in this plan, so its exposure cannot be seen
-_ids20 := refs.identity_index({"aws_s3_bucket"})
-
-_targets20(src) := refs.targets(src, ["s3_bucket_name"], {"aws_s3_bucket"}, _ids20) if {
-	refs.value_known(src, ["s3_bucket_name"])
-} else := refs.referenced(src, ["s3_bucket_name"], {"aws_s3_bucket"})
-
-_related20(r) := _targets20(r)
+_related20(r) := refs.related(r, ["s3_bucket_name"], {"aws_s3_bucket"})
 
 _s20(r) := check.related([_s19(x) | some x in _related20(r)], "unknown")
 
-_w20(r, want) := check.why_related(_s20(r), want, "the trail's bucket is not managed in this plan, so its exposure cannot be seen", [[x.address, _w19(x, want)] | some x in _related20(r)])
+_w20(r, want) := [] if {
+	_s20(r) != want
+} else := check.why_related(_s20(r), want, "the trail's bucket is not managed in this plan, so its exposure cannot be seen", [[x.address, _w19(x, want)] | some x in _related20(r)])

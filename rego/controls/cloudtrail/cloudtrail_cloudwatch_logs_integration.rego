@@ -109,52 +109,54 @@ _reason(r, want) := _why(r, want)
 # {attr: cloud_watch_logs_group_arn, exists: true, label: CloudWatch Logs group}
 _s0(r) := check.value(r, ["cloud_watch_logs_group_arn"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["cloud_watch_logs_group_arn"], "CloudWatch Logs group", "a value", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["cloud_watch_logs_group_arn"], "CloudWatch Logs group", "a value", null, _s0(r), want)
 
 # refers_to: {type: aws_cloudwatch_log_group, via: cloud_watch_logs_group_arn}
 # quiet: true
-_ids1 := refs.identity_index({"aws_cloudwatch_log_group"})
-
-_targets1(src) := refs.targets(src, ["cloud_watch_logs_group_arn"], {"aws_cloudwatch_log_group"}, _ids1) if {
-	refs.value_known(src, ["cloud_watch_logs_group_arn"])
-} else := refs.referenced(src, ["cloud_watch_logs_group_arn"], {"aws_cloudwatch_log_group"})
-
-_related1(r) := _targets1(r)
+_related1(r) := refs.related(r, ["cloud_watch_logs_group_arn"], {"aws_cloudwatch_log_group"})
 
 _s1(r) := check.related(["pass" | some x in _related1(r)], "fail")
 
-_w1(r, want) := check.why_related(_s1(r), want, "cloud_watch_logs_group_arn does not point at a aws_cloudwatch_log_group in this plan", [[x.address, []] | some x in _related1(r)])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_related(_s1(r), want, "cloud_watch_logs_group_arn does not point at a aws_cloudwatch_log_group in this plan", [[x.address, []] | some x in _related1(r)])
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
 
-_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), check.quiet(want, _w1(r, want))])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_children(_s2(r), want, [_w0(r, want), check.quiet(want, _w1(r, want))])
 
 # {attr: cloud_watch_logs_role_arn, exists: true, label: CloudWatch Logs delivery role}
 _s3(r) := check.value(r, ["cloud_watch_logs_role_arn"], "exists", null, null, "unknown")
 
-_w3(r, want) := check.why_value(r, ["cloud_watch_logs_role_arn"], "CloudWatch Logs delivery role", "a value", null, _s3(r), want)
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_value(r, ["cloud_watch_logs_role_arn"], "CloudWatch Logs delivery role", "a value", null, _s3(r), want)
 
 # refers_to: {type: aws_iam_role, via: cloud_watch_logs_role_arn}
 # quiet: true
-_ids4 := refs.identity_index({"aws_iam_role"})
-
-_targets4(src) := refs.targets(src, ["cloud_watch_logs_role_arn"], {"aws_iam_role"}, _ids4) if {
-	refs.value_known(src, ["cloud_watch_logs_role_arn"])
-} else := refs.referenced(src, ["cloud_watch_logs_role_arn"], {"aws_iam_role"})
-
-_related4(r) := _targets4(r)
+_related4(r) := refs.related(r, ["cloud_watch_logs_role_arn"], {"aws_iam_role"})
 
 _s4(r) := check.related(["pass" | some x in _related4(r)], "fail")
 
-_w4(r, want) := check.why_related(_s4(r), want, "cloud_watch_logs_role_arn does not point at a aws_iam_role in this plan", [[x.address, []] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "cloud_watch_logs_role_arn does not point at a aws_iam_role in this plan", [[x.address, []] | some x in _related4(r)])
 
 # {any: the 2 nodes above}
 _s5(r) := tri.any_of([_s3(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [_w3(r, want), check.quiet(want, _w4(r, want))])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [_w3(r, want), check.quiet(want, _w4(r, want))])
 
 # {all: the 2 nodes above}
 _s6(r) := tri.all_of([_s2(r), _s5(r)])
 
-_w6(r, want) := check.why_children(_s6(r), want, [_w2(r, want), _w5(r, want)])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_children(_s6(r), want, [_w2(r, want), _w5(r, want)])

@@ -98,4 +98,6 @@ _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, 
 # {attr: enable_logging, not_equals: false, default: true, expect: logging switched on}
 _s0(r) := check.value(r, ["enable_logging"], "not_equals", false, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)

@@ -65,4 +65,6 @@ _reason(r, want) := _why(r, want)
 # {attr: actions_enabled, truthy: true, default: true}
 _s0(r) := check.value(r, ["actions_enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["actions_enabled"], "actions_enabled", "true", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["actions_enabled"], "actions_enabled", "true", true, _s0(r), want)

@@ -87,51 +87,51 @@ _reason(r, want) := _why(r, want)
 # {attr: alarm_actions, exists: true}
 _s0(r) := check.value(r, ["alarm_actions"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["alarm_actions"], "alarm_actions", "a value", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["alarm_actions"], "alarm_actions", "a value", null, _s0(r), want)
 
 # {attr: ok_actions, exists: true}
 _s1(r) := check.value(r, ["ok_actions"], "exists", null, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["ok_actions"], "ok_actions", "a value", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["ok_actions"], "ok_actions", "a value", null, _s1(r), want)
 
 # {attr: insufficient_data_actions, exists: true}
 _s2(r) := check.value(r, ["insufficient_data_actions"], "exists", null, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["insufficient_data_actions"], "insufficient_data_actions", "a value", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["insufficient_data_actions"], "insufficient_data_actions", "a value", null, _s2(r), want)
 
 # refers_to:
 #   type: [aws_sns_topic, aws_autoscaling_policy, aws_appautoscaling_policy]
 #   via: alarm_actions
 # quiet: true
-_ids3 := refs.identity_index({"aws_sns_topic", "aws_autoscaling_policy", "aws_appautoscaling_policy"})
-
-_targets3(src) := refs.targets(src, ["alarm_actions"], {"aws_sns_topic", "aws_autoscaling_policy", "aws_appautoscaling_policy"}, _ids3) if {
-	refs.value_known(src, ["alarm_actions"])
-} else := refs.referenced(src, ["alarm_actions"], {"aws_sns_topic", "aws_autoscaling_policy", "aws_appautoscaling_policy"})
-
-_related3(r) := _targets3(r)
+_related3(r) := refs.related(r, ["alarm_actions"], {"aws_sns_topic", "aws_autoscaling_policy", "aws_appautoscaling_policy"})
 
 _s3(r) := check.related(["pass" | some x in _related3(r)], "fail")
 
-_w3(r, want) := check.why_related(_s3(r), want, "alarm_actions does not point at a aws_sns_topic or aws_autoscaling_policy or aws_appautoscaling_policy in this plan", [[x.address, []] | some x in _related3(r)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_related(_s3(r), want, "alarm_actions does not point at a aws_sns_topic or aws_autoscaling_policy or aws_appautoscaling_policy in this plan", [[x.address, []] | some x in _related3(r)])
 
 # refers_to:
 #   type: [aws_sns_topic, aws_autoscaling_policy, aws_appautoscaling_policy]
 #   via: ok_actions
 # quiet: true
-_ids4 := refs.identity_index({"aws_sns_topic", "aws_autoscaling_policy", "aws_appautoscaling_policy"})
-
-_targets4(src) := refs.targets(src, ["ok_actions"], {"aws_sns_topic", "aws_autoscaling_policy", "aws_appautoscaling_policy"}, _ids4) if {
-	refs.value_known(src, ["ok_actions"])
-} else := refs.referenced(src, ["ok_actions"], {"aws_sns_topic", "aws_autoscaling_policy", "aws_appautoscaling_policy"})
-
-_related4(r) := _targets4(r)
+_related4(r) := refs.related(r, ["ok_actions"], {"aws_sns_topic", "aws_autoscaling_policy", "aws_appautoscaling_policy"})
 
 _s4(r) := check.related(["pass" | some x in _related4(r)], "fail")
 
-_w4(r, want) := check.why_related(_s4(r), want, "ok_actions does not point at a aws_sns_topic or aws_autoscaling_policy or aws_appautoscaling_policy in this plan", [[x.address, []] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "ok_actions does not point at a aws_sns_topic or aws_autoscaling_policy or aws_appautoscaling_policy in this plan", [[x.address, []] | some x in _related4(r)])
 
 # {any: the 5 nodes above}
 _s5(r) := tri.any_of([_s0(r), _s1(r), _s2(r), _s3(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [_w0(r, want), _w1(r, want), _w2(r, want), check.quiet(want, _w3(r, want)), check.quiet(want, _w4(r, want))])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [_w0(r, want), _w1(r, want), _w2(r, want), check.quiet(want, _w3(r, want)), check.quiet(want, _w4(r, want))])

@@ -65,4 +65,6 @@ _reason(r, want) := _why(r, want)
 #   expect: a name other than CloudWatch-CrossAccountSharingRole}
 _s0(r) := check.value(r, ["name"], "not_matches", `(?i)^CloudWatch-CrossAccountSharingRole$`, "", "default")
 
-_w0(r, want) := check.why_value(r, ["name"], "name", "a name other than CloudWatch-CrossAccountSharingRole", "", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["name"], "name", "a name other than CloudWatch-CrossAccountSharingRole", "", _s0(r), want)

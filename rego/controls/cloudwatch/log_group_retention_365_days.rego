@@ -85,14 +85,20 @@ _reason(r, want) := _why(r, want)
 # {attr: retention_in_days, equals: 0, default: 0, expect: 0 (never expire), quiet: true}
 _s0(r) := check.value(r, ["retention_in_days"], "equals", 0, 0, "unknown")
 
-_w0(r, want) := check.why_value(r, ["retention_in_days"], "retention_in_days", "0 (never expire)", 0, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["retention_in_days"], "retention_in_days", "0 (never expire)", 0, _s0(r), want)
 
 # {attr: retention_in_days, gte: 365, expect: at least 365 days}
 _s1(r) := check.value(r, ["retention_in_days"], "bounds", {"gte": 365}, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["retention_in_days"], "retention_in_days", "at least 365 days", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["retention_in_days"], "retention_in_days", "at least 365 days", null, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
 
-_w2(r, want) := check.why_children(_s2(r), want, [check.quiet(want, _w0(r, want)), _w1(r, want)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_children(_s2(r), want, [check.quiet(want, _w0(r, want)), _w1(r, want)])

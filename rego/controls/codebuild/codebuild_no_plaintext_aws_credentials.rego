@@ -78,20 +78,28 @@ _reason(r, want) := _why(r, want)
 # expect: PARAMETER_STORE or SECRETS_MANAGER for a credential
 _s0(r, i1) := check.value(r, ["environment", 0, "environment_variable", i1, "type"], "one_of", {"PARAMETER_STORE", "SECRETS_MANAGER"}, "PLAINTEXT", "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["environment", 0, "environment_variable", i1, "type"], "environment variable type", "PARAMETER_STORE or SECRETS_MANAGER for a credential", "PLAINTEXT", _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["environment", 0, "environment_variable", i1, "type"], "environment variable type", "PARAMETER_STORE or SECRETS_MANAGER for a credential", "PLAINTEXT", _s0(r, i1), want)
 
 # {attr: name, not_matches: '(?i)AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|PASSWORD', label: environment
 #     variable name, expect: a name that does not look like an AWS key or a password}
 _s1(r, i1) := check.value(r, ["environment", 0, "environment_variable", i1, "name"], "not_matches", `(?i)AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|PASSWORD`, null, "unknown")
 
-_w1(r, i1, want) := check.why_value(r, ["environment", 0, "environment_variable", i1, "name"], "environment variable name", "a name that does not look like an AWS key or a password", null, _s1(r, i1), want)
+_w1(r, i1, want) := [] if {
+	_s1(r, i1) != want
+} else := check.why_value(r, ["environment", 0, "environment_variable", i1, "name"], "environment variable name", "a name that does not look like an AWS key or a password", null, _s1(r, i1), want)
 
 # {any: the 2 nodes above}
 _s2(r, i1) := tri.any_of([_s0(r, i1), _s1(r, i1)])
 
-_w2(r, i1, want) := check.why_children(_s2(r, i1), want, [_w0(r, i1, want), _w1(r, i1, want)])
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_children(_s2(r, i1), want, [_w0(r, i1, want), _w1(r, i1, want)])
 
 # {all_items: 'environment[0].environment_variable', check: the node above}
 _s3(r) := check.items(r, ["environment", 0, "environment_variable"], "all", [_s2(r, i1) | some i1, _ in plan.list_at(r, ["environment", 0, "environment_variable"])], "pass", "unknown")
 
-_w3(r, want) := check.why_items(r, ["environment", 0, "environment_variable"], "environment[0].environment_variable", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["environment", 0, "environment_variable"])])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_items(r, ["environment", 0, "environment_variable"], "environment[0].environment_variable", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["environment", 0, "environment_variable"])])

@@ -72,14 +72,20 @@ _reason(r, want) := _why(r, want)
 #     Logs status, expect: ENABLED}
 _s0(r) := check.value(r, ["logs_config", 0, "cloudwatch_logs", 0, "status"], "not_equals", "DISABLED", "ENABLED", "unknown")
 
-_w0(r, want) := check.why_value(r, ["logs_config", 0, "cloudwatch_logs", 0, "status"], "CloudWatch Logs status", "ENABLED", "ENABLED", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["logs_config", 0, "cloudwatch_logs", 0, "status"], "CloudWatch Logs status", "ENABLED", "ENABLED", _s0(r), want)
 
 # {attr: 'logs_config[0].s3_logs[0].status', equals: ENABLED, default: DISABLED, label: S3 logs status}
 _s1(r) := check.value(r, ["logs_config", 0, "s3_logs", 0, "status"], "equals", "ENABLED", "DISABLED", "unknown")
 
-_w1(r, want) := check.why_value(r, ["logs_config", 0, "s3_logs", 0, "status"], "S3 logs status", "\"ENABLED\"", "DISABLED", _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["logs_config", 0, "s3_logs", 0, "status"], "S3 logs status", "\"ENABLED\"", "DISABLED", _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
 
-_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])

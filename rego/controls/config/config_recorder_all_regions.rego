@@ -99,38 +99,34 @@ _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, 
 # {attr: all_supported, truthy: true, default: true}
 _s0(r, i1) := check.value(r, ["recording_group", i1, "all_supported"], "truthy", null, true, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["recording_group", i1, "all_supported"], sprintf("recording_group[%d].all_supported", [i1]), "true", true, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["recording_group", i1, "all_supported"], sprintf("recording_group[%d].all_supported", [i1]), "true", true, _s0(r, i1), want)
 
 # {all_items: recording_group, check: the node above}
 _s1(r) := check.items(r, ["recording_group"], "all", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["recording_group"])], "pass", "unknown")
 
-_w1(r, want) := check.why_items(r, ["recording_group"], "recording_group", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["recording_group"])])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_items(r, ["recording_group"], "recording_group", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["recording_group"])])
 
 # {attr: is_enabled, truthy: true}
 _s2(r) := check.value(r, ["is_enabled"], "truthy", null, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["is_enabled"], "is_enabled", "true", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["is_enabled"], "is_enabled", "true", null, _s2(r), want)
 
 # referenced_by: {type: aws_config_configuration_recorder_status, via: name}
 # check: the node above
 # none_message: no aws_config_configuration_recorder_status starts this recorder
-_ids3 := refs.identity_index({"aws_config_configuration_recorder"})
-
-_targets3(src) := refs.targets(src, ["name"], {"aws_config_configuration_recorder"}, _ids3) if {
-	refs.value_known(src, ["name"])
-} else := refs.referenced(src, ["name"], {"aws_config_configuration_recorder"})
-
-_rel3 := plan.group({[t.address, i] |
-	some ty in {"aws_config_configuration_recorder_status"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets3(plan.resources[i])
-})
-
-_related3(r) := [plan.resources[i] | some i in object.get(_rel3, r.address, [])]
+_related3(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_config_configuration_recorder_status"}, ["name"], {"aws_config_configuration_recorder"}), r.address, [])]
 
 _s3(r) := check.related([_s2(x) | some x in _related3(r)], "fail")
 
-_w3(r, want) := check.why_related(_s3(r), want, "no aws_config_configuration_recorder_status starts this recorder", [[x.address, _w2(x, want)] | some x in _related3(r)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_related(_s3(r), want, "no aws_config_configuration_recorder_status starts this recorder", [[x.address, _w2(x, want)] | some x in _related3(r)])
 
 # in_plan: {type: aws_config_delivery_channel}
 # none_message: no aws_config_delivery_channel in the plan
@@ -138,9 +134,13 @@ _related4(_) := plan.of_types({"aws_config_delivery_channel"})
 
 _s4(r) := check.related(["pass" | some x in _related4(r)], "fail")
 
-_w4(r, want) := check.why_related(_s4(r), want, "no aws_config_delivery_channel in the plan", [[x.address, []] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "no aws_config_delivery_channel in the plan", [[x.address, []] | some x in _related4(r)])
 
 # {all: the 3 nodes above}
 _s5(r) := tri.all_of([_s1(r), _s3(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [_w1(r, want), _w3(r, want), _w4(r, want)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [_w1(r, want), _w3(r, want), _w4(r, want)])

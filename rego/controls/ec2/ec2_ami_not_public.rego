@@ -69,12 +69,16 @@ _reason(r, want) := _why(r, want)
 # {attr: group, not_equals: all, expect: not "all" (share with named accounts or organisations instead)}
 _s0(r) := check.value(r, ["group"], "not_equals", "all", null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["group"], "group", "not \"all\" (share with named accounts or organisations instead)", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["group"], "group", "not \"all\" (share with named accounts or organisations instead)", null, _s0(r), want)
 
 # {attr: state, equals: block-new-sharing}
 _s1(r) := check.value(r, ["state"], "equals", "block-new-sharing", null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["state"], "state", "\"block-new-sharing\"", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["state"], "state", "\"block-new-sharing\"", null, _s1(r), want)
 
 # in_plan: {type: aws_ec2_image_block_public_access}
 # check: the node above
@@ -83,9 +87,13 @@ _related2(_) := plan.of_types({"aws_ec2_image_block_public_access"})
 
 _s2(r) := check.related([_s1(x) | some x in _related2(r)], "fail")
 
-_w2(r, want) := check.why_related(_s2(r), want, "no aws_ec2_image_block_public_access in this plan", [[x.address, _w1(x, want)] | some x in _related2(r)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_related(_s2(r), want, "no aws_ec2_image_block_public_access in this plan", [[x.address, _w1(x, want)] | some x in _related2(r)])
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s0(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w0(r, want), check.quiet(want, _w2(r, want))])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w0(r, want), check.quiet(want, _w2(r, want))])

@@ -83,4 +83,6 @@ _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, 
 # {attr: http_tokens, equals: required, if_unknown: fail, label: default http_tokens}
 _s0(r) := check.value(r, ["http_tokens"], "equals", "required", null, "fail")
 
-_w0(r, want) := check.why_value(r, ["http_tokens"], "default http_tokens", "\"required\"", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["http_tokens"], "default http_tokens", "\"required\"", null, _s0(r), want)

@@ -86,19 +86,25 @@ _reason(r, want) := _why(r, want)
 # {attr: iam_instance_profile, exists: true, if_unknown: fail, label: instance profile}
 _s0(r) := check.value(r, ["iam_instance_profile"], "exists", null, null, "fail")
 
-_w0(r, want) := check.why_value(r, ["iam_instance_profile"], "instance profile", "a value", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["iam_instance_profile"], "instance profile", "a value", null, _s0(r), want)
 
 # {if_unknown: default, matches: '^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$',
 #   quiet: true}
 _s1(r, i1) := check.value(r, ["managed_policy_arns", i1], "matches", `^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$`, null, "default")
 
-_w1(r, i1, want) := check.why_value(r, ["managed_policy_arns", i1], sprintf("managed_policy_arns[%d]", [i1]), "a match for /^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$/", null, _s1(r, i1), want)
+_w1(r, i1, want) := [] if {
+	_s1(r, i1) != want
+} else := check.why_value(r, ["managed_policy_arns", i1], sprintf("managed_policy_arns[%d]", [i1]), "a match for /^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$/", null, _s1(r, i1), want)
 
 # {attr: 'managed_policy_arns[*]', each: any, if_unknown: default, matches: '^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$',
 #   quiet: true}
 _s2(r) := check.items(r, ["managed_policy_arns"], "any", [_s1(r, i1) | some i1, _ in plan.list_at(r, ["managed_policy_arns"])], "fail", "default")
 
-_w2(r, want) := check.why_items(r, ["managed_policy_arns"], "managed_policy_arns", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["managed_policy_arns"])])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_items(r, ["managed_policy_arns"], "managed_policy_arns", _s2(r), want, [_w1(r, i1, want) | some i1, _ in plan.list_at(r, ["managed_policy_arns"])])
 
 # policy: policy
 # some_statement:
@@ -106,96 +112,76 @@ _w2(r, want) := check.why_items(r, ["managed_policy_arns"], "managed_policy_arns
 #   actions: ['ssm:UpdateInstanceInformation', 'ssmmessages:CreateControlChannel']
 _s3(r) := policy.status(r, ["policy"], "some", {"actions": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel"], "effect": "Allow"}, "unknown")
 
-_w3(r, want) := policy.why(r, ["policy"], "policy", "some", {"actions": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel"], "effect": "Allow"}, ["an Allow statement covering ssm:UpdateInstanceInformation, ssmmessages:CreateControlChannel", "Allow statement covering ssm:UpdateInstanceInformation, ssmmessages:CreateControlChannel"], _s3(r), want)
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := policy.why(r, ["policy"], "policy", "some", {"actions": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel"], "effect": "Allow"}, ["an Allow statement covering ssm:UpdateInstanceInformation, ssmmessages:CreateControlChannel", "Allow statement covering ssm:UpdateInstanceInformation, ssmmessages:CreateControlChannel"], _s3(r), want)
 
 # referenced_by: {type: aws_iam_role_policy, via: role}
 # quiet: true
 # check: the node above
-_ids4 := refs.identity_index({"aws_iam_role"})
-
-_targets4(src) := refs.targets(src, ["role"], {"aws_iam_role"}, _ids4) if {
-	refs.value_known(src, ["role"])
-} else := refs.referenced(src, ["role"], {"aws_iam_role"})
-
-_rel4 := plan.group({[t.address, i] |
-	some ty in {"aws_iam_role_policy"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets4(plan.resources[i])
-})
-
-_related4(r) := [plan.resources[i] | some i in object.get(_rel4, r.address, [])]
+_related4(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_iam_role_policy"}, ["role"], {"aws_iam_role"}), r.address, [])]
 
 _s4(r) := check.related([_s3(x) | some x in _related4(r)], "fail")
 
-_w4(r, want) := check.why_related(_s4(r), want, "no aws_iam_role_policy in this plan refers to this resource through role", [[x.address, _w3(x, want)] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "no aws_iam_role_policy in this plan refers to this resource through role", [[x.address, _w3(x, want)] | some x in _related4(r)])
 
 # {attr: policy_arn, matches: '^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$',
 #   expect: the AmazonSSMManagedInstanceCore managed policy}
 _s5(r) := check.value(r, ["policy_arn"], "matches", `^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$`, null, "unknown")
 
-_w5(r, want) := check.why_value(r, ["policy_arn"], "policy_arn", "the AmazonSSMManagedInstanceCore managed policy", null, _s5(r), want)
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_value(r, ["policy_arn"], "policy_arn", "the AmazonSSMManagedInstanceCore managed policy", null, _s5(r), want)
 
 # referenced_by: {type: aws_iam_role_policy_attachment, via: role}
 # none_message: the instance role has no Systems Manager policy (AmazonSSMManagedInstanceCore) attached
 #   in this plan
 # check: the node above
-_ids6 := refs.identity_index({"aws_iam_role"})
-
-_targets6(src) := refs.targets(src, ["role"], {"aws_iam_role"}, _ids6) if {
-	refs.value_known(src, ["role"])
-} else := refs.referenced(src, ["role"], {"aws_iam_role"})
-
-_rel6 := plan.group({[t.address, i] |
-	some ty in {"aws_iam_role_policy_attachment"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets6(plan.resources[i])
-})
-
-_related6(r) := [plan.resources[i] | some i in object.get(_rel6, r.address, [])]
+_related6(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_iam_role_policy_attachment"}, ["role"], {"aws_iam_role"}), r.address, [])]
 
 _s6(r) := check.related([_s5(x) | some x in _related6(r)], "fail")
 
-_w6(r, want) := check.why_related(_s6(r), want, "the instance role has no Systems Manager policy (AmazonSSMManagedInstanceCore) attached in this plan", [[x.address, _w5(x, want)] | some x in _related6(r)])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_related(_s6(r), want, "the instance role has no Systems Manager policy (AmazonSSMManagedInstanceCore) attached in this plan", [[x.address, _w5(x, want)] | some x in _related6(r)])
 
 # {any: the 3 nodes above}
 _s7(r) := tri.any_of([_s2(r), _s4(r), _s6(r)])
 
-_w7(r, want) := check.why_children(_s7(r), want, [check.quiet(want, _w2(r, want)), check.quiet(want, _w4(r, want)), _w6(r, want)])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_children(_s7(r), want, [check.quiet(want, _w2(r, want)), check.quiet(want, _w4(r, want)), _w6(r, want)])
 
 # refers_to: {type: aws_iam_role, via: role}
 # if_none: unknown
 # none_message: the instance profile's role is not managed in this plan
 # check: the node above
-_ids8 := refs.identity_index({"aws_iam_role"})
-
-_targets8(src) := refs.targets(src, ["role"], {"aws_iam_role"}, _ids8) if {
-	refs.value_known(src, ["role"])
-} else := refs.referenced(src, ["role"], {"aws_iam_role"})
-
-_related8(r) := _targets8(r)
+_related8(r) := refs.related(r, ["role"], {"aws_iam_role"})
 
 _s8(r) := check.related([_s7(x) | some x in _related8(r)], "unknown")
 
-_w8(r, want) := check.why_related(_s8(r), want, "the instance profile's role is not managed in this plan", [[x.address, _w7(x, want)] | some x in _related8(r)])
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_related(_s8(r), want, "the instance profile's role is not managed in this plan", [[x.address, _w7(x, want)] | some x in _related8(r)])
 
 # refers_to: {type: aws_iam_instance_profile, via: iam_instance_profile}
 # if_none: unknown
 # none_message: the instance profile is not managed in this plan, so its permissions cannot be read
 #   here
 # check: the node above
-_ids9 := refs.identity_index({"aws_iam_instance_profile"})
-
-_targets9(src) := refs.targets(src, ["iam_instance_profile"], {"aws_iam_instance_profile"}, _ids9) if {
-	refs.value_known(src, ["iam_instance_profile"])
-} else := refs.referenced(src, ["iam_instance_profile"], {"aws_iam_instance_profile"})
-
-_related9(r) := _targets9(r)
+_related9(r) := refs.related(r, ["iam_instance_profile"], {"aws_iam_instance_profile"})
 
 _s9(r) := check.related([_s8(x) | some x in _related9(r)], "unknown")
 
-_w9(r, want) := check.why_related(_s9(r), want, "the instance profile is not managed in this plan, so its permissions cannot be read here", [[x.address, _w8(x, want)] | some x in _related9(r)])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_related(_s9(r), want, "the instance profile is not managed in this plan, so its permissions cannot be read here", [[x.address, _w8(x, want)] | some x in _related9(r)])
 
 # {all: the 2 nodes above}
 _s10(r) := tri.all_of([_s0(r), _s9(r)])
 
-_w10(r, want) := check.why_children(_s10(r), want, [_w0(r, want), _w9(r, want)])
+_w10(r, want) := [] if {
+	_s10(r) != want
+} else := check.why_children(_s10(r), want, [_w0(r, want), _w9(r, want)])

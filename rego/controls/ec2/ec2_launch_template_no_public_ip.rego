@@ -70,10 +70,14 @@ _reason(r, want) := _why(r, want)
 # {attr: associate_public_ip_address, falsy: true, label: network_interfaces associate_public_ip_address}
 _s0(r, i1) := check.value(r, ["network_interfaces", i1, "associate_public_ip_address"], "falsy", null, null, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["network_interfaces", i1, "associate_public_ip_address"], "network_interfaces associate_public_ip_address", "false or unset", null, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["network_interfaces", i1, "associate_public_ip_address"], "network_interfaces associate_public_ip_address", "false or unset", null, _s0(r, i1), want)
 
 # {attr: 'network_interfaces[*].associate_public_ip_address', falsy: true, label: network_interfaces
 #     associate_public_ip_address}
 _s1(r) := check.items(r, ["network_interfaces"], "all", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["network_interfaces"])], "pass", "unknown")
 
-_w1(r, want) := check.why_items(r, ["network_interfaces"], "network_interfaces", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["network_interfaces"])])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_items(r, ["network_interfaces"], "network_interfaces", _s1(r), want, [_w0(r, i1, want) | some i1, _ in plan.list_at(r, ["network_interfaces"])])

@@ -66,4 +66,6 @@ _reason(r, want) := _why(r, want)
 # {attr: auto_accept_shared_attachments, equals: disable, default: disable}
 _s0(r) := check.value(r, ["auto_accept_shared_attachments"], "equals", "disable", "disable", "unknown")
 
-_w0(r, want) := check.why_value(r, ["auto_accept_shared_attachments"], "auto_accept_shared_attachments", "\"disable\"", "disable", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["auto_accept_shared_attachments"], "auto_accept_shared_attachments", "\"disable\"", "disable", _s0(r), want)

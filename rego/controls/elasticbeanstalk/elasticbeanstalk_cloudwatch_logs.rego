@@ -72,24 +72,34 @@ _reason(r, want) := _why(r, want)
 # {attr: namespace, equals: 'aws:elasticbeanstalk:cloudwatch:logs'}
 _s0(r, i1) := check.value(r, ["setting", i1, "namespace"], "equals", "aws:elasticbeanstalk:cloudwatch:logs", null, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["setting", i1, "namespace"], sprintf("setting[%d].namespace", [i1]), "\"aws:elasticbeanstalk:cloudwatch:logs\"", null, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["setting", i1, "namespace"], sprintf("setting[%d].namespace", [i1]), "\"aws:elasticbeanstalk:cloudwatch:logs\"", null, _s0(r, i1), want)
 
 # {attr: name, equals: StreamLogs}
 _s1(r, i1) := check.value(r, ["setting", i1, "name"], "equals", "StreamLogs", null, "unknown")
 
-_w1(r, i1, want) := check.why_value(r, ["setting", i1, "name"], sprintf("setting[%d].name", [i1]), "\"StreamLogs\"", null, _s1(r, i1), want)
+_w1(r, i1, want) := [] if {
+	_s1(r, i1) != want
+} else := check.why_value(r, ["setting", i1, "name"], sprintf("setting[%d].name", [i1]), "\"StreamLogs\"", null, _s1(r, i1), want)
 
 # {attr: value, truthy: true}
 _s2(r, i1) := check.value(r, ["setting", i1, "value"], "truthy", null, null, "unknown")
 
-_w2(r, i1, want) := check.why_value(r, ["setting", i1, "value"], sprintf("setting[%d].value", [i1]), "true", null, _s2(r, i1), want)
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_value(r, ["setting", i1, "value"], sprintf("setting[%d].value", [i1]), "true", null, _s2(r, i1), want)
 
 # {all: the 3 nodes above}
 _s3(r, i1) := tri.all_of([_s0(r, i1), _s1(r, i1), _s2(r, i1)])
 
-_w3(r, i1, want) := check.why_children(_s3(r, i1), want, [_w0(r, i1, want), _w1(r, i1, want), _w2(r, i1, want)])
+_w3(r, i1, want) := [] if {
+	_s3(r, i1) != want
+} else := check.why_children(_s3(r, i1), want, [_w0(r, i1, want), _w1(r, i1, want), _w2(r, i1, want)])
 
 # {any_items: setting, check: the node above, label: the StreamLogs setting}
 _s4(r) := check.items(r, ["setting"], "any", [_s3(r, i1) | some i1, _ in plan.list_at(r, ["setting"])], "fail", "unknown")
 
-_w4(r, want) := check.why_items(r, ["setting"], "setting", _s4(r), want, [_w3(r, i1, want) | some i1, _ in plan.list_at(r, ["setting"])])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_items(r, ["setting"], "setting", _s4(r), want, [_w3(r, i1, want) | some i1, _ in plan.list_at(r, ["setting"])])

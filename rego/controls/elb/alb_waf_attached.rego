@@ -72,60 +72,48 @@ _reason(r, want) := _why(r, want)
 # {attr: load_balancer_type, equals: application, default: application}
 _s0(r) := check.value(r, ["load_balancer_type"], "equals", "application", "application", "unknown")
 
-_w0(r, want) := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "\"application\"", "application", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "\"application\"", "application", _s0(r), want)
 
 # {attr: internal, falsy: true, default: false, if_unknown: default}
 _s1(r) := check.value(r, ["internal"], "falsy", null, false, "default")
 
-_w1(r, want) := check.why_value(r, ["internal"], "internal", "false or unset", false, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["internal"], "internal", "false or unset", false, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])
 
-_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
 
 # referenced_by: {type: aws_wafregional_web_acl_association, via: resource_arn}
 # quiet: true
-_ids3 := refs.identity_index({"aws_lb", "aws_alb"})
-
-_targets3(src) := refs.targets(src, ["resource_arn"], {"aws_lb", "aws_alb"}, _ids3) if {
-	refs.value_known(src, ["resource_arn"])
-} else := refs.referenced(src, ["resource_arn"], {"aws_lb", "aws_alb"})
-
-_rel3 := plan.group({[t.address, i] |
-	some ty in {"aws_wafregional_web_acl_association"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets3(plan.resources[i])
-})
-
-_related3(r) := [plan.resources[i] | some i in object.get(_rel3, r.address, [])]
+_related3(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_wafregional_web_acl_association"}, ["resource_arn"], {"aws_lb", "aws_alb"}), r.address, [])]
 
 _s3(r) := check.related(["pass" | some x in _related3(r)], "fail")
 
-_w3(r, want) := check.why_related(_s3(r), want, "no aws_wafregional_web_acl_association in this plan refers to this resource through resource_arn", [[x.address, []] | some x in _related3(r)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_related(_s3(r), want, "no aws_wafregional_web_acl_association in this plan refers to this resource through resource_arn", [[x.address, []] | some x in _related3(r)])
 
 # referenced_by: {type: aws_wafv2_web_acl_association, via: resource_arn}
 # none_message: no aws_wafv2_web_acl_association in this plan attaches a web ACL to this internet-facing
 #   load balancer
-_ids4 := refs.identity_index({"aws_lb", "aws_alb"})
-
-_targets4(src) := refs.targets(src, ["resource_arn"], {"aws_lb", "aws_alb"}, _ids4) if {
-	refs.value_known(src, ["resource_arn"])
-} else := refs.referenced(src, ["resource_arn"], {"aws_lb", "aws_alb"})
-
-_rel4 := plan.group({[t.address, i] |
-	some ty in {"aws_wafv2_web_acl_association"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets4(plan.resources[i])
-})
-
-_related4(r) := [plan.resources[i] | some i in object.get(_rel4, r.address, [])]
+_related4(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_wafv2_web_acl_association"}, ["resource_arn"], {"aws_lb", "aws_alb"}), r.address, [])]
 
 _s4(r) := check.related(["pass" | some x in _related4(r)], "fail")
 
-_w4(r, want) := check.why_related(_s4(r), want, "no aws_wafv2_web_acl_association in this plan attaches a web ACL to this internet-facing load balancer", [[x.address, []] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "no aws_wafv2_web_acl_association in this plan attaches a web ACL to this internet-facing load balancer", [[x.address, []] | some x in _related4(r)])
 
 # {any: the 2 nodes above}
 _s5(r) := tri.any_of([_s3(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [check.quiet(want, _w3(r, want)), _w4(r, want)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [check.quiet(want, _w3(r, want)), _w4(r, want)])

@@ -87,20 +87,28 @@ _reason(r, want) := _why(r, want)
 #     certificate', quiet: true}
 _s0(r, i1) := check.value(r, ["listener", i1, "lb_protocol"], "not_matches", `(?i)^(https|ssl)$`, null, "unknown")
 
-_w0(r, i1, want) := check.why_value(r, ["listener", i1, "lb_protocol"], sprintf("listener[%d].lb_protocol", [i1]), "a listener without TLS, or an ACM certificate", null, _s0(r, i1), want)
+_w0(r, i1, want) := [] if {
+	_s0(r, i1) != want
+} else := check.why_value(r, ["listener", i1, "lb_protocol"], sprintf("listener[%d].lb_protocol", [i1]), "a listener without TLS, or an ACM certificate", null, _s0(r, i1), want)
 
 # {attr: ssl_certificate_id, matches: '^arn:aws[a-z-]*:acm:', label: listener certificate, expect: an
 #     ACM certificate ARN}
 _s1(r, i1) := check.value(r, ["listener", i1, "ssl_certificate_id"], "matches", `^arn:aws[a-z-]*:acm:`, null, "unknown")
 
-_w1(r, i1, want) := check.why_value(r, ["listener", i1, "ssl_certificate_id"], "listener certificate", "an ACM certificate ARN", null, _s1(r, i1), want)
+_w1(r, i1, want) := [] if {
+	_s1(r, i1) != want
+} else := check.why_value(r, ["listener", i1, "ssl_certificate_id"], "listener certificate", "an ACM certificate ARN", null, _s1(r, i1), want)
 
 # {any: the 2 nodes above}
 _s2(r, i1) := tri.any_of([_s0(r, i1), _s1(r, i1)])
 
-_w2(r, i1, want) := check.why_children(_s2(r, i1), want, [check.quiet(want, _w0(r, i1, want)), _w1(r, i1, want)])
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_children(_s2(r, i1), want, [check.quiet(want, _w0(r, i1, want)), _w1(r, i1, want)])
 
 # {all_items: listener, check: the node above}
 _s3(r) := check.items(r, ["listener"], "all", [_s2(r, i1) | some i1, _ in plan.list_at(r, ["listener"])], "pass", "unknown")
 
-_w3(r, want) := check.why_items(r, ["listener"], "listener", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["listener"])])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_items(r, ["listener"], "listener", _s3(r), want, [_w2(r, i1, want) | some i1, _ in plan.list_at(r, ["listener"])])

@@ -74,4 +74,6 @@ _reason(r, want) := _why(r, want)
 # {attr: enable_deletion_protection, truthy: true, default: false}
 _s0(r) := check.value(r, ["enable_deletion_protection"], "truthy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["enable_deletion_protection"], "enable_deletion_protection", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["enable_deletion_protection"], "enable_deletion_protection", "true", false, _s0(r), want)

@@ -110,4 +110,6 @@ _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, 
 # {attr: enable, truthy: true, default: true}
 _s0(r) := check.value(r, ["enable"], "truthy", null, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["enable"], "enable", "true", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["enable"], "enable", "true", true, _s0(r), want)

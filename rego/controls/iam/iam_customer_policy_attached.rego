@@ -67,87 +67,49 @@ _reason(r, want) := _why(r, want)
 #     aws_iam_policy_attachment]
 #   via: policy_arn
 # none_message: no policy attachment in this plan uses this policy
-_ids0 := refs.identity_index({"aws_iam_policy"})
-
-_targets0(src) := refs.targets(src, ["policy_arn"], {"aws_iam_policy"}, _ids0) if {
-	refs.value_known(src, ["policy_arn"])
-} else := refs.referenced(src, ["policy_arn"], {"aws_iam_policy"})
-
-_rel0 := plan.group({[t.address, i] |
-	some ty in {"aws_iam_role_policy_attachment", "aws_iam_group_policy_attachment", "aws_iam_user_policy_attachment", "aws_iam_policy_attachment"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets0(plan.resources[i])
-})
-
-_related0(r) := [plan.resources[i] | some i in object.get(_rel0, r.address, [])]
+_related0(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_iam_role_policy_attachment", "aws_iam_group_policy_attachment", "aws_iam_user_policy_attachment", "aws_iam_policy_attachment"}, ["policy_arn"], {"aws_iam_policy"}), r.address, [])]
 
 _s0(r) := check.related(["pass" | some x in _related0(r)], "fail")
 
-_w0(r, want) := check.why_related(_s0(r), want, "no policy attachment in this plan uses this policy", [[x.address, []] | some x in _related0(r)])
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_related(_s0(r), want, "no policy attachment in this plan uses this policy", [[x.address, []] | some x in _related0(r)])
 
 # referenced_by: {type: aws_iam_role, via: managed_policy_arns}
 # quiet: true
-_ids1 := refs.identity_index({"aws_iam_policy"})
-
-_targets1(src) := refs.targets(src, ["managed_policy_arns"], {"aws_iam_policy"}, _ids1) if {
-	refs.value_known(src, ["managed_policy_arns"])
-} else := refs.referenced(src, ["managed_policy_arns"], {"aws_iam_policy"})
-
-_rel1 := plan.group({[t.address, i] |
-	some ty in {"aws_iam_role"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets1(plan.resources[i])
-})
-
-_related1(r) := [plan.resources[i] | some i in object.get(_rel1, r.address, [])]
+_related1(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_iam_role"}, ["managed_policy_arns"], {"aws_iam_policy"}), r.address, [])]
 
 _s1(r) := check.related(["pass" | some x in _related1(r)], "fail")
 
-_w1(r, want) := check.why_related(_s1(r), want, "no aws_iam_role in this plan refers to this resource through managed_policy_arns", [[x.address, []] | some x in _related1(r)])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_related(_s1(r), want, "no aws_iam_role in this plan refers to this resource through managed_policy_arns", [[x.address, []] | some x in _related1(r)])
 
 # referenced_by: {type: aws_iam_role_policy_attachments_exclusive, via: policy_arns}
 # quiet: true
-_ids2 := refs.identity_index({"aws_iam_policy"})
-
-_targets2(src) := refs.targets(src, ["policy_arns"], {"aws_iam_policy"}, _ids2) if {
-	refs.value_known(src, ["policy_arns"])
-} else := refs.referenced(src, ["policy_arns"], {"aws_iam_policy"})
-
-_rel2 := plan.group({[t.address, i] |
-	some ty in {"aws_iam_role_policy_attachments_exclusive"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets2(plan.resources[i])
-})
-
-_related2(r) := [plan.resources[i] | some i in object.get(_rel2, r.address, [])]
+_related2(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_iam_role_policy_attachments_exclusive"}, ["policy_arns"], {"aws_iam_policy"}), r.address, [])]
 
 _s2(r) := check.related(["pass" | some x in _related2(r)], "fail")
 
-_w2(r, want) := check.why_related(_s2(r), want, "no aws_iam_role_policy_attachments_exclusive in this plan refers to this resource through policy_arns", [[x.address, []] | some x in _related2(r)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_related(_s2(r), want, "no aws_iam_role_policy_attachments_exclusive in this plan refers to this resource through policy_arns", [[x.address, []] | some x in _related2(r)])
 
 # referenced_by:
 #   type: [aws_iam_role, aws_iam_user]
 #   via: permissions_boundary
 # quiet: true
-_ids3 := refs.identity_index({"aws_iam_policy"})
-
-_targets3(src) := refs.targets(src, ["permissions_boundary"], {"aws_iam_policy"}, _ids3) if {
-	refs.value_known(src, ["permissions_boundary"])
-} else := refs.referenced(src, ["permissions_boundary"], {"aws_iam_policy"})
-
-_rel3 := plan.group({[t.address, i] |
-	some ty in {"aws_iam_role", "aws_iam_user"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets3(plan.resources[i])
-})
-
-_related3(r) := [plan.resources[i] | some i in object.get(_rel3, r.address, [])]
+_related3(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_iam_role", "aws_iam_user"}, ["permissions_boundary"], {"aws_iam_policy"}), r.address, [])]
 
 _s3(r) := check.related(["pass" | some x in _related3(r)], "fail")
 
-_w3(r, want) := check.why_related(_s3(r), want, "no aws_iam_role or aws_iam_user in this plan refers to this resource through permissions_boundary", [[x.address, []] | some x in _related3(r)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_related(_s3(r), want, "no aws_iam_role or aws_iam_user in this plan refers to this resource through permissions_boundary", [[x.address, []] | some x in _related3(r)])
 
 # {any: the 4 nodes above}
 _s4(r) := tri.any_of([_s0(r), _s1(r), _s2(r), _s3(r)])
 
-_w4(r, want) := check.why_children(_s4(r), want, [_w0(r, want), check.quiet(want, _w1(r, want)), check.quiet(want, _w2(r, want)), check.quiet(want, _w3(r, want))])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_children(_s4(r), want, [_w0(r, want), check.quiet(want, _w1(r, want)), check.quiet(want, _w2(r, want)), check.quiet(want, _w3(r, want))])

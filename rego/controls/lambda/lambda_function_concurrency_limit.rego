@@ -71,4 +71,6 @@ _reason(r, want) := _why(r, want)
 #     executions}
 _s0(r) := check.value(r, ["reserved_concurrent_executions"], "bounds", {"gte": 0}, -1, "unknown")
 
-_w0(r, want) := check.why_value(r, ["reserved_concurrent_executions"], "reserved_concurrent_executions", "a reservation of 0 or more concurrent executions", -1, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["reserved_concurrent_executions"], "reserved_concurrent_executions", "a reservation of 0 or more concurrent executions", -1, _s0(r), want)

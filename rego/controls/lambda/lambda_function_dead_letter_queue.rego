@@ -79,36 +79,32 @@ _reason(r, want) := _why(r, want)
 #     or topic}
 _s0(r) := check.value(r, ["dead_letter_config"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["dead_letter_config"], "dead_letter_config", "a dead-letter queue or topic", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["dead_letter_config"], "dead_letter_config", "a dead-letter queue or topic", null, _s0(r), want)
 
 # {attr: 'destination_config[0].on_failure', exists: true, label: on_failure destination}
 _s1(r) := check.value(r, ["destination_config", 0, "on_failure"], "exists", null, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["destination_config", 0, "on_failure"], "on_failure destination", "a value", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["destination_config", 0, "on_failure"], "on_failure destination", "a value", null, _s1(r), want)
 
 # referenced_by: {type: aws_lambda_function_event_invoke_config, via: function_name}
 # check: the node above
 # none_message: no aws_lambda_function_event_invoke_config in this plan sets an on_failure destination
 #   for this function
-_ids2 := refs.identity_index({"aws_lambda_function"})
-
-_targets2(src) := refs.targets(src, ["function_name"], {"aws_lambda_function"}, _ids2) if {
-	refs.value_known(src, ["function_name"])
-} else := refs.referenced(src, ["function_name"], {"aws_lambda_function"})
-
-_rel2 := plan.group({[t.address, i] |
-	some ty in {"aws_lambda_function_event_invoke_config"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets2(plan.resources[i])
-})
-
-_related2(r) := [plan.resources[i] | some i in object.get(_rel2, r.address, [])]
+_related2(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_lambda_function_event_invoke_config"}, ["function_name"], {"aws_lambda_function"}), r.address, [])]
 
 _s2(r) := check.related([_s1(x) | some x in _related2(r)], "fail")
 
-_w2(r, want) := check.why_related(_s2(r), want, "no aws_lambda_function_event_invoke_config in this plan sets an on_failure destination for this function", [[x.address, _w1(x, want)] | some x in _related2(r)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_related(_s2(r), want, "no aws_lambda_function_event_invoke_config in this plan sets an on_failure destination for this function", [[x.address, _w1(x, want)] | some x in _related2(r)])
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s0(r), _s2(r)])
 
-_w3(r, want) := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_children(_s3(r), want, [_w0(r, want), _w2(r, want)])

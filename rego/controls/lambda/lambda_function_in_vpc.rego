@@ -83,53 +83,55 @@ _reason(r, want) := _why(r, want)
 #     one subnet}
 _s0(r) := check.value(r, ["vpc_config", 0, "subnet_ids"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["vpc_config", 0, "subnet_ids"], "vpc_config subnet_ids", "at least one subnet", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["vpc_config", 0, "subnet_ids"], "vpc_config subnet_ids", "at least one subnet", null, _s0(r), want)
 
 # refers_to: {type: aws_subnet, via: 'vpc_config[0].subnet_ids'}
 # quiet: true
-_ids1 := refs.identity_index({"aws_subnet"})
-
-_targets1(src) := refs.targets(src, ["vpc_config", 0, "subnet_ids"], {"aws_subnet"}, _ids1) if {
-	refs.value_known(src, ["vpc_config", 0, "subnet_ids"])
-} else := refs.referenced(src, ["vpc_config", 0, "subnet_ids"], {"aws_subnet"})
-
-_related1(r) := _targets1(r)
+_related1(r) := refs.related(r, ["vpc_config", 0, "subnet_ids"], {"aws_subnet"})
 
 _s1(r) := check.related(["pass" | some x in _related1(r)], "fail")
 
-_w1(r, want) := check.why_related(_s1(r), want, "vpc_config[0].subnet_ids does not point at a aws_subnet in this plan", [[x.address, []] | some x in _related1(r)])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_related(_s1(r), want, "vpc_config[0].subnet_ids does not point at a aws_subnet in this plan", [[x.address, []] | some x in _related1(r)])
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
 
-_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), check.quiet(want, _w1(r, want))])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_children(_s2(r), want, [_w0(r, want), check.quiet(want, _w1(r, want))])
 
 # {attr: 'vpc_config[0].security_group_ids', exists: true, label: vpc_config security_group_ids, expect: at
 #     least one security group}
 _s3(r) := check.value(r, ["vpc_config", 0, "security_group_ids"], "exists", null, null, "unknown")
 
-_w3(r, want) := check.why_value(r, ["vpc_config", 0, "security_group_ids"], "vpc_config security_group_ids", "at least one security group", null, _s3(r), want)
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_value(r, ["vpc_config", 0, "security_group_ids"], "vpc_config security_group_ids", "at least one security group", null, _s3(r), want)
 
 # refers_to: {type: aws_security_group, via: 'vpc_config[0].security_group_ids'}
 # quiet: true
-_ids4 := refs.identity_index({"aws_security_group"})
-
-_targets4(src) := refs.targets(src, ["vpc_config", 0, "security_group_ids"], {"aws_security_group"}, _ids4) if {
-	refs.value_known(src, ["vpc_config", 0, "security_group_ids"])
-} else := refs.referenced(src, ["vpc_config", 0, "security_group_ids"], {"aws_security_group"})
-
-_related4(r) := _targets4(r)
+_related4(r) := refs.related(r, ["vpc_config", 0, "security_group_ids"], {"aws_security_group"})
 
 _s4(r) := check.related(["pass" | some x in _related4(r)], "fail")
 
-_w4(r, want) := check.why_related(_s4(r), want, "vpc_config[0].security_group_ids does not point at a aws_security_group in this plan", [[x.address, []] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "vpc_config[0].security_group_ids does not point at a aws_security_group in this plan", [[x.address, []] | some x in _related4(r)])
 
 # {any: the 2 nodes above}
 _s5(r) := tri.any_of([_s3(r), _s4(r)])
 
-_w5(r, want) := check.why_children(_s5(r), want, [_w3(r, want), check.quiet(want, _w4(r, want))])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_children(_s5(r), want, [_w3(r, want), check.quiet(want, _w4(r, want))])
 
 # {all: the 2 nodes above}
 _s6(r) := tri.all_of([_s2(r), _s5(r)])
 
-_w6(r, want) := check.why_children(_s6(r), want, [_w2(r, want), _w5(r, want)])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_children(_s6(r), want, [_w2(r, want), _w5(r, want)])

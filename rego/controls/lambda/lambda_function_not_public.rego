@@ -87,18 +87,24 @@ _reason(r, want) := _why(r, want)
 # {attr: authorization_type, not_equals: NONE, label: function URL authorization_type, expect: AWS_IAM}
 _s0(r) := check.value(r, ["authorization_type"], "not_equals", "NONE", null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["authorization_type"], "function URL authorization_type", "AWS_IAM", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["authorization_type"], "function URL authorization_type", "AWS_IAM", null, _s0(r), want)
 
 # {attr: principal, not_matches: '^\*$|\.amazonaws\.com(\.cn)?$', label: principal, expect: 'an account
 #     or role, or a principal limited by source_arn or source_account'}
 _s1(r) := check.value(r, ["principal"], "not_matches", `^\*$|\.amazonaws\.com(\.cn)?$`, null, "unknown")
 
-_w1(r, want) := check.why_value(r, ["principal"], "principal", "an account or role, or a principal limited by source_arn or source_account", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["principal"], "principal", "an account or role, or a principal limited by source_arn or source_account", null, _s1(r), want)
 
 # {attr: source_arn, exists: true, quiet: true}
 _s2(r) := check.value(r, ["source_arn"], "exists", null, null, "unknown")
 
-_w2(r, want) := check.why_value(r, ["source_arn"], "source_arn", "a value", null, _s2(r), want)
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_value(r, ["source_arn"], "source_arn", "a value", null, _s2(r), want)
 
 # refers_to:
 #   type: [aws_s3_bucket, aws_sns_topic, aws_sqs_queue, aws_cloudwatch_event_rule, aws_cloudwatch_log_group,
@@ -106,44 +112,52 @@ _w2(r, want) := check.why_value(r, ["source_arn"], "source_arn", "a value", null
 #     aws_iot_topic_rule, aws_scheduler_schedule]
 #   via: source_arn
 # quiet: true
-_ids3 := refs.identity_index({"aws_s3_bucket", "aws_sns_topic", "aws_sqs_queue", "aws_cloudwatch_event_rule", "aws_cloudwatch_log_group", "aws_api_gateway_rest_api", "aws_apigatewayv2_api", "aws_lb_target_group", "aws_cognito_user_pool", "aws_iot_topic_rule", "aws_scheduler_schedule"})
-
-_targets3(src) := refs.targets(src, ["source_arn"], {"aws_s3_bucket", "aws_sns_topic", "aws_sqs_queue", "aws_cloudwatch_event_rule", "aws_cloudwatch_log_group", "aws_api_gateway_rest_api", "aws_apigatewayv2_api", "aws_lb_target_group", "aws_cognito_user_pool", "aws_iot_topic_rule", "aws_scheduler_schedule"}, _ids3) if {
-	refs.value_known(src, ["source_arn"])
-} else := refs.referenced(src, ["source_arn"], {"aws_s3_bucket", "aws_sns_topic", "aws_sqs_queue", "aws_cloudwatch_event_rule", "aws_cloudwatch_log_group", "aws_api_gateway_rest_api", "aws_apigatewayv2_api", "aws_lb_target_group", "aws_cognito_user_pool", "aws_iot_topic_rule", "aws_scheduler_schedule"})
-
-_related3(r) := _targets3(r)
+_related3(r) := refs.related(r, ["source_arn"], {"aws_s3_bucket", "aws_sns_topic", "aws_sqs_queue", "aws_cloudwatch_event_rule", "aws_cloudwatch_log_group", "aws_api_gateway_rest_api", "aws_apigatewayv2_api", "aws_lb_target_group", "aws_cognito_user_pool", "aws_iot_topic_rule", "aws_scheduler_schedule"})
 
 _s3(r) := check.related(["pass" | some x in _related3(r)], "fail")
 
-_w3(r, want) := check.why_related(_s3(r), want, "source_arn does not point at a aws_s3_bucket or aws_sns_topic or aws_sqs_queue or aws_cloudwatch_event_rule or aws_cloudwatch_log_group or aws_api_gateway_rest_api or aws_apigatewayv2_api or aws_lb_target_group or aws_cognito_user_pool or aws_iot_topic_rule or aws_scheduler_schedule in this plan", [[x.address, []] | some x in _related3(r)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_related(_s3(r), want, "source_arn does not point at a aws_s3_bucket or aws_sns_topic or aws_sqs_queue or aws_cloudwatch_event_rule or aws_cloudwatch_log_group or aws_api_gateway_rest_api or aws_apigatewayv2_api or aws_lb_target_group or aws_cognito_user_pool or aws_iot_topic_rule or aws_scheduler_schedule in this plan", [[x.address, []] | some x in _related3(r)])
 
 # {attr: source_account, exists: true, quiet: true}
 _s4(r) := check.value(r, ["source_account"], "exists", null, null, "unknown")
 
-_w4(r, want) := check.why_value(r, ["source_account"], "source_account", "a value", null, _s4(r), want)
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_value(r, ["source_account"], "source_account", "a value", null, _s4(r), want)
 
 # {attr: principal, equals: '*'}
 _s5(r) := check.value(r, ["principal"], "equals", "*", null, "unknown")
 
-_w5(r, want) := check.why_value(r, ["principal"], "principal", "\"*\"", null, _s5(r), want)
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_value(r, ["principal"], "principal", "\"*\"", null, _s5(r), want)
 
 # {attr: principal_org_id, exists: true, quiet: true}
 _s6(r) := check.value(r, ["principal_org_id"], "exists", null, null, "unknown")
 
-_w6(r, want) := check.why_value(r, ["principal_org_id"], "principal_org_id", "a value", null, _s6(r), want)
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_value(r, ["principal_org_id"], "principal_org_id", "a value", null, _s6(r), want)
 
 # {all: the 2 nodes above, quiet: true}
 _s7(r) := tri.all_of([_s5(r), _s6(r)])
 
-_w7(r, want) := check.why_children(_s7(r), want, [_w5(r, want), check.quiet(want, _w6(r, want))])
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_children(_s7(r), want, [_w5(r, want), check.quiet(want, _w6(r, want))])
 
 # {any: the 5 nodes above}
 _s8(r) := tri.any_of([_s1(r), _s2(r), _s3(r), _s4(r), _s7(r)])
 
-_w8(r, want) := check.why_children(_s8(r), want, [_w1(r, want), check.quiet(want, _w2(r, want)), check.quiet(want, _w3(r, want)), check.quiet(want, _w4(r, want)), check.quiet(want, _w7(r, want))])
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_children(_s8(r), want, [_w1(r, want), check.quiet(want, _w2(r, want)), check.quiet(want, _w3(r, want)), check.quiet(want, _w4(r, want)), check.quiet(want, _w7(r, want))])
 
 # {all: the 2 nodes above}
 _s9(r) := tri.all_of([_s0(r), _s8(r)])
 
-_w9(r, want) := check.why_children(_s9(r), want, [_w0(r, want), _w8(r, want)])
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_children(_s9(r), want, [_w0(r, want), _w8(r, want)])

@@ -64,4 +64,6 @@ _reason(r, want) := _why(r, want)
 #   label: tracing mode}
 _s0(r) := config.value(r, ["tracing_config", 0, "mode"], "equals", "Active", "PassThrough", "unknown")
 
-_w0(r, want) := config.why_value(r, ["tracing_config", 0, "mode"], "tracing mode", "\"Active\"", "PassThrough", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["tracing_config", 0, "mode"], "tracing mode", "\"Active\"", "PassThrough", _s0(r), want)

@@ -88,126 +88,176 @@ _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, 
 # {attr: enable_logging, not_equals: false, default: true, expect: logging switched on}
 _s0(r) := check.value(r, ["enable_logging"], "not_equals", false, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
 
 # {attr: type, equals: 'AWS::Lambda::Function'}
 _s1(r, i1, i2) := check.value(r, ["event_selector", i1, "data_resource", i2, "type"], "equals", "AWS::Lambda::Function", null, "unknown")
 
-_w1(r, i1, i2, want) := check.why_value(r, ["event_selector", i1, "data_resource", i2, "type"], sprintf("event_selector[%d].data_resource[%d].type", [i1, i2]), "\"AWS::Lambda::Function\"", null, _s1(r, i1, i2), want)
+_w1(r, i1, i2, want) := [] if {
+	_s1(r, i1, i2) != want
+} else := check.why_value(r, ["event_selector", i1, "data_resource", i2, "type"], sprintf("event_selector[%d].data_resource[%d].type", [i1, i2]), "\"AWS::Lambda::Function\"", null, _s1(r, i1, i2), want)
 
 # {attr: 'data_resource[*].type', equals: 'AWS::Lambda::Function', each: any}
 _s2(r, i1) := check.items(r, ["event_selector", i1, "data_resource"], "any", [_s1(r, i1, i2) | some i2, _ in plan.list_at(r, ["event_selector", i1, "data_resource"])], "fail", "unknown")
 
-_w2(r, i1, want) := check.why_items(r, ["event_selector", i1, "data_resource"], sprintf("event_selector[%d].data_resource", [i1]), _s2(r, i1), want, [_w1(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["event_selector", i1, "data_resource"])])
+_w2(r, i1, want) := [] if {
+	_s2(r, i1) != want
+} else := check.why_items(r, ["event_selector", i1, "data_resource"], sprintf("event_selector[%d].data_resource", [i1]), _s2(r, i1), want, [_w1(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["event_selector", i1, "data_resource"])])
 
 # attr: read_write_type
 # one_of: [All, WriteOnly]
 # default: All
 _s3(r, i1) := check.value(r, ["event_selector", i1, "read_write_type"], "one_of", {"All", "WriteOnly"}, "All", "unknown")
 
-_w3(r, i1, want) := check.why_value(r, ["event_selector", i1, "read_write_type"], sprintf("event_selector[%d].read_write_type", [i1]), "one of \"All\", \"WriteOnly\"", "All", _s3(r, i1), want)
+_w3(r, i1, want) := [] if {
+	_s3(r, i1) != want
+} else := check.why_value(r, ["event_selector", i1, "read_write_type"], sprintf("event_selector[%d].read_write_type", [i1]), "one of \"All\", \"WriteOnly\"", "All", _s3(r, i1), want)
 
 # {all: the 2 nodes above}
 _s4(r, i1) := tri.all_of([_s2(r, i1), _s3(r, i1)])
 
-_w4(r, i1, want) := check.why_children(_s4(r, i1), want, [_w2(r, i1, want), _w3(r, i1, want)])
+_w4(r, i1, want) := [] if {
+	_s4(r, i1) != want
+} else := check.why_children(_s4(r, i1), want, [_w2(r, i1, want), _w3(r, i1, want)])
 
 # {any_items: event_selector, check: the node above}
 _s5(r) := check.items(r, ["event_selector"], "any", [_s4(r, i1) | some i1, _ in plan.list_at(r, ["event_selector"])], "fail", "unknown")
 
-_w5(r, want) := check.why_items(r, ["event_selector"], "event_selector", _s5(r), want, [_w4(r, i1, want) | some i1, _ in plan.list_at(r, ["event_selector"])])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_items(r, ["event_selector"], "event_selector", _s5(r), want, [_w4(r, i1, want) | some i1, _ in plan.list_at(r, ["event_selector"])])
 
 # {attr: field, equals: eventCategory}
 _s6(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "eventCategory", null, "unknown")
 
-_w6(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s6(r, i1, i2), want)
+_w6(r, i1, i2, want) := [] if {
+	_s6(r, i1, i2) != want
+} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s6(r, i1, i2), want)
 
 # {equals: Data}
 _s7(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "equals", "Data", null, "unknown")
 
-_w7(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Data\"", null, _s7(r, i1, i2, i3), want)
+_w7(r, i1, i2, i3, want) := [] if {
+	_s7(r, i1, i2, i3) != want
+} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Data\"", null, _s7(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', equals: Data, each: any}
 _s8(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s7(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")
 
-_w8(r, i1, i2, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s8(r, i1, i2), want, [_w7(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
+_w8(r, i1, i2, want) := [] if {
+	_s8(r, i1, i2) != want
+} else := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s8(r, i1, i2), want, [_w7(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
 
 # {all: the 2 nodes above}
 _s9(r, i1, i2) := tri.all_of([_s6(r, i1, i2), _s8(r, i1, i2)])
 
-_w9(r, i1, i2, want) := check.why_children(_s9(r, i1, i2), want, [_w6(r, i1, i2, want), _w8(r, i1, i2, want)])
+_w9(r, i1, i2, want) := [] if {
+	_s9(r, i1, i2) != want
+} else := check.why_children(_s9(r, i1, i2), want, [_w6(r, i1, i2, want), _w8(r, i1, i2, want)])
 
 # {any_items: field_selector, check: the node above}
 _s10(r, i1) := check.items(r, ["advanced_event_selector", i1, "field_selector"], "any", [_s9(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])], "fail", "unknown")
 
-_w10(r, i1, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s10(r, i1), want, [_w9(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
+_w10(r, i1, want) := [] if {
+	_s10(r, i1) != want
+} else := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s10(r, i1), want, [_w9(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
 
 # {attr: field, equals: resources.type}
 _s11(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "resources.type", null, "unknown")
 
-_w11(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"resources.type\"", null, _s11(r, i1, i2), want)
+_w11(r, i1, i2, want) := [] if {
+	_s11(r, i1, i2) != want
+} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"resources.type\"", null, _s11(r, i1, i2), want)
 
 # {equals: 'AWS::Lambda::Function'}
 _s12(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "equals", "AWS::Lambda::Function", null, "unknown")
 
-_w12(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"AWS::Lambda::Function\"", null, _s12(r, i1, i2, i3), want)
+_w12(r, i1, i2, i3, want) := [] if {
+	_s12(r, i1, i2, i3) != want
+} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"AWS::Lambda::Function\"", null, _s12(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', equals: 'AWS::Lambda::Function', each: any}
 _s13(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s12(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")
 
-_w13(r, i1, i2, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s13(r, i1, i2), want, [_w12(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
+_w13(r, i1, i2, want) := [] if {
+	_s13(r, i1, i2) != want
+} else := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s13(r, i1, i2), want, [_w12(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
 
 # {all: the 2 nodes above}
 _s14(r, i1, i2) := tri.all_of([_s11(r, i1, i2), _s13(r, i1, i2)])
 
-_w14(r, i1, i2, want) := check.why_children(_s14(r, i1, i2), want, [_w11(r, i1, i2, want), _w13(r, i1, i2, want)])
+_w14(r, i1, i2, want) := [] if {
+	_s14(r, i1, i2) != want
+} else := check.why_children(_s14(r, i1, i2), want, [_w11(r, i1, i2, want), _w13(r, i1, i2, want)])
 
 # {any_items: field_selector, check: the node above}
 _s15(r, i1) := check.items(r, ["advanced_event_selector", i1, "field_selector"], "any", [_s14(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])], "fail", "unknown")
 
-_w15(r, i1, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s15(r, i1), want, [_w14(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
+_w15(r, i1, want) := [] if {
+	_s15(r, i1) != want
+} else := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s15(r, i1), want, [_w14(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
 
 # {attr: field, not_equals: readOnly}
 _s16(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "not_equals", "readOnly", null, "unknown")
 
-_w16(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "anything but \"readOnly\"", null, _s16(r, i1, i2), want)
+_w16(r, i1, i2, want) := [] if {
+	_s16(r, i1, i2) != want
+} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "anything but \"readOnly\"", null, _s16(r, i1, i2), want)
 
 # {not_equals: 'true', expect: a readOnly selector that keeps write events}
 _s17(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "not_equals", "true", null, "unknown")
 
-_w17(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "a readOnly selector that keeps write events", null, _s17(r, i1, i2, i3), want)
+_w17(r, i1, i2, i3, want) := [] if {
+	_s17(r, i1, i2, i3) != want
+} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "a readOnly selector that keeps write events", null, _s17(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', not_equals: 'true', expect: a readOnly selector that keeps write events}
 _s18(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "all", [_s17(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "pass", "unknown")
 
-_w18(r, i1, i2, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s18(r, i1, i2), want, [_w17(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
+_w18(r, i1, i2, want) := [] if {
+	_s18(r, i1, i2) != want
+} else := check.why_items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], sprintf("advanced_event_selector[%d].field_selector[%d].equals", [i1, i2]), _s18(r, i1, i2), want, [_w17(r, i1, i2, i3, want) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])])
 
 # {any: the 2 nodes above}
 _s19(r, i1, i2) := tri.any_of([_s16(r, i1, i2), _s18(r, i1, i2)])
 
-_w19(r, i1, i2, want) := check.why_children(_s19(r, i1, i2), want, [_w16(r, i1, i2, want), _w18(r, i1, i2, want)])
+_w19(r, i1, i2, want) := [] if {
+	_s19(r, i1, i2) != want
+} else := check.why_children(_s19(r, i1, i2), want, [_w16(r, i1, i2, want), _w18(r, i1, i2, want)])
 
 # {all_items: field_selector, check: the node above}
 _s20(r, i1) := check.items(r, ["advanced_event_selector", i1, "field_selector"], "all", [_s19(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])], "pass", "unknown")
 
-_w20(r, i1, want) := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s20(r, i1), want, [_w19(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
+_w20(r, i1, want) := [] if {
+	_s20(r, i1) != want
+} else := check.why_items(r, ["advanced_event_selector", i1, "field_selector"], sprintf("advanced_event_selector[%d].field_selector", [i1]), _s20(r, i1), want, [_w19(r, i1, i2, want) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])])
 
 # {all: the 3 nodes above}
 _s21(r, i1) := tri.all_of([_s10(r, i1), _s15(r, i1), _s20(r, i1)])
 
-_w21(r, i1, want) := check.why_children(_s21(r, i1), want, [_w10(r, i1, want), _w15(r, i1, want), _w20(r, i1, want)])
+_w21(r, i1, want) := [] if {
+	_s21(r, i1) != want
+} else := check.why_children(_s21(r, i1), want, [_w10(r, i1, want), _w15(r, i1, want), _w20(r, i1, want)])
 
 # {any_items: advanced_event_selector, check: the node above}
 _s22(r) := check.items(r, ["advanced_event_selector"], "any", [_s21(r, i1) | some i1, _ in plan.list_at(r, ["advanced_event_selector"])], "fail", "unknown")
 
-_w22(r, want) := check.why_items(r, ["advanced_event_selector"], "advanced_event_selector", _s22(r), want, [_w21(r, i1, want) | some i1, _ in plan.list_at(r, ["advanced_event_selector"])])
+_w22(r, want) := [] if {
+	_s22(r) != want
+} else := check.why_items(r, ["advanced_event_selector"], "advanced_event_selector", _s22(r), want, [_w21(r, i1, want) | some i1, _ in plan.list_at(r, ["advanced_event_selector"])])
 
 # {any: the 2 nodes above}
 _s23(r) := tri.any_of([_s5(r), _s22(r)])
 
-_w23(r, want) := check.why_children(_s23(r), want, [_w5(r, want), _w22(r, want)])
+_w23(r, want) := [] if {
+	_s23(r) != want
+} else := check.why_children(_s23(r), want, [_w5(r, want), _w22(r, want)])
 
 # {all: the 2 nodes above}
 _s24(r) := tri.all_of([_s0(r), _s23(r)])
 
-_w24(r, want) := check.why_children(_s24(r), want, [_w0(r, want), _w23(r, want)])
+_w24(r, want) := [] if {
+	_s24(r) != want
+} else := check.why_children(_s24(r), want, [_w0(r, want), _w23(r, want)])

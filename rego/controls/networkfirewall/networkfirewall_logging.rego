@@ -73,20 +73,10 @@ _reason(r, want) := _why(r, want)
 
 # referenced_by: {type: aws_networkfirewall_logging_configuration, via: firewall_arn}
 # none_message: no aws_networkfirewall_logging_configuration in this plan refers to this firewall
-_ids0 := refs.identity_index({"aws_networkfirewall_firewall"})
-
-_targets0(src) := refs.targets(src, ["firewall_arn"], {"aws_networkfirewall_firewall"}, _ids0) if {
-	refs.value_known(src, ["firewall_arn"])
-} else := refs.referenced(src, ["firewall_arn"], {"aws_networkfirewall_firewall"})
-
-_rel0 := plan.group({[t.address, i] |
-	some ty in {"aws_networkfirewall_logging_configuration"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets0(plan.resources[i])
-})
-
-_related0(r) := [plan.resources[i] | some i in object.get(_rel0, r.address, [])]
+_related0(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_networkfirewall_logging_configuration"}, ["firewall_arn"], {"aws_networkfirewall_firewall"}), r.address, [])]
 
 _s0(r) := check.related(["pass" | some x in _related0(r)], "fail")
 
-_w0(r, want) := check.why_related(_s0(r), want, "no aws_networkfirewall_logging_configuration in this plan refers to this firewall", [[x.address, []] | some x in _related0(r)])
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_related(_s0(r), want, "no aws_networkfirewall_logging_configuration in this plan refers to this firewall", [[x.address, []] | some x in _related0(r)])

@@ -90,7 +90,9 @@ _reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, 
 # {attr: enable_default_standards, truthy: true, default: true}
 _s0(r) := check.value(r, ["enable_default_standards"], "truthy", null, true, "unknown")
 
-_w0(r, want) := check.why_value(r, ["enable_default_standards"], "enable_default_standards", "true", true, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["enable_default_standards"], "enable_default_standards", "true", true, _s0(r), want)
 
 # in_plan: {type: aws_securityhub_standards_subscription}
 # none_message: no aws_securityhub_standards_subscription in the plan
@@ -98,9 +100,13 @@ _related1(_) := plan.of_types({"aws_securityhub_standards_subscription"})
 
 _s1(r) := check.related(["pass" | some x in _related1(r)], "fail")
 
-_w1(r, want) := check.why_related(_s1(r), want, "no aws_securityhub_standards_subscription in the plan", [[x.address, []] | some x in _related1(r)])
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_related(_s1(r), want, "no aws_securityhub_standards_subscription in the plan", [[x.address, []] | some x in _related1(r)])
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
 
-_w2(r, want) := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_children(_s2(r), want, [_w0(r, want), _w1(r, want)])

@@ -74,4 +74,6 @@ _reason(r, want) := _why(r, want)
 # label: logging level
 _s0(r) := config.value(r, ["logging_configuration", 0, "level"], "one_of", {"ALL", "ERROR", "FATAL"}, "OFF", "unknown")
 
-_w0(r, want) := config.why_value(r, ["logging_configuration", 0, "level"], "logging level", "one of \"ALL\", \"ERROR\", \"FATAL\"", "OFF", _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["logging_configuration", 0, "level"], "logging level", "one of \"ALL\", \"ERROR\", \"FATAL\"", "OFF", _s0(r), want)

@@ -64,4 +64,6 @@ _reason(r, want) := _why(r, want)
 #   label: X-Ray tracing}
 _s0(r) := config.value(r, ["tracing_configuration", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := config.why_value(r, ["tracing_configuration", 0, "enabled"], "X-Ray tracing", "true", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := config.why_value(r, ["tracing_configuration", 0, "enabled"], "X-Ray tracing", "true", false, _s0(r), want)

@@ -69,85 +69,63 @@ _reason(r, want) := _why(r, want)
 # {attr: instance, exists: true, if_unknown: fail, quiet: true}
 _s0(r) := check.value(r, ["instance"], "exists", null, null, "fail")
 
-_w0(r, want) := check.why_value(r, ["instance"], "instance", "a value", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["instance"], "instance", "a value", null, _s0(r), want)
 
 # {attr: network_interface, exists: true, if_unknown: fail, quiet: true}
 _s1(r) := check.value(r, ["network_interface"], "exists", null, null, "fail")
 
-_w1(r, want) := check.why_value(r, ["network_interface"], "network_interface", "a value", null, _s1(r), want)
+_w1(r, want) := [] if {
+	_s1(r) != want
+} else := check.why_value(r, ["network_interface"], "network_interface", "a value", null, _s1(r), want)
 
 # refers_to: {type: aws_instance, via: instance}
 # if_none: fail
 # quiet: true
-_ids2 := refs.identity_index({"aws_instance"})
-
-_targets2(src) := refs.targets(src, ["instance"], {"aws_instance"}, _ids2) if {
-	refs.value_known(src, ["instance"])
-} else := refs.referenced(src, ["instance"], {"aws_instance"})
-
-_related2(r) := _targets2(r)
+_related2(r) := refs.related(r, ["instance"], {"aws_instance"})
 
 _s2(r) := check.related(["pass" | some x in _related2(r)], "fail")
 
-_w2(r, want) := check.why_related(_s2(r), want, "instance does not point at a aws_instance in this plan", [[x.address, []] | some x in _related2(r)])
+_w2(r, want) := [] if {
+	_s2(r) != want
+} else := check.why_related(_s2(r), want, "instance does not point at a aws_instance in this plan", [[x.address, []] | some x in _related2(r)])
 
 # refers_to: {type: aws_network_interface, via: network_interface}
 # if_none: fail
 # quiet: true
-_ids3 := refs.identity_index({"aws_network_interface"})
-
-_targets3(src) := refs.targets(src, ["network_interface"], {"aws_network_interface"}, _ids3) if {
-	refs.value_known(src, ["network_interface"])
-} else := refs.referenced(src, ["network_interface"], {"aws_network_interface"})
-
-_related3(r) := _targets3(r)
+_related3(r) := refs.related(r, ["network_interface"], {"aws_network_interface"})
 
 _s3(r) := check.related(["pass" | some x in _related3(r)], "fail")
 
-_w3(r, want) := check.why_related(_s3(r), want, "network_interface does not point at a aws_network_interface in this plan", [[x.address, []] | some x in _related3(r)])
+_w3(r, want) := [] if {
+	_s3(r) != want
+} else := check.why_related(_s3(r), want, "network_interface does not point at a aws_network_interface in this plan", [[x.address, []] | some x in _related3(r)])
 
 # referenced_by: {type: aws_nat_gateway, via: allocation_id}
 # quiet: true
-_ids4 := refs.identity_index({"aws_eip"})
-
-_targets4(src) := refs.targets(src, ["allocation_id"], {"aws_eip"}, _ids4) if {
-	refs.value_known(src, ["allocation_id"])
-} else := refs.referenced(src, ["allocation_id"], {"aws_eip"})
-
-_rel4 := plan.group({[t.address, i] |
-	some ty in {"aws_nat_gateway"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets4(plan.resources[i])
-})
-
-_related4(r) := [plan.resources[i] | some i in object.get(_rel4, r.address, [])]
+_related4(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_nat_gateway"}, ["allocation_id"], {"aws_eip"}), r.address, [])]
 
 _s4(r) := check.related(["pass" | some x in _related4(r)], "fail")
 
-_w4(r, want) := check.why_related(_s4(r), want, "no aws_nat_gateway in this plan refers to this resource through allocation_id", [[x.address, []] | some x in _related4(r)])
+_w4(r, want) := [] if {
+	_s4(r) != want
+} else := check.why_related(_s4(r), want, "no aws_nat_gateway in this plan refers to this resource through allocation_id", [[x.address, []] | some x in _related4(r)])
 
 # referenced_by: {type: aws_eip_association, via: allocation_id}
 # none_message: 'the Elastic IP is attached to nothing: it names no instance or network_interface,
 #   and no aws_eip_association or aws_nat_gateway in this plan refers to it'
-_ids5 := refs.identity_index({"aws_eip"})
-
-_targets5(src) := refs.targets(src, ["allocation_id"], {"aws_eip"}, _ids5) if {
-	refs.value_known(src, ["allocation_id"])
-} else := refs.referenced(src, ["allocation_id"], {"aws_eip"})
-
-_rel5 := plan.group({[t.address, i] |
-	some ty in {"aws_eip_association"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets5(plan.resources[i])
-})
-
-_related5(r) := [plan.resources[i] | some i in object.get(_rel5, r.address, [])]
+_related5(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_eip_association"}, ["allocation_id"], {"aws_eip"}), r.address, [])]
 
 _s5(r) := check.related(["pass" | some x in _related5(r)], "fail")
 
-_w5(r, want) := check.why_related(_s5(r), want, "the Elastic IP is attached to nothing: it names no instance or network_interface, and no aws_eip_association or aws_nat_gateway in this plan refers to it", [[x.address, []] | some x in _related5(r)])
+_w5(r, want) := [] if {
+	_s5(r) != want
+} else := check.why_related(_s5(r), want, "the Elastic IP is attached to nothing: it names no instance or network_interface, and no aws_eip_association or aws_nat_gateway in this plan refers to it", [[x.address, []] | some x in _related5(r)])
 
 # {any: the 6 nodes above}
 _s6(r) := tri.any_of([_s0(r), _s1(r), _s2(r), _s3(r), _s4(r), _s5(r)])
 
-_w6(r, want) := check.why_children(_s6(r), want, [check.quiet(want, _w0(r, want)), check.quiet(want, _w1(r, want)), check.quiet(want, _w2(r, want)), check.quiet(want, _w3(r, want)), check.quiet(want, _w4(r, want)), _w5(r, want)])
+_w6(r, want) := [] if {
+	_s6(r) != want
+} else := check.why_children(_s6(r), want, [check.quiet(want, _w0(r, want)), check.quiet(want, _w1(r, want)), check.quiet(want, _w2(r, want)), check.quiet(want, _w3(r, want)), check.quiet(want, _w4(r, want)), _w5(r, want)])

@@ -76,4 +76,6 @@ _reason(r, want) := _why(r, want)
 # {attr: map_public_ip_on_launch, falsy: true, default: false}
 _s0(r) := check.value(r, ["map_public_ip_on_launch"], "falsy", null, false, "unknown")
 
-_w0(r, want) := check.why_value(r, ["map_public_ip_on_launch"], "map_public_ip_on_launch", "false or unset", false, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["map_public_ip_on_launch"], "map_public_ip_on_launch", "false or unset", false, _s0(r), want)

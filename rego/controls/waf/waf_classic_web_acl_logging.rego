@@ -73,4 +73,6 @@ _reason(r, want) := _why(r, want)
 #     Firehose destination}
 _s0(r) := check.value(r, ["logging_configuration"], "exists", null, null, "unknown")
 
-_w0(r, want) := check.why_value(r, ["logging_configuration"], "logging_configuration", "a Kinesis Data Firehose destination", null, _s0(r), want)
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_value(r, ["logging_configuration"], "logging_configuration", "a Kinesis Data Firehose destination", null, _s0(r), want)

@@ -95,20 +95,10 @@ _reason(r, want) := _why(r, want)
 
 # referenced_by: {type: aws_wafv2_web_acl_logging_configuration, via: resource_arn}
 # none_message: no aws_wafv2_web_acl_logging_configuration in this plan refers to this web ACL
-_ids0 := refs.identity_index({"aws_wafv2_web_acl"})
-
-_targets0(src) := refs.targets(src, ["resource_arn"], {"aws_wafv2_web_acl"}, _ids0) if {
-	refs.value_known(src, ["resource_arn"])
-} else := refs.referenced(src, ["resource_arn"], {"aws_wafv2_web_acl"})
-
-_rel0 := plan.group({[t.address, i] |
-	some ty in {"aws_wafv2_web_acl_logging_configuration"}
-	some i in object.get(plan.by_type, ty, [])
-	some t in _targets0(plan.resources[i])
-})
-
-_related0(r) := [plan.resources[i] | some i in object.get(_rel0, r.address, [])]
+_related0(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_wafv2_web_acl_logging_configuration"}, ["resource_arn"], {"aws_wafv2_web_acl"}), r.address, [])]
 
 _s0(r) := check.related(["pass" | some x in _related0(r)], "fail")
 
-_w0(r, want) := check.why_related(_s0(r), want, "no aws_wafv2_web_acl_logging_configuration in this plan refers to this web ACL", [[x.address, []] | some x in _related0(r)])
+_w0(r, want) := [] if {
+	_s0(r) != want
+} else := check.why_related(_s0(r), want, "no aws_wafv2_web_acl_logging_configuration in this plan refers to this web ACL", [[x.address, []] | some x in _related0(r)])
