@@ -1,5 +1,6 @@
-"""A local RFC 3161 Time-Stamp Authority for tests: a test CA and TSA certificate made here, and
-an HTTP server on 127.0.0.1 whose answers `openssl ts -reply` signs."""
+"""A local RFC 3161 Time-Stamp Authority for tests: a test CA (optionally with an intermediate CA)
+and TSA certificate made here, and an HTTP server on 127.0.0.1 whose answers `openssl ts -reply`
+signs, with the TSA certificate only or, with `chain`, the whole chain (`-chain`)."""
 
 from __future__ import annotations
 
@@ -49,33 +50,52 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     )  # fmt: skip
 
 
-def make_pki(folder: Path, cn: str = "soc2opa test TSA") -> Path:
-    """A CA and a TSA certificate (critical EKU timeStamping) in folder; returns the CA PEM."""
-    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
-    later = now + datetime.timedelta(days=2)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder().subject_name(_name(f"{cn} root")).issuer_name(_name(f"{cn} root"))
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(later)
+def _ca(
+    name: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name,
+    signer: ec.EllipticCurvePrivateKey,
+    now: datetime.datetime,
+) -> x509.Certificate:
+    return (
+        x509.CertificateBuilder().subject_name(name).issuer_name(issuer)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                        critical=True)
-        .sign(ca_key, hashes.SHA256())
+        .sign(signer, hashes.SHA256())
     )  # fmt: skip
+
+
+def make_pki(folder: Path, cn: str = "soc2opa test TSA", *, intermediate: bool = False) -> Path:
+    """A root CA, optionally an intermediate CA under it, and a TSA certificate (critical EKU
+    timeStamping) issued by the last CA, in folder; chain.pem holds the CAs (intermediate first).
+    Returns the root CA's PEM."""
+    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+    later = now + datetime.timedelta(days=2)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root = _ca(_name(f"{cn} root"), root_key, _name(f"{cn} root"), root_key, now)
+    cas, issuer, issuer_key = [root], root, root_key
+    if intermediate:
+        mid_key = ec.generate_private_key(ec.SECP256R1())
+        issuer = _ca(_name(f"{cn} intermediate"), mid_key, root.subject, root_key, now)
+        cas, issuer_key = [issuer, root], mid_key
     tsa_key = ec.generate_private_key(ec.SECP256R1())
     tsa = (
-        x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca.subject)
+        x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(issuer.subject)
         .public_key(tsa_key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now).not_valid_after(later)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False),
                        critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .sign(ca_key, hashes.SHA256())
+        .sign(issuer_key, hashes.SHA256())
     )  # fmt: skip
-    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (folder / "tsa.pem").write_bytes(tsa.public_bytes(serialization.Encoding.PEM))
+    pem = serialization.Encoding.PEM
+    (folder / "ca.pem").write_bytes(root.public_bytes(pem))
+    (folder / "chain.pem").write_bytes(b"".join(c.public_bytes(pem) for c in cas))
+    (folder / "tsa.pem").write_bytes(tsa.public_bytes(pem))
     (folder / "tsa.key").write_bytes(_pem_key(tsa_key))
     (folder / "serial").write_text("01\n")
     (folder / "tsa.cnf").write_text(_CONFIG.format(dir=folder))
@@ -92,10 +112,12 @@ class Stub:
 
 
 @contextmanager
-def tsa_server(folder: Path) -> Iterator[Stub]:
-    """Serve RFC 3161 over HTTP on 127.0.0.1 (a random port) until the block ends."""
+def tsa_server(folder: Path, *, chain: bool = False, intermediate: bool = False) -> Iterator[Stub]:
+    """Serve RFC 3161 over HTTP on 127.0.0.1 (a random port) until the block ends; with chain,
+    each answer carries the CA certificates after the TSA's (`openssl ts -reply -chain`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    ca = make_pki(folder)
+    ca = make_pki(folder, intermediate=intermediate)
+    extra = ["-chain", str(folder / "chain.pem")] if chain else []
     lock = threading.Lock()
     stub = Stub("", ca)
 
@@ -106,7 +128,7 @@ def tsa_server(folder: Path) -> Iterator[Stub]:
                 (folder / "q.tsq").write_bytes(query)
                 done = subprocess.run(
                     ["openssl", "ts", "-reply", "-config", str(folder / "tsa.cnf"),
-                     "-queryfile", str(folder / "q.tsq"), "-out", str(folder / "r.tsr")],
+                     "-queryfile", str(folder / "q.tsq"), "-out", str(folder / "r.tsr"), *extra],
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 body = (folder / "r.tsr").read_bytes() if done.returncode == 0 else b""

@@ -1,8 +1,10 @@
 """RFC 3161 timestamps on checkpoints: ask a Time-Stamp Authority, check what it answered.
 
 The message stamped is the checkpoint's whole signed note; the store keeps the TSA's DER
-TimeStampResponse (base64). rfc3161-client builds the request and parses and verifies the
-response.
+TimeStampResponse (base64) exactly as the TSA sent it. rfc3161-client builds the request and
+parses and verifies the response; a response whose certificate set is not in DER order (a TSA
+sending its whole chain, the way OpenSSL writes it) is put in DER order first (der.py), which
+leaves the signature and what it covers untouched.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from soc2opa.errors import UsageError
+from soc2opa.evidence.der import sort_certificates
 from soc2opa.evidence.store import display
 
 _MAX_RESPONSE = 1 << 20
@@ -59,7 +62,7 @@ def request_timestamp(url: str, message: bytes, timeout: float = 30) -> str:
     if len(body) > _MAX_RESPONSE:
         raise UsageError(f"--tsa-url {display(url)}: the answer is over 1 MiB")
     try:
-        response = rfc.decode_timestamp_response(body)
+        response = rfc.decode_timestamp_response(sort_certificates(body))
     except ValueError:
         raise UsageError(f"--tsa-url {display(url)}: the answer is not a timestamp") from None
     if response.status != rfc.PKIStatus.GRANTED:
@@ -86,11 +89,13 @@ def check_timestamp(token: str, message: bytes, roots: list[Any] | None) -> date
     """The trusted time of a stored timestamp over message; TimestampError if it is not one.
 
     Without roots only the message imprint is checked; with them, the TSA's signature and
-    certificate chain (rfc3161-client's verifier) too.
+    certificate chain (rfc3161-client's verifier) too. Intermediate certificates the response
+    carries are used to build the chain to a root, never trusted on their own.
     """
     rfc = _client()
     try:
-        response = rfc.decode_timestamp_response(base64.b64decode(token, validate=True))
+        raw = base64.b64decode(token, validate=True)
+        response = rfc.decode_timestamp_response(sort_certificates(raw))
     except (ValueError, binascii.Error):
         raise TimestampError("the timestamp is not a DER TimeStampResponse") from None
     if response.tst_info.message_imprint.message != hashlib.sha256(message).digest():
