@@ -106,6 +106,8 @@ def _metadata(control: Control) -> str:
         custom["crosswalk"] = d["crosswalk"]
     if d.get("reference"):
         custom["reference"] = d["reference"]
+    if d.get("beyond_reference"):
+        custom["beyond_reference"] = " ".join(d["beyond_reference"].split())
     if d.get("aggregate") == "any":
         custom["scope"] = "account"
     if d.get("runtime_evidence"):

@@ -110,6 +110,7 @@ def control_page(control: Control, root: Path) -> str:
             runtime_evidence=" ".join(d.get("runtime_evidence", "").split()),
             examples=examples,
             reference=d.get("reference", []),
+            beyond_reference=" ".join(d.get("beyond_reference", "").split()),
         )
     )
 

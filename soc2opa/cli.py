@@ -691,6 +691,8 @@ def controls_show(control_id: str, bundle: Path | None, fmt: str, opa_path: str 
             lines.append(f"  {FRAMEWORKS[name][1]}: {', '.join(ids)}")
     if custom.get("reference"):
         lines.append(f"  reference rows: {', '.join(custom['reference'])}")
+    if custom.get("beyond_reference"):
+        lines.append(f"  reference rows: none ({custom['beyond_reference']})")
     if custom.get("runtime_evidence"):
         lines += ["", "  Needs runtime evidence:"]
         lines += textwrap.wrap(custom["runtime_evidence"], 96, initial_indent="    ",
