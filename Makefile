@@ -10,7 +10,7 @@ REGISTRY := $(TOOLS)/registry
 export SOC2OPA_OPA := $(OPA)
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: setup chromium demo test lint rego-check build check-generated plans plans-check schema schema-check bench bench-smoke clean goldens
+.PHONY: setup chromium demo test lint rego-check build check-generated plans plans-check schema schema-check bench bench-smoke compare-checkov clean goldens
 
 setup: $(BIN)/soc2opa $(OPA) $(CONFTEST) $(REGISTRY) chromium
 
@@ -102,6 +102,12 @@ bench-smoke: setup
 	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
 	$(BIN)/python scripts/bench.py --smoke --out "$$out" --plans "$$out/plans" > /dev/null && \
 	echo "make bench-smoke: the benchmark ran end to end"
+
+# soc2opa against expected verdicts and Checkov on plans from public HCL (docs/checkov-comparison.md).
+# Re-runs Checkov and stores its results when it is installed; otherwise uses the stored ones.
+CHECKOV ?= $(shell command -v checkov 2>/dev/null)
+compare-checkov: setup
+	$(BIN)/python scripts/compare_checkov.py $(if $(CHECKOV),--run-checkov $(CHECKOV))
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
