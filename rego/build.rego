@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "2857bde8302131c8"
+revision := "95094515743658fc"
 
 min_opa_version := "1.0.0"
