@@ -3,19 +3,43 @@
 # description: >-
 #   The escape hatch of ec2_instance_sensitive_ports_not_internet_exposed: an instance with a
 #   public address (data.soc2opa.lib.vpc) fails when one of its security groups, with the rule
-#   resources that point at it, opens one of the ports to 0.0.0.0/0 or ::/0.
+#   resources that point at it, opens one of the ports to 0.0.0.0/0 or ::/0. An instance that
+#   names no security group is in its VPC's default group, judged by that group's rules when the
+#   plan manages it (aws_default_security_group of the instance's subnet's VPC).
 # scope: package
 package soc2opa.controls.ec2_instance_sensitive_ports_not_internet_exposed
 
 import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
+import data.soc2opa.lib.refs
 import data.soc2opa.lib.vpc
 
 _ports := {20, 21, 22, 23, 88, 389, 445, 636, 1433, 1434, 1521, 2483, 2484, 3306, 3389, 5432, 5601, 6379, 7000, 7001, 7199, 8888, 9042, 9092, 9160, 9200, 9300, 11211, 27017, 27018}
 
 _what := "a remote administration, file sharing, directory or database port"
 
-_groups(r) := [g | some path in [["vpc_security_group_ids"], ["security_groups"]]; some g in vpc.groups_of(r, path)]
+_groups(r) := gs if {
+	gs := [g | some path in [["vpc_security_group_ids"], ["security_groups"]]; some g in vpc.groups_of(r, path)]
+	count(gs) > 0
+} else := [_default_group(r)] if {
+	_no_groups(r)
+	not _other_sources(r)
+} else := []
+
+_vpc_ids := refs.identity_index({"aws_vpc"})
+
+# The plan's aws_default_security_group of the VPC the instance's subnet belongs to.
+_default_group(r) := gs[0] if {
+	vpcs := {v.address | some v in refs.targets(vpc.subnet_of(r), ["vpc_id"], {"aws_vpc"}, _vpc_ids)}
+	gs := [g |
+		some g in plan.of_types({"aws_default_security_group"})
+		some v in refs.targets(g, ["vpc_id"], {"aws_vpc"}, _vpc_ids)
+		v.address in vpcs
+	]
+	count(gs) == 1
+}
+
+_other_sources(r) if count(plan.list_at(r, ["network_interface"])) + count(plan.list_at(r, ["launch_template"])) > 0
 
 _unresolved(r) if {
 	some path in [["vpc_security_group_ids"], ["security_groups"]]
@@ -60,7 +84,8 @@ result(r) := {"status": "pass", "reason": sprintf("the instance has no public IP
 	count(_groups(r)) == 0
 } else := {"status": "unknown", "reason": "the instance's security groups come from its network interfaces or launch template, which this check does not read"} if {
 	_no_groups(r)
-	count(plan.list_at(r, ["network_interface"])) + count(plan.list_at(r, ["launch_template"])) > 0
+	_other_sources(r)
 } else := {"status": "pass", "reason": "the instance uses its VPC's default security group, which admits only members of the group"} if {
 	_no_groups(r)
+	not _default_group(r)
 } else := {"status": "pass", "reason": sprintf("no security group of the instance opens %s to the internet", [_what])}
