@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "95094515743658fc"
+revision := "59cfa03a2bbf6a88"
 
 min_opa_version := "1.0.0"

@@ -7,7 +7,7 @@
 
 # METADATA
 # title: Internet-reachable EC2 instances expose no administration or database ports
-# description: An instance with a public address whose security group admits 0.0.0.0/0 or ::/0 on SSH, RDP, FTP, Telnet, Kerberos, LDAP, SMB, or a database, cache, search or message broker port (SQL Server, Oracle, MySQL, PostgreSQL, Redis, Kafka, Elasticsearch/Kibana, Memcached, MongoDB, Cassandra) is exposed to brute force and exploitation from anywhere. The instance's public address is decided as in ec2_instance_no_public_ip; an instance in a subnet of this plan with no route to an internet gateway passes. Its groups are those of vpc_security_group_ids and security_groups, each read with its inline rules and the aws_security_group_rule / aws_vpc_security_group_ingress_rule resources that point at it. An instance that names no group uses the VPC's default group (judged by vpc_default_security_group_closed). A group managed outside the plan, a rule or address known only after apply is unknown.
+# description: 'An instance with a public address whose security group admits 0.0.0.0/0 or ::/0 on SSH, RDP, FTP, Telnet, Kerberos, LDAP, SMB, or a database, cache, search or message broker port (SQL Server, Oracle, MySQL, PostgreSQL, Redis, Kafka, Elasticsearch/Kibana, Memcached, MongoDB, Cassandra) is exposed to brute force and exploitation from anywhere. The instance''s public address is decided as in ec2_instance_no_public_ip; an instance in a subnet of this plan with no route to an internet gateway passes. Its groups are those of vpc_security_group_ids and security_groups, each read with its inline rules and the aws_security_group_rule / aws_vpc_security_group_ingress_rule resources that point at it. An instance that names no group uses its VPC''s default group: when this plan manages that group (the aws_default_security_group of the VPC of the instance''s subnet), its rules are read like any other group''s; otherwise the instance passes here and vpc_default_security_group_closed judges the default group. A group managed outside the plan, a rule or address known only after apply is unknown.'
 # scope: package
 # custom:
 #   id: ec2_instance_sensitive_ports_not_internet_exposed
@@ -45,6 +45,7 @@ package soc2opa.controls.ec2_instance_sensitive_ports_not_internet_exposed
 
 import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
+import data.soc2opa.lib.refs
 import data.soc2opa.lib.vpc
 
 # METADATA
@@ -83,7 +84,28 @@ _ports := {20, 21, 22, 23, 88, 389, 445, 636, 1433, 1434, 1521, 2483, 2484, 3306
 
 _what := "a remote administration, file sharing, directory or database port"
 
-_groups(r) := [g | some path in [["vpc_security_group_ids"], ["security_groups"]]; some g in vpc.groups_of(r, path)]
+_groups(r) := gs if {
+	gs := [g | some path in [["vpc_security_group_ids"], ["security_groups"]]; some g in vpc.groups_of(r, path)]
+	count(gs) > 0
+} else := [_default_group(r)] if {
+	_no_groups(r)
+	not _other_sources(r)
+} else := []
+
+_vpc_ids := refs.identity_index({"aws_vpc"})
+
+# The plan's aws_default_security_group of the VPC the instance's subnet belongs to.
+_default_group(r) := gs[0] if {
+	vpcs := {v.address | some v in refs.targets(vpc.subnet_of(r), ["vpc_id"], {"aws_vpc"}, _vpc_ids)}
+	gs := [g |
+		some g in plan.of_types({"aws_default_security_group"})
+		some v in refs.targets(g, ["vpc_id"], {"aws_vpc"}, _vpc_ids)
+		v.address in vpcs
+	]
+	count(gs) == 1
+}
+
+_other_sources(r) if count(plan.list_at(r, ["network_interface"])) + count(plan.list_at(r, ["launch_template"])) > 0
 
 _unresolved(r) if {
 	some path in [["vpc_security_group_ids"], ["security_groups"]]
@@ -128,7 +150,8 @@ result(r) := {"status": "pass", "reason": sprintf("the instance has no public IP
 	count(_groups(r)) == 0
 } else := {"status": "unknown", "reason": "the instance's security groups come from its network interfaces or launch template, which this check does not read"} if {
 	_no_groups(r)
-	count(plan.list_at(r, ["network_interface"])) + count(plan.list_at(r, ["launch_template"])) > 0
+	_other_sources(r)
 } else := {"status": "pass", "reason": "the instance uses its VPC's default security group, which admits only members of the group"} if {
 	_no_groups(r)
+	not _default_group(r)
 } else := {"status": "pass", "reason": sprintf("no security group of the instance opens %s to the internet", [_what])}

@@ -6,7 +6,7 @@
 
 # METADATA
 # title: Elastic IP addresses are attached to something
-# description: An Elastic IP that is allocated but attached to nothing is a public address nobody owns in the inventory; it costs money and, when later attached by hand, exposes whatever it lands on outside change control. An aws_eip passes when it names an instance or network_interface, or when an aws_eip_association or an aws_nat_gateway in this plan refers to it. Addresses given to network load balancers through subnet_mapping are not recognised and fail; waive them.
+# description: 'An Elastic IP that is allocated but attached to nothing is a public address nobody owns in the inventory; it costs money and, when later attached by hand, exposes whatever it lands on outside change control. An aws_eip passes when it names an instance or network_interface, or when an aws_eip_association, an aws_nat_gateway or a network load balancer''s subnet_mapping (allocation_id, up to six mappings: one per availability zone) in this plan refers to it. Mappings written as dynamic blocks are left out of the plan''s configuration by Terraform, so a new address given through one is not recognised and fails; waive it.'
 # scope: package
 # custom:
 #   id: vpc_eip_associated
@@ -58,9 +58,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s6(r)
+_outcome(r) := _s12(r)
 
-_why(r, want) := plan.reasons(_w6(r, want))
+_why(r, want) := plan.reasons(_w12(r, want))
 
 _status := {r.address: _outcome(r) | some r in _judged}
 
@@ -112,20 +112,81 @@ _w4(r, want) := [] if {
 	_s4(r) != want
 } else := check.why_related(_s4(r), want, "no aws_nat_gateway in this plan refers to this resource through allocation_id", [[x.address, []] | some x in _related4(r)])
 
-# referenced_by: {type: aws_eip_association, via: allocation_id}
-# none_message: 'the Elastic IP is attached to nothing: it names no instance or network_interface,
-#   and no aws_eip_association or aws_nat_gateway in this plan refers to it'
-_related5(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_eip_association"}, ["allocation_id"], {"aws_eip"}), r.address, [])]
+# referenced_by: {type: aws_lb, via: 'subnet_mapping[0].allocation_id'}
+# quiet: true
+_related5(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_lb"}, ["subnet_mapping", 0, "allocation_id"], {"aws_eip"}), r.address, [])]
 
 _s5(r) := check.related(["pass" | some x in _related5(r)], "fail")
 
 _w5(r, want) := [] if {
 	_s5(r) != want
-} else := check.why_related(_s5(r), want, "the Elastic IP is attached to nothing: it names no instance or network_interface, and no aws_eip_association or aws_nat_gateway in this plan refers to it", [[x.address, []] | some x in _related5(r)])
+} else := check.why_related(_s5(r), want, "no aws_lb in this plan refers to this resource through subnet_mapping[0].allocation_id", [[x.address, []] | some x in _related5(r)])
 
-# {any: the 6 nodes above}
-_s6(r) := tri.any_of([_s0(r), _s1(r), _s2(r), _s3(r), _s4(r), _s5(r)])
+# referenced_by: {type: aws_lb, via: 'subnet_mapping[1].allocation_id'}
+# quiet: true
+_related6(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_lb"}, ["subnet_mapping", 1, "allocation_id"], {"aws_eip"}), r.address, [])]
+
+_s6(r) := check.related(["pass" | some x in _related6(r)], "fail")
 
 _w6(r, want) := [] if {
 	_s6(r) != want
-} else := check.why_children(_s6(r), want, [check.quiet(want, _w0(r, want)), check.quiet(want, _w1(r, want)), check.quiet(want, _w2(r, want)), check.quiet(want, _w3(r, want)), check.quiet(want, _w4(r, want)), _w5(r, want)])
+} else := check.why_related(_s6(r), want, "no aws_lb in this plan refers to this resource through subnet_mapping[1].allocation_id", [[x.address, []] | some x in _related6(r)])
+
+# referenced_by: {type: aws_lb, via: 'subnet_mapping[2].allocation_id'}
+# quiet: true
+_related7(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_lb"}, ["subnet_mapping", 2, "allocation_id"], {"aws_eip"}), r.address, [])]
+
+_s7(r) := check.related(["pass" | some x in _related7(r)], "fail")
+
+_w7(r, want) := [] if {
+	_s7(r) != want
+} else := check.why_related(_s7(r), want, "no aws_lb in this plan refers to this resource through subnet_mapping[2].allocation_id", [[x.address, []] | some x in _related7(r)])
+
+# referenced_by: {type: aws_lb, via: 'subnet_mapping[3].allocation_id'}
+# quiet: true
+_related8(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_lb"}, ["subnet_mapping", 3, "allocation_id"], {"aws_eip"}), r.address, [])]
+
+_s8(r) := check.related(["pass" | some x in _related8(r)], "fail")
+
+_w8(r, want) := [] if {
+	_s8(r) != want
+} else := check.why_related(_s8(r), want, "no aws_lb in this plan refers to this resource through subnet_mapping[3].allocation_id", [[x.address, []] | some x in _related8(r)])
+
+# referenced_by: {type: aws_lb, via: 'subnet_mapping[4].allocation_id'}
+# quiet: true
+_related9(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_lb"}, ["subnet_mapping", 4, "allocation_id"], {"aws_eip"}), r.address, [])]
+
+_s9(r) := check.related(["pass" | some x in _related9(r)], "fail")
+
+_w9(r, want) := [] if {
+	_s9(r) != want
+} else := check.why_related(_s9(r), want, "no aws_lb in this plan refers to this resource through subnet_mapping[4].allocation_id", [[x.address, []] | some x in _related9(r)])
+
+# referenced_by: {type: aws_lb, via: 'subnet_mapping[5].allocation_id'}
+# quiet: true
+_related10(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_lb"}, ["subnet_mapping", 5, "allocation_id"], {"aws_eip"}), r.address, [])]
+
+_s10(r) := check.related(["pass" | some x in _related10(r)], "fail")
+
+_w10(r, want) := [] if {
+	_s10(r) != want
+} else := check.why_related(_s10(r), want, "no aws_lb in this plan refers to this resource through subnet_mapping[5].allocation_id", [[x.address, []] | some x in _related10(r)])
+
+# referenced_by: {type: aws_eip_association, via: allocation_id}
+# none_message: 'the Elastic IP is attached to nothing: it names no instance or network_interface,
+#   and no aws_eip_association, aws_nat_gateway or load balancer subnet_mapping in this plan refers
+#   to it'
+_related11(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_eip_association"}, ["allocation_id"], {"aws_eip"}), r.address, [])]
+
+_s11(r) := check.related(["pass" | some x in _related11(r)], "fail")
+
+_w11(r, want) := [] if {
+	_s11(r) != want
+} else := check.why_related(_s11(r), want, "the Elastic IP is attached to nothing: it names no instance or network_interface, and no aws_eip_association, aws_nat_gateway or load balancer subnet_mapping in this plan refers to it", [[x.address, []] | some x in _related11(r)])
+
+# {any: the 12 nodes above}
+_s12(r) := tri.any_of([_s0(r), _s1(r), _s2(r), _s3(r), _s4(r), _s5(r), _s6(r), _s7(r), _s8(r), _s9(r), _s10(r), _s11(r)])
+
+_w12(r, want) := [] if {
+	_s12(r) != want
+} else := check.why_children(_s12(r), want, [check.quiet(want, _w0(r, want)), check.quiet(want, _w1(r, want)), check.quiet(want, _w2(r, want)), check.quiet(want, _w3(r, want)), check.quiet(want, _w4(r, want)), check.quiet(want, _w5(r, want)), check.quiet(want, _w6(r, want)), check.quiet(want, _w7(r, want)), check.quiet(want, _w8(r, want)), check.quiet(want, _w9(r, want)), check.quiet(want, _w10(r, want)), _w11(r, want)])
