@@ -115,3 +115,15 @@ def test_every_plan_has_its_expectations_and_provenance() -> None:
 )
 def test_classes(expect: str, ours: str, checkov: str, klass: str) -> None:
     assert cc.classify(expect, ours, checkov) == klass
+
+
+def test_a_plan_without_a_trail_says_so_once_per_trail_control(run: Run) -> None:
+    proc = run("eval", str(CASES / "terragoat-aws" / "plan.json"), "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    trail = ("cloudtrail_trail_enabled", "cloudtrail_multi_region_trail_enabled")
+    for cid in (*trail, "cloudtrail_security_trail_enabled"):
+        control = next(c for c in report["controls"] if c["id"] == cid)
+        assert control["status"] == "not_in_configuration", cid
+        assert report["summary"]["missing_settings"].count(cid) == 1
+        assert not [r for r in report["results"] if r["control_id"] == cid]
