@@ -221,6 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     fmt = ["--format", "json", "--timeout", str(int(args.timeout))]
     server = OpaServer(BUNDLE)
     results: dict[str, Any] = {"cases": {}}
+    warm_pids = start_warm(env)
     try:
         warm = next(iter(plans.values()))["path"]
         measure([str(SOC2OPA), "eval", str(warm), *fmt], ok=(0, 1), env=env)
@@ -241,6 +242,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     [str(SOC2OPA), "eval", p, *fmt, "--opa-url", server.url],
                     {"extra_pids": [server.proc.pid]},
                 ),
+                "soc2opa --warm": (
+                    [str(SOC2OPA), "eval", p, *fmt, "--warm"],
+                    {"extra_pids": warm_pids},
+                ),
                 "conftest": ([str(CONFTEST), "test", p, "-p", str(policy), "--no-color"], {}),
             }
             if plan["kind"] == "synthetic" and plan["n"] == min(args.sizes):
@@ -258,6 +263,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "soc2opa --opa-url": (
                 [str(SOC2OPA), "eval", str(batch_dir), *fmt, "--opa-url", server.url],
                 {"extra_pids": [server.proc.pid]},
+            ),
+            "soc2opa --warm": (
+                [str(SOC2OPA), "eval", str(batch_dir), *fmt, "--warm"],
+                {"extra_pids": warm_pids},
             ),
             "conftest": (
                 [str(CONFTEST), "test", *batch_files, "-p", str(policy), "--no-color"],
@@ -304,6 +313,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             (out / "partial.json").write_text(json.dumps(results, indent=1) + "\n")
     finally:
         server.stop()
+        subprocess.run([str(SOC2OPA), "warm", "stop"], env=env, capture_output=True, check=False)
     results["load"] = {
         "min": min(loads),
         "median": statistics.median(loads),
@@ -312,6 +322,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["generation_seconds"] = gen_seconds
     results["wall_seconds"] = time.monotonic() - t0
     return results
+
+
+def start_warm(env: dict[str, str]) -> list[int]:
+    """Start the warm server `eval --warm` uses (untimed, like the --opa-url server); its pids."""
+    subprocess.run(
+        [str(SOC2OPA), "warm", "start", "--idle", "86400"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    status = subprocess.run(
+        [str(SOC2OPA), "warm", "status", "--format", "json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return [int(pid) for s in json.loads(status.stdout) for pid in (s["pid"], s["opa_pid"])]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,14 +18,7 @@ from soc2opa.batch import evaluate_all, expand_plan_args, open_plans
 from soc2opa.config import Settings, find_config, load_config, merge, split_list
 from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
 from soc2opa.errors import EngineError, UsageError
-from soc2opa.evidence.commands import COMMANDS as EVIDENCE_COMMANDS
-from soc2opa.evidence.formats import EXPORT_FORMATS, export_window
-from soc2opa.evidence.html_proofs import html_context
-from soc2opa.evidence.intoto import load_key
 from soc2opa.evidence.record import evaluation_record, sha256_file
-from soc2opa.evidence.store import append, read, store_target
-from soc2opa.evidence.waiver_commands import waiver_group
-from soc2opa.evidence.waiver_records import evidence_waivers
 from soc2opa.formats import FORMATS, FormatOptions, get_format
 from soc2opa.formats.base import plain
 from soc2opa.frameworks import FRAMEWORKS, framework_name, ids_in
@@ -38,6 +31,7 @@ from soc2opa.statefile import judged_input
 from soc2opa.tools import default_bundle, find_opa
 from soc2opa.untrusted import escape
 from soc2opa.waivers import apply_waivers, load_waivers, today_utc, waivers_data
+from soc2opa.warm_commands import warm_group
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -49,7 +43,21 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The top-level group; `evidence` (store, signatures, exports) is imported when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "evidence"})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "evidence":
+            from soc2opa.evidence.cli_group import evidence_group
+
+            return evidence_group
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--version",
     is_flag=True,
@@ -78,6 +86,8 @@ Environment variables:
   SOC2OPA_OPA        the opa binary (after --opa-path)
   SOC2OPA_BUNDLE     the policy bundle (after --bundle)
   SOC2OPA_OPA_TOKEN  bearer token sent to --opa-url
+  SOC2OPA_WARM       set to 1: same as --warm
+  SOC2OPA_WARM_IDLE  seconds a warm server waits for the next plan (default 900)
   NO_COLOR           set to anything: no colours (same as --no-color)
   SOC2OPA_DEBUG      set to 1: show tracebacks of internal errors
 
@@ -262,6 +272,13 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
     help="Compile every control of the bundle, not only those the plan's resource types reach "
     "(same report, slower; see docs/performance.md).",
 )
+@click.option(
+    "--warm",
+    is_flag=True,
+    envvar="SOC2OPA_WARM",
+    help="Ask a warm opa server kept between runs; start one for the next run when none "
+    "answers (same report, no compile; see docs/performance.md).",
+)
 def eval_command(
     plans: tuple[str, ...], bundle: Path | None, fmt: str | None, fail_on: str | None,
     strict: bool | None, controls: tuple[str, ...], exclude_controls: tuple[str, ...],
@@ -270,7 +287,7 @@ def eval_command(
     waivers: Path | None,
     tf_dir: Path | None, config: Path | None, no_config: bool, quiet: bool, no_color: bool,
     opa_url: str | None, opa_path: str | None, outputs: tuple[str, ...], timeout: float | None,
-    no_select: bool,
+    no_select: bool, warm: bool,
 ) -> None:  # fmt: skip
     """Judge `terraform show -json` plans against the SOC 2 controls."""
     if not plans:
@@ -290,6 +307,9 @@ def eval_command(
     specs = _output_specs(settings)
     loaded = load_waivers(settings.waivers) if settings.waivers else []
     if evidence is not None:
+        from soc2opa.evidence.store import store_target
+        from soc2opa.evidence.waiver_records import evidence_waivers
+
         # Waivers recorded in the evidence store apply too; the records name the ones used.
         loaded += evidence_waivers(store_target(evidence), first_index=len(loaded) + 1)
     if settings.tf_dir is not None and not settings.tf_dir.is_dir():
@@ -297,6 +317,7 @@ def eval_command(
     engine, source = _engine(settings, opa_url)
     if isinstance(engine, LocalEngine):
         engine.select = not no_select
+        engine.warm = warm
     names = expand_plan_args(plans)
     started = _now()
     with open_plans(names, timeout=engine.timeout) as files:
@@ -322,6 +343,8 @@ def eval_command(
         report.kind = j.kind
     apply_waivers(reports, loaded, today_utc())
     if evidence is not None:
+        from soc2opa.evidence.store import store_target
+
         _record(store_target(evidence), reports, digests, started, engine)
     if settings.tf_dir is not None:
         locate_results(reports, settings.tf_dir)
@@ -348,6 +371,8 @@ def _record(
         "opa_version": reports[0].opa.get("version") if reports else None,
         "engine": engine.name,
     }
+    from soc2opa.evidence.store import append
+
     bundle = getattr(engine, "bundle", None)
     bundle_sha = sha256_file(Path(bundle)) if bundle else None
     ended = _now()
@@ -357,55 +382,6 @@ def _record(
             bundle_sha256=bundle_sha,
         )  # fmt: skip
         append(store, record)
-
-
-@cli.group("evidence")
-def evidence_group() -> None:
-    """The audit evidence store that `soc2opa eval --evidence STORE` appends to."""
-
-
-for _command in (*EVIDENCE_COMMANDS, waiver_group):
-    evidence_group.add_command(_command)
-
-
-@evidence_group.command("export")
-@click.argument("store", metavar="STORE")
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl")
-@click.option("--from", "since", metavar="DATE", help="First UTC day (YYYY-MM-DD) to include.")
-@click.option("--to", "until", metavar="DATE", help="Last UTC day (YYYY-MM-DD) to include.")
-@click.option(
-    "--key",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="intoto: the Ed25519 signing key (PEM, or a signed-note key).",
-)
-@click.option("--key-env", metavar="VAR", help="intoto: the environment variable holding the key.")
-@click.option(
-    "--sample",
-    "sample_size",
-    type=click.IntRange(min=1),
-    help="html: how many records to sample (default 25).",
-)
-@click.option(
-    "--seed",
-    metavar="TEXT",
-    help="html: the sample's seed (default: the newest record_hash); the same seed and window "
-    "draw the same records.",
-)
-def evidence_export(
-    store: str, fmt: str, since: str | None, until: str | None, key: Path | None,
-    key_env: str | None, sample_size: int | None, seed: str | None,
-) -> None:  # fmt: skip
-    """Write the records of a window: JSON lines, CSV, OSCAL Assessment Results, HDF,
-    DSSE-signed in-toto statements or an HTML report; see docs/evidence.md."""
-    signer = load_key(key, key_env) if fmt == "intoto" else None
-    target = store_target(store)
-    rows = list(read(target))
-    chain, prove = html_context(target, rows) if fmt == "html" else ("", None)
-    click.echo(
-        export_window(rows, fmt, since, until, key=signer, chain=chain, prove=prove,
-                      sample_size=sample_size, seed=seed),
-        nl=False,
-    )  # fmt: skip
 
 
 @cli.command("waivers")
@@ -428,6 +404,9 @@ def waivers_command(files: tuple[Path, ...], as_data: bool) -> None:
         click.echo(f"{state:<8} {w.label()}: until {w.expires.isoformat()}, owner {plain(w.owner)}")
     live = sum(1 for w in loaded if not w.expired(today))
     click.echo(f"{len(loaded)} waivers: {live} live, {len(loaded) - live} expired")
+
+
+cli.add_command(warm_group)
 
 
 @cli.command("doctor")

@@ -89,10 +89,18 @@ class LocalEngine:
     name: str = "opa-local"
     # Compile only the controls the plan's resource types reach (docs/performance.md).
     select: bool = True
+    # Ask a warm opa server kept between runs, and start one when none answers (soc2opa/warm.py).
+    warm: bool = False
 
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
-        """Run opa eval over the bundle with the plan as input."""
-        raw = self.query(QUERY, plan, plan.types if self.select else None)
+        """Run opa eval over the bundle with the plan as input (or ask the warm server)."""
+        slot = self._warm_slot()
+        warm = self._warm([plan], slot)
+        if warm is not None:
+            raw = warm[0]
+        else:
+            raw = self.query(QUERY, plan, plan.types if self.select else None)
+            self._start_warm(slot)
         if raw is None:
             raise EngineError(
                 f"{self.bundle}: the bundle has no data.soc2opa.main.report; "
@@ -144,6 +152,10 @@ class LocalEngine:
 
         from soc2opa.opaserver import ServerFailed, reports
 
+        slot = self._warm_slot()
+        warm = self._warm(plans, slot)
+        if warm is not None:
+            return warm
         types = frozenset().union(*(p.types for p in plans)) if self.select else None
         try:
             with self._sources(types) as sources:
@@ -156,6 +168,33 @@ class LocalEngine:
             ) from None
         except (ServerFailed, OSError, http.client.HTTPException):
             return None
+        finally:
+            self._start_warm(slot)
+
+    def _warm_slot(self) -> Any:
+        """The warm server's slot for this bundle and opa, when --warm is on and it may serve."""
+        if not self.warm or cached_bundle(self.bundle) is None:
+            # A signed or unusual bundle is loaded with its own checks, never by a warm server.
+            return None
+        from soc2opa.warm import slot_for
+
+        return slot_for(self.opa, self.bundle)
+
+    def _warm(self, plans: list[PlanFile], slot: Any) -> list[Any] | None:
+        if slot is None:
+            return None
+        from soc2opa.warm import reports as warm_reports
+
+        try:
+            return warm_reports(slot, [p.data for p in plans], self.timeout)
+        except TimeoutError:
+            raise EngineError(f"the warm opa server timed out after {self.timeout:g}s") from None
+
+    def _start_warm(self, slot: Any) -> None:
+        if slot is not None:
+            from soc2opa.warm import start
+
+            start(slot, self.opa, self.bundle)
 
     def _run(self, query: str, plan: PlanFile | None, sources: list[str]) -> Any:
         args = ["eval", "--format", "json", *sources]

@@ -78,10 +78,16 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
         "floor",
         "soc2opa",
         "soc2opa, cold cache",
+        "soc2opa --warm",
         "soc2opa --opa-url",
         "conftest",
     }
-    assert set(cases["batch 3x20"]["tools"]) == {"soc2opa", "soc2opa --opa-url", "conftest"}
+    assert set(cases["batch 3x20"]["tools"]) == {
+        "soc2opa",
+        "soc2opa --warm",
+        "soc2opa --opa-url",
+        "conftest",
+    }
     for case in cases.values():
         for runs in case["tools"].values():
             assert len(runs) == 1
@@ -90,6 +96,9 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
     assert cases["synthetic 50"]["tools"]["soc2opa"][0]["processes"] >= 2
     local = cases["synthetic 50"]["tools"]["soc2opa"][0]
     assert local["peak_rss"] > cases["synthetic 50"]["tools"]["floor"][0]["peak_rss"]
+    # The warm server's memory is counted with the client's.
+    warm = cases["synthetic 50"]["tools"]["soc2opa --warm"][0]
+    assert warm["peak_rss"] > cases["synthetic 50"]["tools"]["floor"][0]["peak_rss"]
     md = (tmp_path / "benchmark.md").read_text()
     assert BEGIN in md and END in md and "| synthetic 50 | 50 |" in md
     assert "| 100 resources: <= 0.3 s end to end | - | not run |" in md
