@@ -88,7 +88,7 @@ def test_mapping_names_real_controls_and_checkov_checks(run: Run) -> None:
 def test_every_plan_has_its_expectations_and_provenance() -> None:
     folders = sorted(p for p in CASES.iterdir() if p.is_dir())
     provenance = (CASES / "PROVENANCE.md").read_text()
-    assert len(folders) == 7
+    assert len(folders) == 8
     for folder in folders:
         assert {p.name for p in folder.iterdir()} == {"plan.json", "expected.yaml", "checkov.json"}
         expected = yaml.safe_load((folder / "expected.yaml").read_text())
