@@ -374,7 +374,7 @@ _w{n}(r, want) := [result(r).reason] if {{
 
 _PACKAGE = re.compile(r"^package\s+(\S+)\s*$", re.M)
 _RESERVED = re.compile(
-    r"^(meta|resource_types|decision|_judged|_outcome|_why|_status|_reason|_best"
+    r"^(meta|resource_types|decision|_judged|_outcome|_why|_status|_reason|_best|_any_passes"
     r"|_(?:s|w|rel|ids|targets|related)[0-9]+)\b",
     re.M,
 )

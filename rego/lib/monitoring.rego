@@ -403,7 +403,39 @@ _trail_unknown(t) if plan.unknown_at(t, ["is_multi_region_trail"])
 #   and is watched by an alarm that notifies an SNS topic.
 chain(t, name) := _trail_state(t) if {
 	_trail_state(t).status != "pass"
-} else := _chain(t, name, _trail_groups(t))
+} else := _passed(t, name, _trail_groups(t))
+
+# A passing step decides the chain, and its reason names only the passing steps; those are
+# found through an index by log group, so a trail is not compared with every filter. The
+# full comparison runs only for a trail with no passing step.
+_passed(t, name, groups) := {"status": "pass", "reason": concat("; ", [_pass_reason(t, _live[name][i][0]) | some i in idxs])} if {
+	idxs := sort({i |
+		some key in _group_keys(groups)
+		some i in object.get(_passing_by_key[name], key, [])
+	})
+	count(idxs) > 0
+} else := _chain(t, name, groups)
+
+_group_keys(groups) := {["a", a] | some a in groups.addrs} | {["n", n] | some n in groups.names}
+
+_filter_keys(f) := {["a", g.address] | some g in refs.referenced(f, ["log_group_name"], _groups)} | {["n", n] |
+	n := plan.value_or(f, ["log_group_name"], null)
+	is_string(n)
+}
+
+# Per spec: the positions in _live of filters whose pattern matches and whose alarm passes,
+# by each log group key that links them to a trail.
+_passing_by_key[name] := plan.group([[key, i] |
+	some i, [f, gs] in fs
+	is_array(gs)
+	count(gs) == 0
+	_alarm_of[f.address].status == "pass"
+	some key in _filter_keys(f)
+]) if {
+	some name, fs in _live
+}
+
+_pass_reason(t, f) := sprintf("filter %s on the log group of trail %s matches; %s", [f.address, t.address, _alarm_of[f.address].reason])
 
 _chain(t, name, groups) := {"status": best, "reason": _chain_reason(best, steps, name)} if {
 	live := [_step(t, groups, f, gs) | some [f, gs] in _live[name]]
