@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "59cfa03a2bbf6a88"
+revision := "a94c0eae478a576c"
 
 min_opa_version := "1.0.0"

@@ -88,8 +88,16 @@ _outcome(r) := "unknown" if {
 
 _why(r, want) := plan.reasons(array.concat(_w0(r, want), _w1(r, want)))
 
-# Account-level control: the plan passes when any judged resource passes.
-_best := tri.any_of([_outcome(r) | some r in _judged])
+# Account-level control: the plan passes when any judged resource passes. The first passing
+# resource decides (OPA stops there), so the others' outcomes are only computed when none passes.
+_best := "pass" if _any_passes
+
+else := tri.any_of([_outcome(r) | some r in _judged])
+
+_any_passes if {
+	some r in _judged
+	_outcome(r) == "pass"
+}
 
 _status := {r.address: _best | some r in _judged}
 
