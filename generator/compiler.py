@@ -263,7 +263,18 @@ _w{n}({params}, want) := [] if {{
         if node.min_count is not None and child is not None:
             self._emit_counted(n, child, node, types, if_none, none, addressed)
             return n
-        self._emit(f'_s{n}(r) := check.related([{status} | some x in _related{n}(r)], "{if_none}")')
+        if key == "in_plan":
+            # The same resources for every subject: the outcome is computed once per
+            # evaluation, not once per judged resource over every resource of the types.
+            self._emit(
+                f"_rel{n} := check.related([{status} | some x in plan.of_types({type_set})], "
+                f'"{if_none}")'
+            )
+            self._emit(f"_s{n}(_) := _rel{n}")
+        else:
+            self._emit(
+                f'_s{n}(r) := check.related([{status} | some x in _related{n}(r)], "{if_none}")'
+            )
         self._emit_why(n, "r", f"check.why_related(_s{n}(r), want, {none}, {addressed})")
         return n
 
