@@ -81,11 +81,14 @@ _blocks(b) := "pass" if {
 
 _blockers(bucket) := array.concat(
 	[[sprintf("the bucket's public access block %s", [b.address]), _blocks(b)] | some b in _of("aws_s3_bucket_public_access_block", bucket)],
-	[[sprintf("the account's public access block %s", [b.address]), _blocks(b)] |
-		some i in object.get(plan.by_type, "aws_s3_account_public_access_block", [])
-		b := plan.resources[i]
-	],
+	_account_blockers,
 )
+
+# The same for every bucket, so built once per evaluation.
+_account_blockers := [[sprintf("the account's public access block %s", [b.address]), _blocks(b)] |
+	some i in object.get(plan.by_type, "aws_s3_account_public_access_block", [])
+	b := plan.resources[i]
+]
 
 # --- exposures: [status, reason] pairs, status "fail" (public) or "unknown" -----------------
 
