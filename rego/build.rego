@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "a94c0eae478a576c"
+revision := "fcbc2e350ca08b83"
 
 min_opa_version := "1.0.0"

@@ -96,14 +96,24 @@ _ref_paths(x) := {array.slice(path, 0, count(path) - 1) |
 
 _users := [x | some x in plan.resources; not x.type in _not_users]
 
+# A cheap test on the JSON text first: a reference that may name a group, or an sg- id, must
+# appear in it as a string; only those resources' values are walked.
+_may_refer(x) if {
+	text := json.marshal(refs.expressions(x))
+	some prefix in [`"aws_security_group.`, `"module.`, `"var.`, `"each.`]
+	contains(text, prefix)
+}
+
 _used := {t.address |
 	some x in _users
+	_may_refer(x)
 	some p in _ref_paths(x)
 	some t in refs.referenced(x, p, {"aws_security_group"})
 }
 
 _used_ids := {v |
 	some x in _users
+	contains(json.marshal(plan.after(x)), `"sg-`)
 	walk(plan.after(x), [_, v])
 	is_string(v)
 	startswith(v, "sg-")
