@@ -221,8 +221,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     fmt = ["--format", "json", "--timeout", str(int(args.timeout))]
     server = OpaServer(BUNDLE)
     results: dict[str, Any] = {"cases": {}}
-    warm_pids = start_warm(env)
     try:
+        warm_pids = start_warm(env)
         warm = next(iter(plans.values()))["path"]
         measure([str(SOC2OPA), "eval", str(warm), *fmt], ok=(0, 1), env=env)
         measure(

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from soc2opa.warm import server_env
+
 REPORT_PATH = "/v1/data/soc2opa/main/report"
 MAX_WORKERS = 4
 
@@ -115,6 +117,7 @@ def opa_server(opa: Path, sources: list[str], timeout: float) -> Iterator[_Serve
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            env=server_env(),
         )
     except OSError as exc:
         shutil.rmtree(folder, ignore_errors=True)

@@ -220,6 +220,17 @@ def stop_all() -> int:
     return stopped
 
 
+def server_env() -> dict[str, str]:
+    """opa's environment with a soft memory limit for Go's garbage collector.
+
+    A long-lived `opa run --server` given plan after plan otherwise lets its heap grow by tens of
+    megabytes per request before collecting (seen at 9.8 GB after 170 requests of 1.6 MB); with
+    GOMEMLIMIT it stays near its live data. $SOC2OPA_OPA_MEMORY overrides (Go's syntax, e.g. 4GiB).
+    """
+    limit = os.environ.get("SOC2OPA_OPA_MEMORY") or os.environ.get("GOMEMLIMIT") or "1GiB"
+    return {**os.environ, "GOMEMLIMIT": limit}
+
+
 def _serve(slot: Slot, opa: Path, bundle: Path, idle: float) -> int:
     lock = os.open(slot.path("lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -241,6 +252,7 @@ def _serve(slot: Slot, opa: Path, bundle: Path, idle: float) -> int:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=server_env(),
     )  # fmt: skip
     stopping = False
 

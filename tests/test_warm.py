@@ -34,6 +34,7 @@ def env(tmp_path: Path, opa: Path) -> Iterator[dict[str, str]]:
         for k, v in os.environ.items()
         if not k.startswith("SOC2OPA_") and k != "XDG_CACHE_HOME"
     }
+    environ.pop("GOMEMLIMIT", None)
     environ.update(SOC2OPA_CACHE_DIR=str(cache), SOC2OPA_OPA=str(wrapper), NO_COLOR="1")
     yield environ
     subprocess.run([str(SOC2OPA), "warm", "stop"], env=environ, capture_output=True, check=False)
@@ -111,6 +112,9 @@ def test_status_stop_and_idle_timeout(tmp_path: Path, env: dict[str, str]) -> No
     assert done.returncode == 0, done.stderr
     servers = json.loads(subprocess.run(status, env=env, capture_output=True, text=True).stdout)
     assert len(servers) == 1 and servers[0]["idle"] == 900
+    # A soft memory limit keeps the long-lived server's heap near its live data.
+    environ = Path(f"/proc/{servers[0]['opa_pid']}/environ").read_bytes().split(b"\0")
+    assert b"GOMEMLIMIT=1GiB" in environ
     # A second start while it runs shares the same server.
     assert subprocess.run(start, env=env, capture_output=True, timeout=120).returncode == 0
     assert len(json.loads(subprocess.run(status, env=env, capture_output=True).stdout)) == 1
