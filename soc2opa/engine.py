@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from soc2opa.bundlecache import cached_bundle
 from soc2opa.errors import EngineError, InputError
-from soc2opa.opaproc import OpaTimeout, run_opa
+from soc2opa.opaproc import OpaTimeout, opa_env, run_opa
 from soc2opa.opaurl import OpaUrl
 from soc2opa.planfile import PlanFile
 from soc2opa.report_shape import check_report
@@ -203,7 +203,11 @@ class LocalEngine:
         what = plan.name if plan else str(self.bundle)
         try:
             proc = run_opa(
-                self.opa, [*args, query], stdin=plan.data if plan else None, timeout=self.timeout
+                self.opa,
+                [*args, query],
+                stdin=plan.data if plan else None,
+                timeout=self.timeout,
+                env=opa_env(len(plan.data) if plan else 0),
             )
         except OpaTimeout:
             raise EngineError(f"opa eval timed out after {self.timeout:g}s on {what}") from None

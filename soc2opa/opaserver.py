@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from soc2opa.warm import server_env
+from soc2opa.opaproc import opa_env
 
 REPORT_PATH = "/v1/data/soc2opa/main/report"
 MAX_WORKERS = 4
@@ -100,7 +100,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], server: _Server) -> None:
 
 
 @contextmanager
-def opa_server(opa: Path, sources: list[str], timeout: float) -> Iterator[_Server]:
+def opa_server(
+    opa: Path, sources: list[str], timeout: float, env: dict[str, str] | None = None
+) -> Iterator[_Server]:
     """Run `opa run --server` over sources (opa's load arguments) until the block ends."""
     deadline = time.monotonic() + timeout
     folder = tempfile.mkdtemp(prefix="soc2opa-")
@@ -117,7 +119,7 @@ def opa_server(opa: Path, sources: list[str], timeout: float) -> Iterator[_Serve
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            env=server_env(),
+            env=env,
         )
     except OSError as exc:
         shutil.rmtree(folder, ignore_errors=True)
@@ -135,8 +137,11 @@ def opa_server(opa: Path, sources: list[str], timeout: float) -> Iterator[_Serve
 
 def reports(opa: Path, sources: list[str], plans: list[bytes], timeout: float) -> list[Any]:
     """The raw report of each plan, in order, from one server answering several at a time."""
-    with opa_server(opa, sources, timeout) as server:
-        pool = ThreadPoolExecutor(min(workers(), len(plans)), thread_name_prefix="soc2opa-batch")
+    at_once = min(workers(), len(plans))
+    # Sized for the largest plans judged at once; the server ends with the run.
+    env = opa_env(max((len(p) for p in plans), default=0), concurrency=at_once)
+    with opa_server(opa, sources, timeout, env) as server:
+        pool = ThreadPoolExecutor(at_once, thread_name_prefix="soc2opa-batch")
         try:
             return list(pool.map(server.report, plans))
         finally:

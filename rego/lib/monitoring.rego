@@ -205,11 +205,6 @@ _narrowed(spec, toks) := [sprintf("the condition %s %s %s may narrow the filter"
 	not _harmless(spec, t)
 ]
 
-_and_present(toks) if {
-	some t in toks
-	t.kind == "&&"
-}
-
 _harmless(_, t) if _negation(t)
 
 _harmless(spec, t) if {
@@ -256,10 +251,71 @@ _filter_tokens := {f.address: tokens(p) |
 	not plan.unknown_at(f, ["pattern"])
 }
 
-# METADATA
-# description: For each spec, the gaps of every filter whose pattern is known (empty list = it matches).
-filter_gaps[name] := {addr: gaps(spec, toks) | some addr, toks in _filter_tokens} if {
+# What each spec needs, worked out once per evaluation rather than once per filter and token.
+_spec_sets := {name: {
+	"required": _required(spec),
+	"harmless": (_required(spec) | _context(spec)),
+	"required_fields": {c[0] | some c in _required(spec)},
+	"alt": _alt_field(spec),
+} |
 	some name, spec in specs
+}
+
+# Each known pattern's tokens sorted by what the spec tests look at, once per filter.
+_filter_facts := {addr: {
+	"toks": toks,
+	"positive": {[t.field, t.value] | some t in toks; _positive(t)},
+	"negations": [t | some t in toks; _negation(t)],
+	"others": [t | some t in toks; _other(t)],
+	"and": _and_present(toks),
+} |
+	some addr, toks in _filter_tokens
+}
+
+_and_present(toks) if {
+	some t in toks
+	t.kind == "&&"
+} else := false
+
+# METADATA
+# description: >-
+#   For each spec, the filters whose known pattern catches every event of it: the same answer
+#   as an empty gaps(spec, tokens), reached with set operations on facts gathered per filter.
+filter_matches[name] := {addr |
+	some addr, facts in _filter_facts
+	_fast_match(sets, facts, specs[name])
+} if {
+	some name, sets in _spec_sets
+}
+
+_fast_match(sets, facts, spec) if {
+	count(sets.required - facts.positive) == 0
+	not _negates_required(sets, facts)
+	not _narrows(sets, facts)
+	count(_anded(spec, facts.toks)) == 0
+}
+
+_negates_required(sets, facts) if {
+	some t in facts.negations
+	[t.field, t.value] in sets.required
+}
+
+_negates_required(sets, facts) if {
+	some t in facts.negations
+	t.op == "NOT EXISTS"
+	t.field in sets.required_fields
+}
+
+_narrows(_, facts) if {
+	facts.and
+	count(facts.others) > 0
+}
+
+_narrows(sets, facts) if {
+	facts.and
+	some p in facts.positive
+	not p in sets.harmless
+	p[0] != sets.alt
 }
 
 _metric_key(ns, name) := sprintf("%s|%s", [ns, name])
@@ -465,9 +521,11 @@ _alarm_of := {f.address: filter_alarm(f) | some fs in _live; some [f, gs] in fs;
 
 # A filter whose pattern is unknown could be the one; one with a known pattern counts only
 # when it matches.
-_gaps_of(name, f) := filter_gaps[name][f.address]
+_gaps_of(name, f) := [] if f.address in filter_matches[name]
 
-_gaps_of(_, f) := null if not _filter_tokens[f.address]
+else := null if not _filter_tokens[f.address]
+
+else := ["the pattern does not catch every event"]
 
 _step(t, groups, f, null) := {"status": tri.all_of(["unknown", _link(t, groups, f)]), "rank": 1, "reason": sprintf("the pattern of filter %s is known only after apply", [f.address])}
 

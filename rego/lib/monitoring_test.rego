@@ -187,3 +187,38 @@ test_best_filter_wins if {
 	p := {"resource_changes": [_trail(base, {}), other, _filter({"log_group_name": "trail-logs"}, {}), _alarm({"alarm_actions": ["arn:aws:sns:eu-west-1:1:t"]}, {})]}
 	_chain(p).status == "pass"
 }
+
+# The per-evaluation index decides like gaps(): a filter is in filter_matches exactly when
+# gaps() finds nothing, on patterns that pass and fail each kind of test.
+test_filter_matches_agrees_with_gaps if {
+	patterns := [
+		_nacl,
+		`{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }`,
+		`{ ($.errorCode = "*UnauthorizedOperation") && ($.errorCode = "AccessDenied*") }`,
+		`{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }`,
+		`{ $.userIdentity.type = "Root" && $.sourceIPAddress = "10.0.0.1" }`,
+		`{ $.userIdentity.type = "Root" && $.awsRegion EXISTS }`,
+		`{ $.userIdentity.type NOT EXISTS }`,
+		`{ $.userIdentity.type != "Root" }`,
+		`{ ($.eventName = ConsoleLogin) && ($.errorMessage = "Failed authentication") && ($.eventSource = signin.amazonaws.com) }`,
+		`{ ($.eventSource = ec2.amazonaws.com) && (($.eventName = CreateNetworkAcl) || ($.eventName = CreateVpc)) }`,
+	]
+	resources := [{
+		"address": sprintf("aws_cloudwatch_log_metric_filter.f%d", [i]),
+		"mode": "managed",
+		"type": "aws_cloudwatch_log_metric_filter",
+		"name": sprintf("f%d", [i]),
+		"change": {"actions": ["create"], "after": {"pattern": p, "log_group_name": "g"}, "after_unknown": {}},
+	} |
+		some i, p in patterns
+	]
+	found := monitoring.filter_matches with input as {"resource_changes": resources}
+	every name, _ in monitoring.specs {
+		every i, p in patterns {
+			want := count(monitoring.gaps(monitoring.specs[name], monitoring.tokens(p))) == 0
+			got := sprintf("aws_cloudwatch_log_metric_filter.f%d", [i]) in found[name]
+			want == got
+		}
+	}
+	count({name | some name, addrs in found; count(addrs) > 0}) > 2
+}
