@@ -29,14 +29,15 @@ def _memory_cap() -> int | None:
     return min(caps) // 2 if caps else None
 
 
-def opa_env(input_bytes: int, *, concurrency: int = 1) -> dict[str, str]:
+def opa_env(input_bytes: int, *, concurrency: int = 1, base: int = _HEAP_BASE) -> dict[str, str]:
     """opa's environment, with Go's garbage collector set for one compile and a few evaluations.
 
     opa spends about a third of a run's CPU collecting garbage with Go's default GOGC=100
     (docs/performance.md). A run that ends after its plans needs no collection until the heap
     nears what those plans can use, so collection is off (GOGC=off) under a soft limit
-    (GOMEMLIMIT) sized from the input; past it Go collects as usual. GOGC or GOMEMLIMIT in the
-    environment, or $SOC2OPA_OPA_MEMORY (Go's syntax, e.g. 4GiB), are left to decide.
+    (GOMEMLIMIT) of base bytes plus a share per input byte; past it Go collects as usual.
+    GOGC or GOMEMLIMIT in the environment, or $SOC2OPA_OPA_MEMORY (Go's syntax, e.g. 4GiB), are
+    left to decide.
     """
     env = dict(os.environ)
     if "GOGC" in env or "GOMEMLIMIT" in env:
@@ -45,10 +46,10 @@ def opa_env(input_bytes: int, *, concurrency: int = 1) -> dict[str, str]:
     if chosen:
         env["GOMEMLIMIT"] = chosen
         return env
-    want = _HEAP_BASE + _HEAP_PER_INPUT_BYTE * max(0, input_bytes) * max(1, concurrency)
+    want = base + _HEAP_PER_INPUT_BYTE * max(0, input_bytes) * max(1, concurrency)
     cap = _memory_cap()
     limit = min(want, cap) if cap else want
-    if limit < _HEAP_BASE:
+    if limit < base:
         return env
     env["GOGC"] = "off"
     env["GOMEMLIMIT"] = f"{limit // _MIB}MiB"

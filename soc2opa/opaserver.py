@@ -28,6 +28,7 @@ from soc2opa.opaproc import opa_env
 
 REPORT_PATH = "/v1/data/soc2opa/main/report"
 MAX_WORKERS = 4
+BATCH_HEAP = 768 << 20
 
 
 class ServerFailed(Exception):
@@ -138,8 +139,10 @@ def opa_server(
 def reports(opa: Path, sources: list[str], plans: list[bytes], timeout: float) -> list[Any]:
     """The raw report of each plan, in order, from one server answering several at a time."""
     at_once = min(workers(), len(plans))
-    # Sized for the largest plans judged at once; the server ends with the run.
-    env = opa_env(max((len(p) for p in plans), default=0), concurrency=at_once)
+    # Sized for the largest plans judged at once, over a server that holds the policy of every
+    # plan's types and the garbage of many requests (256 MiB made it collect about as often as
+    # Go's default); the server ends with the run.
+    env = opa_env(max((len(p) for p in plans), default=0), concurrency=at_once, base=BATCH_HEAP)
     with opa_server(opa, sources, timeout, env) as server:
         pool = ThreadPoolExecutor(at_once, thread_name_prefix="soc2opa-batch")
         try:
