@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "fcbc2e350ca08b83"
+revision := "567d037b9fcb3fdb"
 
 min_opa_version := "1.0.0"

@@ -123,19 +123,21 @@ _root := input.configuration.root_module if is_object(input.configuration.root_m
 
 else := {}
 
-# [module path without instance keys, resource name] of groups an output exports.
-_exported := {[concat(".", [sprintf("module.%s", [path[i + 1]]) | some i, seg in mods; seg == "module_calls"]), split(ref, ".")[1]] |
-	walk(_root, [path, v])
-	n := count(path)
-	n >= 4
-	path[n - 1] == "references"
-	path[n - 2] == "expression"
-	path[n - 4] == "outputs"
-	mods := array.slice(path, 0, n - 4)
-	some ref in v
+# [module path without instance keys, resource name] of groups an output exports. An output
+# naming aws_security_group.x sits in the module that declares x, so only the outputs of
+# modules holding a group are read, not the whole configuration.
+_exported := {[k, split(ref, ".")[1]] |
+	some k in {refs.strip_keys(plan.module_of(r)) | some r in plan.of_types({"aws_security_group"})}
+	some o in object.get(_root, array.concat(_cfg_path(k), ["outputs"]), {})
+	some ref in object.get(o, ["expression", "references"], [])
 	is_string(ref)
 	startswith(ref, "aws_security_group.")
 }
+
+_cfg_path(k) := [seg |
+	some m in regex.find_all_string_submatch_n(`module\.([^.\[]+)`, k, -1)
+	some seg in ["module_calls", m[1], "module"]
+]
 
 _creates(r) if "create" in r.change.actions
 
