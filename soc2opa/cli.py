@@ -26,7 +26,7 @@ from soc2opa.guard import guarded
 from soc2opa.install import PINNED_OPA_VERSION, install_opa
 from soc2opa.locations import locate_results
 from soc2opa.output import SECONDS, seconds, write_atomic, write_stdout
-from soc2opa.report import SEVERITIES, build_report, normalize_criterion
+from soc2opa.report import SEVERITIES, Report, build_report, normalize_criterion
 from soc2opa.statefile import judged_input
 from soc2opa.tools import default_bundle, find_opa
 from soc2opa.untrusted import escape
@@ -138,13 +138,6 @@ def _output_specs(settings: Settings) -> list[tuple[str, Path, bool]]:
 
 
 def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
-    if settings.sources.get("opa_path", "command line") != "command line":
-        # A config file lives in the scanned repository, which must not pick the program
-        # that judges it.
-        raise UsageError(
-            f"{settings.sources['opa_path']}: opa_path cannot be set in a config file; "
-            "use --opa-path or $SOC2OPA_OPA"
-        )
     given = settings.sources.get("timeout", "command line")
     origin = "--timeout" if given == "command line" else f"{given}: timeout"
     timeout = seconds(settings.timeout, origin)
@@ -342,6 +335,8 @@ def eval_command(
         report.opa = engine.identity(raw)
         report.kind = j.kind
     apply_waivers(reports, loaded, today_utc())
+    if settings.waivers is not None:
+        _name_waivers_file(reports, settings)
     if evidence is not None:
         from soc2opa.evidence.store import store_target
 
@@ -355,6 +350,18 @@ def eval_command(
         options = FormatOptions(color=_color_wanted(no_color), width=_width(), quiet=quiet)
         write_stdout(get_format(settings.format, options).render_all(reports))
     sys.exit(max(r.exit_code for r in reports))
+
+
+def _name_waivers_file(reports: list[Report], settings: Settings) -> None:
+    """Every report names the waivers file, who chose it and its digest, even when it waived
+    nothing: a config file in the scanned repository may choose it (docs/security.md)."""
+    assert settings.waivers is not None
+    chosen = settings.sources.get("waivers", "command line")
+    digest = sha256_file(settings.waivers)
+    for report in reports:
+        report.waivers_file = str(settings.waivers)
+        report.waivers_from = "--waivers" if chosen == "command line" else chosen
+        report.waivers_sha256 = digest
 
 
 def _now() -> str:

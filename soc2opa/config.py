@@ -43,9 +43,16 @@ class Settings:
     sources: dict[str, str] = field(default_factory=dict)
 
 
+# A config file lives in the scanned repository, which must not choose the program or the policy
+# that judge it: these come from the command line or the environment only.
+COMMAND_LINE_ONLY = {
+    "opa_path": ("the opa that judges it", "--opa-path or $SOC2OPA_OPA"),
+    "bundle": ("the policy that judges it", "--bundle or $SOC2OPA_BUNDLE"),
+}
+
 _TYPES: dict[str, type] = {
     "fail_on": str, "strict": bool, "format": str, "framework": str, "waivers": str, "tf_dir": str,
-    "bundle": str, "opa_path": str, "timeout": float,
+    "timeout": float,
 }  # fmt: skip
 
 
@@ -115,7 +122,7 @@ def _value(path: Path, key: str, value: Any) -> Any:
         raise UsageError(f"{path}: {key} must be a {expected.__name__}")
     if key == "fail_on" and value not in SEVERITIES:
         raise UsageError(f"{path}: fail_on must be one of {', '.join(SEVERITIES)}")
-    if key in ("waivers", "tf_dir", "bundle"):
+    if key in ("waivers", "tf_dir"):
         given = Path(str(value))
         return given if given.is_absolute() else path.parent / given
     return value
@@ -127,6 +134,12 @@ def load_config(path: Path) -> Settings:
     known = set(_TYPES) | set(LIST_KEYS)
     values: dict[str, Any] = {}
     for key, value in raw.items():
+        if key in COMMAND_LINE_ONLY:
+            what, how = COMMAND_LINE_ONLY[key]
+            raise UsageError(
+                f"{path}: {key} cannot be set in a config file (the scanned repository must not "
+                f"choose {what}); use {how}"
+            )
         if key not in known:
             raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
         values[key] = _value(path, key, value)

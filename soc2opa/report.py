@@ -124,6 +124,10 @@ class Report:
     baseline_elsewhere: tuple[str, ...] = ()
     framework: str = "soc2"
     waivers_file: str | None = None
+    # Who chose the waivers file ("--waivers" or the config file's path) and its SHA-256, so
+    # that a waivers file a scanned repository's config picked is always named (docs/security.md).
+    waivers_from: str | None = None
+    waivers_sha256: str | None = None
     covered_types: tuple[str, ...] = ()
     expired_waivers: list[Waiver] = field(default_factory=list)
     unmatched_waivers: list[Waiver] = field(default_factory=list)

@@ -54,7 +54,8 @@ def sample_report(strict: bool = False) -> Report:
         bundle_revision="0123456789abcdef", bundle_source="bundles/soc2opa.tar.gz",
         engine="opa-local", fail_on="low", strict=strict, selected_controls=(), selected_criteria=(),
         controls=[rds, s3, idle], results=results, generated_at="2026-11-25T20:00:00+00:00",
-        tool_version="0.1.0", waivers_file="waivers.yaml", expired_waivers=[expired],
+        tool_version="0.1.0", waivers_file="waivers.yaml", waivers_from=".soc2opa.yaml",
+        waivers_sha256="ab" * 32, expired_waivers=[expired],
         unmatched_waivers=[unmatched],
     )  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from soc2opa.evidence.store import read as read_evidence
 from tests.conftest import BUNDLE, SOC2OPA, Run, change, outcome, write_plan
 from tests.test_engines import _serve
 
@@ -574,6 +576,55 @@ def test_text_header_names_the_opa_that_ran(run: Run, tmp_path: Path, opa: Path)
     path = write_plan(tmp_path / "plan.json", PLAN["resource_changes"])
     header = run("eval", str(path)).stdout.splitlines()[0]
     assert f"(OPA 1.22.2, {opa})" in header
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [("bundle", "evil.tar.gz", "use --bundle or $SOC2OPA_BUNDLE"),
+     ("opa_path", "/bin/true", "use --opa-path or $SOC2OPA_OPA")],
+)  # fmt: skip
+def test_a_config_file_cannot_choose_the_bundle_or_the_opa(
+    run: Run, tmp_path: Path, key: str, value: str, fragment: str
+) -> None:
+    # The repository under review must not pick the policy or the program that judges it.
+    write_plan(tmp_path / "plan.json", PLAN["resource_changes"])
+    (tmp_path / ".soc2opa.yaml").write_text(f"fail_on: low\n{key}: {value}\n")
+    line = one_line_error(run("eval", "plan.json", cwd=tmp_path), ".soc2opa.yaml", fragment)
+    assert f"{key} cannot be set in a config file" in line
+    doctor = run("doctor", cwd=tmp_path)
+    assert doctor.returncode == 1 and f"{key} cannot be set in a config file" in doctor.stdout
+    flagged = run("eval", "plan.json", "--no-config", "--bundle", str(BUNDLE), cwd=tmp_path)
+    assert flagged.returncode == 1, flagged.stderr
+
+
+def test_the_waivers_file_is_always_named_with_who_chose_it(run: Run, tmp_path: Path) -> None:
+    write_plan(tmp_path / "plan.json", PLAN["resource_changes"])
+    waivers = tmp_path / "w.yaml"
+    waivers.write_text(
+        "waivers:\n- control: '*'\n  resource: aws_db_instance.db\n  reason: legacy\n"
+        "  owner: '@dba'\n  expires: 2999-01-01\n"
+    )
+    digest = hashlib.sha256(waivers.read_bytes()).hexdigest()
+    (tmp_path / ".soc2opa.yaml").write_text("waivers: w.yaml\n")
+    store = tmp_path / "evidence.db"
+    proc = run("eval", "plan.json", "--format", "json", "-o", "text=report.txt",
+               "--evidence", str(store), cwd=tmp_path)  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    named = json.loads(proc.stdout)["waivers"]
+    config = str(tmp_path / ".soc2opa.yaml")
+    assert named["file"] == str(waivers) and named["from"] == config
+    assert named["sha256"] == digest and named["waived"] >= 1
+    header = (tmp_path / "report.txt").read_text().splitlines()[1]
+    assert header == f"waivers: {waivers} (chosen by {config}, sha256 {digest[:12]})"
+    (record,) = [r.record for r in read_evidence(store) if r.kind == "plan"]
+    assert record["settings"]["waivers_file"] == {"path": str(waivers), "from": config,
+                                                  "sha256": digest}  # fmt: skip
+    # Given on the command line, the same file is named as chosen by --waivers, even when it
+    # waives nothing.
+    waivers.write_text("waivers: []\n")
+    flagged = run("eval", "plan.json", "--format", "json", "--waivers", "w.yaml", cwd=tmp_path)
+    assert flagged.returncode == 1
+    assert json.loads(flagged.stdout)["waivers"]["from"] == "--waivers"
 
 
 # --- 5. sensitive values: any marking hides them, and an OPA server's logs never hold them ----

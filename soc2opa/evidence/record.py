@@ -33,6 +33,17 @@ def _waiver_ref(waiver: Waiver) -> str:
     return f"{waiver.file or '-'}#{waiver.index}"
 
 
+def _waivers_file(report: Report) -> dict[str, str | None] | None:
+    """The waivers file, who chose it (--waivers or a config file) and its digest."""
+    if not report.waivers_from:
+        return None
+    return {
+        "path": report.waivers_file,
+        "from": report.waivers_from,
+        "sha256": report.waivers_sha256,
+    }
+
+
 def evaluation_record(
     report: Report,
     *,
@@ -96,6 +107,7 @@ def evaluation_record(
             "fail_on": report.fail_on,
             "strict": report.strict,
             "baseline_elsewhere": list(report.baseline_elsewhere),
+            "waivers_file": _waivers_file(report),
         },
         "exit_code": report.exit_code,
         "waiver_records_applied": applied,

@@ -74,6 +74,8 @@ def report_document(report: Report, options: FormatOptions | None = None) -> dic
         },
         "waivers": {
             "file": report.waivers_file,
+            "from": report.waivers_from,
+            "sha256": report.waivers_sha256,
             "waived": len(report.waived()),
             "expired": [_waiver(w) for w in report.expired_waivers],
             "unmatched": [_waiver(w) for w in report.unmatched_waivers],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 
@@ -141,7 +142,13 @@ class MarkdownFormat(Format):
                         f"{md(w.reason)} | {md(w.owner)} | {md(w.ticket or '')} | "
                         f"{w.expires.isoformat()} |"
                     )
-            lines += self._details(f"Waived ({len(waived)})", [
+            # The summary is HTML, where Markdown code spans do not render.
+            by = (
+                f" by <code>{html.escape(one_line(report.waivers_file))}</code>"
+                if report.waivers_file
+                else ""
+            )
+            lines += self._details(f"Waived ({len(waived)}){by}", [
                 "| Control | Resource | Status | Reason | Owner | Ticket | Expires |",
                 "| --- | --- | --- | --- | --- | --- | --- |", *waived_rows,
             ])  # fmt: skip

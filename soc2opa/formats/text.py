@@ -97,13 +97,20 @@ class TextFormat(Format):
         opa = report.opa
         where_opa = opa.get("path") or opa.get("url")
         ran = f" (OPA {opa.get('version') or '?'}, {where_opa})" if opa else ""
-        return [
+        lines = [
             f"soc2opa {report.tool_version}: {escape(report.plan_name)} "
             f"(Terraform {escape(str(plan.get('terraform_version') or '?'))}, {report.kind} format "
             f"{escape(str(plan.get('format_version') or '?'))}, {cov['resources']} resources, "
             f"{cov['resources_judged']} judged by a control), bundle "
             f"{escape(report.bundle_revision[:12])}, {report.engine}{escape(ran)}"
         ]
+        if report.waivers_from:
+            digest = f", sha256 {report.waivers_sha256[:12]}" if report.waivers_sha256 else ""
+            lines.append(
+                f"waivers: {escape(report.waivers_file or '?')} (chosen by "
+                f"{escape(report.waivers_from)}{digest})"
+            )
+        return lines
 
     def _without_results(self, report: Report) -> list[str]:
         lines: list[str] = []
