@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -26,15 +28,43 @@ def expand_plan_args(args: tuple[str, ...]) -> list[str]:
                 raise UsageError("`-` (stdin) can be given only once")
             out.append("-")
             continue
-        path = Path(arg)
-        if path.is_dir():
-            found = sorted(str(p) for p in path.glob("*.json") if p.is_file())
+        if _is_dir(arg):
+            found = _plans_in(arg)
             if not found:
                 raise InputError(f"{arg}: is a directory with no *.json plan in it")
             out += found
         else:
-            out.append(arg)
+            out.append(arg)  # the plan reader names what is wrong with it, if anything
     return out
+
+
+def _is_dir(arg: str) -> bool:
+    # Path.is_dir() raises on a folder the user cannot enter; the plan reader names that case.
+    try:
+        return stat.S_ISDIR(os.stat(arg).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _plans_in(folder: str) -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            names = [e.path for e in entries if e.name.endswith(".json") and _is_file(e)]
+    except OSError as exc:
+        reason = (
+            "permission denied"
+            if exc.errno in (errno.EACCES, errno.EPERM)
+            else ((exc.strerror or "cannot list it").lower())
+        )
+        raise InputError(f"{folder}: cannot list the folder: {reason}") from None
+    return sorted(names)
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return True  # listed, so the plan reader says why it cannot be read
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -125,8 +126,9 @@ class LocalEngine:
         """
         try:
             is_file = self.bundle.is_file()
-        except OSError:
-            is_file = False
+        except OSError as exc:
+            reason = os.strerror(exc.errno).lower() if exc.errno else "cannot read it"
+            raise EngineError(f"{self.bundle}: cannot use the bundle: {reason}") from None
         if not is_file:
             raise EngineError(f"{self.bundle}: bundle not found")
         with self._sources(types) as sources:

@@ -90,6 +90,9 @@ def guarded(call: Callable[[], object]) -> NoReturn:
         if exc.errno in (errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EDQUOT):
             _silence_stdout()
             _finish(2, f"error: cannot write output: {os.strerror(exc.errno)}")
+        if exc.filename is not None and exc.errno is not None:
+            # A file or folder the user named (or the current one) that cannot be used: name it.
+            _finish(2, f"error: {exc.filename}: {os.strerror(exc.errno).lower()}")
         _finish(2, _internal(exc))
     except MemoryError:
         _finish(2, "error: out of memory while judging this plan")
