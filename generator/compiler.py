@@ -105,6 +105,9 @@ class CheckCompiler:
         # The YAML of the nodes being compiled; a node's own rules get it as their comment.
         self._comments: list[str] = []
         self._pending = ""
+        # A node's fail_message, if any, replaces its reasons for a fail (set per node number).
+        self._messages: list[str | None] = []
+        self._message: str | None = None
 
     def compile(self, node: CheckNode | dict[str, Any], types: list[str]) -> int:
         """Compile a node at resource scope (parsed, or a YAML mapping); return its number."""
@@ -119,6 +122,9 @@ class CheckCompiler:
     def _emit_why(self, n: int, params: str, reasons: str) -> None:
         # The status test first, so that the children's reasons (arguments of the lib call)
         # are only built for a node whose outcome is the one explained.
+        if self._message is not None:
+            reasons = f"check.fail_message(want, {rego_literal(self._message)}, {reasons})"
+            self.out.uses_check = True
         self._emit(f"""
 _w{n}({params}, want) := [] if {{
 	_s{n}({params}) != want
@@ -129,6 +135,7 @@ _w{n}({params}, want) := [] if {{
         n = self._next
         self._next += 1
         comment = self._comments.pop()
+        self._message = self._messages.pop()
         self._pending = "".join(f"# {line}".rstrip() + "\n" for line in comment.splitlines())
         return n
 
@@ -136,6 +143,7 @@ _w{n}({params}, want) := [] if {{
         if isinstance(node, Value) and "*" in node.path:
             return self._node(_desugar_wildcard(node), scope, node.raw)
         self._comments.append(node_comment(written or node.raw))
+        self._messages.append(node.raw.get("fail_message"))
         if isinstance(node, Value):
             return self._value(node, scope)
         if isinstance(node, Combine):
@@ -462,6 +470,8 @@ def _desugar_wildcard(node: Value) -> Items:
     quantifier = "any" if node.each == "any" else "all"
     key = f"{quantifier}_items"
     items_raw: dict[str, Any] = {key: format_path(segments[:star]), "check": inner_raw}
+    if "fail_message" in inner_raw:
+        items_raw["fail_message"] = inner_raw.pop("fail_message")
     if "if_unknown" in node.raw:
         items_raw["if_unknown"] = node.raw["if_unknown"]
     return Items(

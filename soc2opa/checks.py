@@ -268,6 +268,8 @@ def parse_node(node: dict[str, Any], where: str, fail: Fail, in_items: bool = Fa
             parse_node(spec["check"], f"{where}.account_default.check", fail),
             parse_node(node["check"], f"{where}.check", fail),
         )
+    if "fail_message" in node and any(k in node for k in ("in_backup_plan", "rego")):
+        fail(f"{where}.fail_message: not for in_backup_plan or rego (they give their own reasons)")
     if "in_backup_plan" in node:
         if in_items:
             fail(f"{where}.in_backup_plan: sits at resource level only")

@@ -175,6 +175,14 @@ why_related(status, want, none_message, addressed_reasons) := [] if {
 } else := [sprintf("%s: %s", [a, m]) | some [a, ms] in addressed_reasons; some m in ms]
 
 # METADATA
+# description: >-
+#   The reasons of a node with a fail_message: that one message when the outcome explained
+#   is a fail, else the node's own reasons.
+fail_message("fail", message, _) := [message]
+
+fail_message(want, _, reasons) := reasons if want != "fail"
+
+# METADATA
 # description: The reasons of a quiet child, which are dropped when it fails.
 quiet("fail", _) := []
 
