@@ -24,7 +24,7 @@ from generator.targets.sources import catalog_digest
 from soc2opa import __version__
 from soc2opa.catalog import Control, catalog_types, example_slug, load_catalog
 from soc2opa.errors import CatalogError, EngineError
-from soc2opa.operators import DOCS_BEGIN, DOCS_END, docs_table, operators_json_text
+from soc2opa.operators import docs_regions, operators_json_text
 from soc2opa.provider_schema import provider_schema_at, staleness
 from soc2opa.tools import MIN_OPA_VERSION
 
@@ -266,10 +266,12 @@ def _operator_files(root: Path) -> dict[str, str]:
     guide = root / "docs/check-language.md"
     if guide.is_file():
         text = guide.read_text()
-        start, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
-        if start < 0 or end < start:
-            raise CatalogError(f"{guide.relative_to(root)}: the operator table markers are missing")
-        out["docs/check-language.md"] = text[:start] + docs_table() + text[end + len(DOCS_END) :]
+        for begin, finish, table in docs_regions():
+            start, end = text.find(begin), text.find(finish)
+            if start < 0 or end < start:
+                raise CatalogError(f"{guide.relative_to(root)}: the markers {begin} are missing")
+            text = text[:start] + table + text[end + len(finish) :]
+        out["docs/check-language.md"] = text
     return out
 
 

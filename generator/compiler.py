@@ -33,7 +33,7 @@ from soc2opa.checks import (
     parse_node,
     parse_path,
 )
-from soc2opa.operators import describe, rego_argument
+from soc2opa.operators import STATEMENT_FIELDS, describe, rego_argument
 
 __all__ = ["CheckCompiler", "CompiledCheck", "Scope", "format_path", "parse_path", "rego_literal"]
 
@@ -497,7 +497,7 @@ def _expectation(node: Value) -> str:
 
 def statement_pattern(spec: dict[str, Any]) -> dict[str, Any]:
     """The statement pattern as rego/lib/policy.rego matches it (condition keys in lower case)."""
-    keys = ("effect", "principal", "actions", "actions_any")
+    keys = [f.name for f in STATEMENT_FIELDS if f.name not in ("restricted_by", "condition")]
     pattern: dict[str, Any] = {k: spec[k] for k in keys if k in spec}
     if "restricted_by" in spec:
         pattern["restricted_by"] = sorted({k.lower() for k in spec["restricted_by"]})
@@ -524,6 +524,8 @@ def describe_statement(spec: dict[str, Any]) -> tuple[str, str]:
         words.append("covering " + ", ".join(spec["actions"]))
     if "actions_any" in spec:
         words.append("covering any of " + ", ".join(spec["actions_any"]))
+    if "resources" in spec:
+        words.append("on resource " + ", ".join(spec["resources"]))
     if "condition" in spec:
         conds = spec["condition"] if isinstance(spec["condition"], list) else [spec["condition"]]
         shown = [f"{c['test']} {c['key']} {json.dumps(_text(c['value']))}" for c in conds]

@@ -157,6 +157,89 @@ IF_UNKNOWN: dict[str, str] = {
     ),
 }
 
+
+@dataclass(frozen=True)
+class StatementField:
+    """One field of a policy node's statement pattern: its JSON Schema and what it matches."""
+
+    name: str
+    schema: dict[str, Any]
+    shown: str
+    meaning: str
+
+
+_ACTION = {"type": "string", "pattern": "^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$|^\\*$"}
+_CONDITION_KEYS = (
+    "`aws:SourceAccount`, `aws:SourceArn`, `aws:SourceOwner`, `aws:SourceVpc`, `aws:SourceVpce`, "
+    "`aws:SourceIp`, `aws:SourceOrgID`, `aws:SourceOrgPaths`, `aws:PrincipalOrgID`, "
+    "`aws:PrincipalOrgPaths`, `aws:PrincipalAccount`, `aws:PrincipalArn`, `kms:CallerAccount`"
+)
+
+# The statement pattern of `policy:` nodes (`no_statement` / `some_statement`); a statement
+# matches when it satisfies every field the pattern gives (rego/lib/policy.rego).
+STATEMENT_FIELDS: tuple[StatementField, ...] = (
+    StatementField(
+        "effect",
+        {"enum": ["Allow", "Deny"]},
+        "`effect: Allow` / `Deny`",
+        "has this `Effect`",
+    ),
+    StatementField(
+        "principal",
+        {"enum": ["everyone", "public"]},
+        "`principal: everyone`, `public`",
+        'everyone: applies to everyone, `Principal` `"*"` or `{"AWS": "*"}` (alone or in a '
+        "list), or any `NotPrincipal` (everyone but the named ones). public: applies to everyone "
+        "and no condition restricts it: no `restricted_by` key under a non-negated operator "
+        "(`StringEquals`, `ArnLike`, `IpAddress`, `ForAnyValue:…`, `…IfExists`; not "
+        '`StringNotEquals`, `NotIpAddress`, `Null`) with a value other than `"*"`',
+    ),
+    StatementField(
+        "restricted_by",
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "pattern": "^[A-Za-z0-9-]+:[A-Za-z0-9_/-]+$"},
+        },
+        "`restricted_by: [keys]`",
+        "(with `public`) the condition keys that make a statement for everyone non-public; "
+        f"default {_CONDITION_KEYS}",
+    ),
+    StatementField(
+        "actions",
+        {"type": "array", "minItems": 1, "items": _ACTION},
+        "`actions: [..]`",
+        "covers every listed action (`Action` patterns with IAM wildcards, or a `NotAction` "
+        "that names none of them)",
+    ),
+    StatementField(
+        "actions_any",
+        {"type": "array", "minItems": 1, "items": _ACTION},
+        "`actions_any: [..]`",
+        "covers at least one listed action",
+    ),
+    StatementField(
+        "resources",
+        {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+        "`resources: [..]`",
+        "covers every listed resource ARN: a `Resource` pattern matches it as written (`*` is "
+        'covered by `"*"` only, not by `arn:aws:s3:::logs/*`), or a `NotResource` names none '
+        "of it, or the statement has neither",
+    ),
+    StatementField(
+        "condition",
+        {
+            "oneOf": [
+                {"$ref": "#/$defs/condition"},
+                {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}},
+            ]
+        },
+        "`condition: {test, key, value}` or a list of them",
+        "has one of them: operator `test` (or `testIfExists`) on `key` with `value` among its "
+        "values",
+    ),
+)
+
 BY_NAME: dict[str, Operator] = {op.name: op for op in OPERATORS}
 BOUND_OPS: tuple[str, ...] = tuple(op.name for op in OPERATORS if op.argument == "bound")
 VALUE_OPS: tuple[str, ...] = tuple(op.name for op in OPERATORS if op.argument != "bound")
@@ -198,13 +281,38 @@ def operators_json_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {op.name: op.json_schema() for op in OPERATORS},
         "$defs": {
+            "statement": {
+                "type": "object",
+                "additionalProperties": False,
+                "minProperties": 1,
+                "description": "A policy statement pattern: a statement matches when it "
+                "satisfies every field given.",
+                "properties": {
+                    f.name: {**f.schema, "description": f"The statement {_plain(f.meaning)}."}
+                    for f in STATEMENT_FIELDS
+                },
+            },
+            "condition": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["test", "key", "value"],
+                "properties": {
+                    "test": {"type": "string", "pattern": "^[A-Za-z:]+$"},
+                    "key": {"type": "string", "minLength": 3},
+                    "value": {"type": ["string", "number", "boolean"]},
+                },
+            },
             "if_unknown": {
                 "enum": list(IF_UNKNOWN),
                 "description": "Outcome when the value (or list) is unknown until apply. "
                 + " ".join(f"{k}: {v}." for k, v in IF_UNKNOWN.items()),
-            }
+            },
         },
     }
+
+
+def _plain(text: str) -> str:
+    return text.replace("`", "")
 
 
 def operators_json_text() -> str:
@@ -238,3 +346,22 @@ def docs_table() -> str:
         applies = ", ".join(sorted(op.accepts)) if op.accepts else "any type"
         rows.append(f"| `{op.name}: {_ARG_DOC[op.argument]}` | {op.meaning} | {applies} |")
     return "\n".join([DOCS_BEGIN, _DOCS_NOTE, *rows, DOCS_END])
+
+
+STATEMENT_DOCS_BEGIN = "<!-- BEGIN statement table -->"
+STATEMENT_DOCS_END = "<!-- END statement table -->"
+
+
+def statement_docs_table() -> str:
+    """The Markdown table of statement pattern fields, between its generated-region markers."""
+    rows = ["| field | the statement … |", "| --- | --- |"]
+    rows += [f"| {f.shown} | {f.meaning} |" for f in STATEMENT_FIELDS]
+    return "\n".join([STATEMENT_DOCS_BEGIN, _DOCS_NOTE, *rows, STATEMENT_DOCS_END])
+
+
+def docs_regions() -> list[tuple[str, str, str]]:
+    """Each generated region of docs/check-language.md: begin marker, end marker, content."""
+    return [
+        (DOCS_BEGIN, DOCS_END, docs_table()),
+        (STATEMENT_DOCS_BEGIN, STATEMENT_DOCS_END, statement_docs_table()),
+    ]

@@ -65,7 +65,9 @@ def test_fail_message_is_refused_where_reasons_are_custom(
     node: dict[str, Any], tmp_path: Path
 ) -> None:
     src = ROOT / "controls/dynamodb/dynamodb_table_in_backup_plan.yaml"
-    text = src.read_text().replace("in_backup_plan: true", "in_backup_plan: true\n  fail_message: x")
+    text = src.read_text().replace(
+        "in_backup_plan: true", "in_backup_plan: true\n  fail_message: x"
+    )
     if "rego" in node:
         text = text.replace("in_backup_plan: true", "rego: file")
     folder = tmp_path / "controls/dynamodb"

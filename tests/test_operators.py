@@ -114,3 +114,32 @@ def test_an_unknown_operator_is_refused_by_the_schema() -> None:
     assert [e.message for e in errors] == [
         "Unevaluated properties are not allowed ('equal' was unexpected)"
     ]
+
+
+def test_statement_fields_come_from_the_table() -> None:
+    from soc2opa.operators import (
+        STATEMENT_DOCS_BEGIN,
+        STATEMENT_DOCS_END,
+        STATEMENT_FIELDS,
+        statement_docs_table,
+    )
+
+    schema = operators_json_schema()["$defs"]["statement"]
+    assert list(schema["properties"]) == [f.name for f in STATEMENT_FIELDS]
+    control = (ROOT / "soc2opa/schemas/control.schema.json").read_text()
+    assert '"statement": {"$ref": "operators.schema.json#/$defs/statement"}' in control
+    assert '"actions_any"' not in control
+    text = (ROOT / "docs/check-language.md").read_text()
+    start = text.index(STATEMENT_DOCS_BEGIN)
+    end = text.index(STATEMENT_DOCS_END) + len(STATEMENT_DOCS_END)
+    assert text[start:end] == statement_docs_table()
+    assert "| `resources: [..]` |" in statement_docs_table()
+
+
+def test_resources_in_a_statement_validate_and_compile() -> None:
+    node = {"policy": "policy", "no_statement": {"effect": "Allow", "actions": ["*"]}}
+    node["no_statement"]["resources"] = ["*"]
+    assert not list(_node_validator().iter_errors(node))
+    assert '"resources": ["*"]' in _compile(node)
+    node["no_statement"]["resources"] = []
+    assert list(_node_validator().iter_errors(node))

@@ -3,8 +3,8 @@
 # description: >-
 #   Decodes a JSON-encoded IAM-style policy attribute (bucket, queue, topic, key, vault and
 #   resource policies) once and checks its statements against a pattern: effect, a principal
-#   that is everyone (and not restricted by a condition), actions covered under IAM wildcard
-#   rules, NotAction and NotPrincipal, and required condition values. A document unknown until
+#   that is everyone (and not restricted by a condition), actions and resources covered under
+#   IAM wildcard rules, NotAction, NotResource and NotPrincipal, and required condition values. A document unknown until
 #   apply is unknown; one that does not parse fails with the reason.
 # scope: package
 package soc2opa.lib.policy
@@ -124,12 +124,14 @@ _name(r, path, i, s) := sprintf("statement %d", [i]) if {
 # description: >-
 #   True when statement s matches every field the pattern gives: effect, principal
 #   ("everyone" or "public"), restricted_by (condition keys, lower case), actions (all
-#   covered), actions_any (one covered), condition (a list of {test, key, value}, one present).
+#   covered), actions_any (one covered), resources (all covered), condition (a list of
+#   {test, key, value}, one present).
 matches(s, pattern) if {
 	_effect_ok(s, pattern)
 	_principal_ok(s, pattern)
 	_actions_ok(s, pattern)
 	_actions_any_ok(s, pattern)
+	_resources_ok(s, pattern)
 	_condition_ok(s, pattern)
 }
 
@@ -246,6 +248,44 @@ _regex_of := {
 wildcard_match(pattern, action) if {
 	is_string(pattern)
 	regex.match(concat("", ["^", strings.replace_n(_regex_of, lower(pattern)), "$"]), lower(action))
+}
+
+_resources_ok(_, p) if not p.resources
+
+_resources_ok(s, p) if {
+	p.resources
+	every a in p.resources {
+		covers_resource(s, a)
+	}
+}
+
+# METADATA
+# description: >-
+#   True when the statement's Resource covers the resource ARN (wildcards * and ?, case
+#   sensitive as ARNs are), or its NotResource does not, or it has neither. A resource given
+#   with a wildcard (*) is covered by a pattern that matches it as written: "*" covers "*",
+#   "arn:aws:s3:::logs/*" does not.
+covers_resource(s, resource) if {
+	some pattern in _list(s.Resource)
+	_arn_match(pattern, resource)
+}
+
+covers_resource(s, resource) if {
+	not s.Resource
+	is_array(_list(s.NotResource))
+	every pattern in _list(s.NotResource) {
+		not _arn_match(pattern, resource)
+	}
+}
+
+covers_resource(s, _) if {
+	not s.Resource
+	not s.NotResource
+}
+
+_arn_match(pattern, resource) if {
+	is_string(pattern)
+	regex.match(concat("", ["^", strings.replace_n(_regex_of, pattern), "$"]), resource)
 }
 
 _condition_ok(_, p) if not p.condition

@@ -108,6 +108,27 @@ test_covers_action_and_not_action if {
 	not policy.covers({}, "s3:GetObject")
 }
 
+test_covers_resource_and_not_resource if {
+	policy.covers_resource({"Resource": "*"}, "*")
+	policy.covers_resource({"Resource": ["arn:aws:s3:::a", "*"]}, "*")
+	not policy.covers_resource({"Resource": "arn:aws:s3:::acme/*"}, "*")
+	not policy.covers_resource({"Resource": ["arn:aws:iam::*:role/x"]}, "*")
+	policy.covers_resource({"Resource": "arn:aws:s3:::acme/*"}, "arn:aws:s3:::acme/key")
+	not policy.covers_resource({"Resource": "arn:aws:s3:::Acme/*"}, "arn:aws:s3:::acme/key")
+	policy.covers_resource({"NotResource": "arn:aws:s3:::secret"}, "*")
+	not policy.covers_resource({"NotResource": ["arn:aws:s3:::a", "*"]}, "*")
+	policy.covers_resource({"Effect": "Allow"}, "*")
+	not policy.covers_resource({"Resource": 3}, "*")
+}
+
+test_resources_in_a_pattern if {
+	admin := {"effect": "Allow", "actions": ["*"], "resources": ["*"]}
+	policy.matches({"Effect": "Allow", "Action": "*", "Resource": "*"}, admin)
+	not policy.matches({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::acme/*"}, admin)
+	policy.matches({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::acme"}, admin)
+	policy.matches({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::acme/*"}, {"effect": "Allow", "actions": ["*"]})
+}
+
 test_conditions if {
 	c := {"test": "Bool", "key": "aws:SecureTransport", "value": "false"}
 	policy.has_condition({"Condition": {"Bool": {"aws:SecureTransport": "false"}}}, c)
