@@ -170,15 +170,14 @@ _w{n}({params}, want) := [] if {{
         expect = rego_literal(node.expect or _expectation(node))
         if_unknown = node.if_unknown
         p = scope.params
-        # Declared-or-not is read from the configuration; see rego/lib/config.rego.
-        lib = "config" if node.unset_if_undeclared else "check"
-        self.out.uses_config |= lib == "config"
-        self.out.uses_check |= lib == "check"
+        # With if_unknown "default" the reason names the default that decided an unset value.
+        why = "why_default" if if_unknown == "default" else "why_value"
+        self.out.uses_check = True
         self._emit(
-            f'_s{n}({p}) := {lib}.value(r, {path}, "{op}", {arg}, {default}, "{if_unknown}")'
+            f'_s{n}({p}) := check.value(r, {path}, "{op}", {arg}, {default}, "{if_unknown}")'
         )
         self._emit_why(
-            n, p, f"{lib}.why_value(r, {path}, {label}, {expect}, {default}, _s{n}({p}), want)"
+            n, p, f"check.{why}(r, {path}, {label}, {expect}, {default}, _s{n}({p}), want)"
         )
         return n
 

@@ -78,7 +78,6 @@ class Value(Node):
     label: str | None
     expect: str | None
     computed: bool | None
-    unset_if_undeclared: bool = False
 
     @property
     def operator(self) -> Operator:
@@ -186,11 +185,7 @@ def parse_node(node: dict[str, Any], where: str, fail: Fail, in_items: bool = Fa
         fail(f"{where}: distinct needs min_count")
     if "attr" in node:
         return _value(node, where, fail)
-    stray = [
-        k
-        for k in (*VALUE_OPS, *BOUND_OPS, "default", "each", "computed", "unset_if_undeclared")
-        if k in node
-    ]
+    stray = [k for k in (*VALUE_OPS, *BOUND_OPS, "default", "each", "computed") if k in node]
     if "if_unknown" in node and not any(k in node for k in ("all_items", "any_items", "policy")):
         stray.append("if_unknown")
     if stray:
@@ -295,8 +290,6 @@ def _value(node: dict[str, Any], where: str, fail: Fail) -> Value:
     path = tuple(parse_path(node["attr"]))
     if "each" in node and "*" not in path:
         fail(f"{where}.each: only a path with [*] takes each")
-    if node.get("unset_if_undeclared") and "*" in path:
-        fail(f"{where}.unset_if_undeclared: only for a path without [*]")
     return Value(
         where,
         node,
@@ -309,7 +302,6 @@ def _value(node: dict[str, Any], where: str, fail: Fail) -> Value:
         node.get("label"),
         node.get("expect"),
         node.get("computed"),
-        bool(node.get("unset_if_undeclared")),
     )
 
 

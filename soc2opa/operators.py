@@ -152,8 +152,10 @@ IF_UNKNOWN: dict[str, str] = {
     "unknown": "the check is unknown (the default)",
     "fail": "fails: suits Optional+Computed attributes whose unknown means 'not configured'",
     "default": (
-        "an attribute the configuration leaves unset is judged by `default` (the value AWS "
-        "applies); one set to a value known only after apply stays unknown"
+        "a value the configuration does not write (nor the block holding it) is judged by "
+        "`default`, the value AWS applies (an Optional+Computed attribute or block, such as a "
+        "DynamoDB table's server_side_encryption); one written to a value known only after "
+        "apply, or on a resource whose configuration the plan lacks, stays unknown"
     ),
 }
 

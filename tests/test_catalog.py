@@ -103,6 +103,14 @@ CASES = {
         ),
         "check.if_unknown: default applies to attr and item checks, not policies",
     ),
+    "the old unset_if_undeclared (now if_unknown: default)": (
+        lambda d: d["check"].update(unset_if_undeclared=True),
+        "Unevaluated properties are not allowed ('unset_if_undeclared'",
+    ),
+    "fail_message on in_backup_plan": (
+        lambda d: d.update(check={"in_backup_plan": True, "fail_message": "x"}),
+        "check.fail_message: not for in_backup_plan or rego",
+    ),
     "counted relation without check": (
         lambda d: d.update(
             check={

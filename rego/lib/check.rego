@@ -7,6 +7,7 @@
 # scope: package
 package soc2opa.lib.check
 
+import data.soc2opa.lib.config
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -46,10 +47,37 @@ _when_unknown(_, _, "unknown") := "unknown"
 
 _when_unknown(_, _, "default") := "unknown"
 
-# if_unknown "default": an attribute the configuration leaves to the provider takes the
-# default AWS applies (SSE-SQS on, a private ACL); set to a value known only after apply, it
-# stays unknown.
-_takes_default(r, path, "default") if not configured(r, path)
+# if_unknown "default": a value the configuration does not write (nor the block holding it) is
+# the provider's unset state, so the default AWS applies decides (SSE-SQS on, a private ACL,
+# the AWS owned key of a DynamoDB table); written, even to a value known only after apply, it
+# stays unknown, and so does a resource whose configuration the plan does not carry.
+_takes_default(r, path, "default") if undeclared(r, path)
+
+_is_expression(e) if "constant_value" in object.keys(e)
+
+_is_expression(e) if "references" in object.keys(e)
+
+# METADATA
+# description: >-
+#   True when the resource's configuration block is known and does not write the attribute at
+#   path, nor the block that holds it. A block with an empty expressions object tells nothing
+#   (plans cut by hand carry such blocks; Terraform leaves the key out); below an attribute's own expression (a map, an object)
+#   nothing is undeclared. Dynamic blocks do not appear in the plan's configuration, so they
+#   read as not written.
+undeclared(r, _) if {
+	# Terraform writes no expressions at all for a block that sets nothing.
+	not "expressions" in object.keys(config.block(r))
+}
+
+undeclared(r, path) if {
+	e := config.block(r).expressions
+	count(e) > 0
+	some n in numbers.range(1, count(path))
+	parent := object.get(e, array.slice(path, 0, n - 1), null)
+	is_object(parent)
+	not _is_expression(parent)
+	not path[n - 1] in object.keys(parent)
+}
 
 # METADATA
 # description: Whether the resource's configuration sets the attribute or block at path.
@@ -104,6 +132,21 @@ why_value(r, path, label, expect, default_value, status, want) := [] if {
 	status == "fail"
 	plan.unknown_at(r, path)
 } else := [plan.describe(r, path, label, expect, default_value)]
+
+# METADATA
+# description: >-
+#   The reason for a value check with if_unknown "default": an undeclared unknown value is
+#   named as not set, with the default that decided; else as why_value says.
+why_default(r, path, label, expect, default_value, status, want) := [] if {
+	status != want
+} else := [sprintf("%s is not set in the configuration%s; expected %s", [label, _by_default(default_value), expect])] if {
+	plan.unknown_at(r, path)
+	undeclared(r, path)
+} else := why_value(r, path, label, expect, default_value, status, want)
+
+_by_default(null) := ""
+
+_by_default(d) := sprintf(", so %s by default", [json.marshal(d)]) if d != null
 
 # METADATA
 # description: >-

@@ -1,14 +1,12 @@
 # METADATA
 # title: What the configuration declares
 # description: >-
-#   Reads the plan's configuration block of a judged resource: whether an attribute or block
-#   is written at all (an Optional+Computed block left out is the AWS-side default, not a value
-#   unknown until apply), and which provider configuration the resource uses (to find the
-#   account-level default, such as EBS encryption by default, that applies to it).
+#   Reads the plan's configuration block of a judged resource: which provider configuration
+#   the resource uses (to find the account-level default, such as EBS encryption by default,
+#   that applies to it). Whether an attribute is written at all is check.undeclared.
 # scope: package
 package soc2opa.lib.config
 
-import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 
@@ -41,52 +39,6 @@ block(r) := _blocks[refs.strip_keys(plan.module_of(r))][sprintf("%s.%s", [r.type
 #   The provider configuration a resource uses, as Terraform resolved it ("aws", "aws.west");
 #   undefined when the plan carries no configuration for it.
 provider_key(r) := block(r).provider_config_key
-
-_is_expression(e) if "constant_value" in object.keys(e)
-
-_is_expression(e) if "references" in object.keys(e)
-
-# METADATA
-# description: >-
-#   True when the resource's configuration block is known and does not write the attribute at
-#   path, nor the block that holds it. A block without any expression tells nothing (plans
-#   cut by hand carry such blocks). Dynamic blocks do not appear in the plan's configuration,
-#   so they read as not written.
-undeclared(r, path) if {
-	e := block(r).expressions
-	count(e) > 0
-	some n in numbers.range(1, count(path))
-	parent := object.get(e, array.slice(path, 0, n - 1), null)
-	is_object(parent)
-	not _is_expression(parent)
-	not path[n - 1] in object.keys(parent)
-}
-
-# METADATA
-# description: >-
-#   Outcome of a value check whose value, when unknown until apply but not written in the
-#   configuration, is the provider's unset state (so the default applies).
-value(r, path, op, arg, default_value, if_unknown) := _unset_outcome(op, default_value, arg) if {
-	plan.unknown_at(r, path)
-	undeclared(r, path)
-} else := check.value(r, path, op, arg, default_value, if_unknown)
-
-_unset_outcome(op, default_value, arg) := "pass" if {
-	check.holds(op, default_value, arg)
-} else := "fail"
-
-# METADATA
-# description: The reason for a value check of this package, or [] when the outcome is not want.
-why_value(r, path, label, expect, default_value, status, want) := [] if {
-	status != want
-} else := [sprintf("%s is not set in the configuration%s; expected %s", [label, _by_default(default_value), expect])] if {
-	plan.unknown_at(r, path)
-	undeclared(r, path)
-} else := check.why_value(r, path, label, expect, default_value, status, want)
-
-_by_default(null) := ""
-
-_by_default(d) := sprintf(", so %s by default", [json.marshal(d)]) if d != null
 
 # METADATA
 # description: >-
