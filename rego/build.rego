@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "567d037b9fcb3fdb"
+revision := "cc95d619d6acd467"
 
 min_opa_version := "1.0.0"

@@ -34,7 +34,7 @@
 #   help_uri: docs/controls/acm/acm_certificate_transparency_logging.md
 package soc2opa.controls.acm_certificate_transparency_logging
 
-import data.soc2opa.lib.config
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -63,9 +63,9 @@ _status := {r.address: _outcome(r) | some r in _judged}
 _reason(r, want) := _why(r, want)
 
 # {attr: 'options[0].certificate_transparency_logging_preference', not_equals: DISABLED, default: ENABLED,
-#   unset_if_undeclared: true, label: certificate transparency logging, expect: ENABLED}
-_s0(r) := config.value(r, ["options", 0, "certificate_transparency_logging_preference"], "not_equals", "DISABLED", "ENABLED", "unknown")
+#   if_unknown: default, label: certificate transparency logging, expect: ENABLED}
+_s0(r) := check.value(r, ["options", 0, "certificate_transparency_logging_preference"], "not_equals", "DISABLED", "ENABLED", "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["options", 0, "certificate_transparency_logging_preference"], "certificate transparency logging", "ENABLED", "ENABLED", _s0(r), want)
+} else := check.why_default(r, ["options", 0, "certificate_transparency_logging_preference"], "certificate transparency logging", "ENABLED", "ENABLED", _s0(r), want)

@@ -234,7 +234,7 @@ _s18(r) := check.value(r, ["acl"], "none_of", {"public-read", "public-read-write
 
 _w18(r, want) := [] if {
 	_s18(r) != want
-} else := check.why_value(r, ["acl"], "inline acl", "not a public canned ACL", "private", _s18(r), want)
+} else := check.why_default(r, ["acl"], "inline acl", "not a public canned ACL", "private", _s18(r), want)
 
 # {all: the 5 nodes above}
 _s19(r) := tri.all_of([_s12(r), _s14(r), _s15(r), _s17(r), _s18(r)])

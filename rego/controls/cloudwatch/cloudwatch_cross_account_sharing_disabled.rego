@@ -67,4 +67,4 @@ _s0(r) := check.value(r, ["name"], "not_matches", `(?i)^CloudWatch-CrossAccountS
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := check.why_value(r, ["name"], "name", "a name other than CloudWatch-CrossAccountSharingRole", "", _s0(r), want)
+} else := check.why_default(r, ["name"], "name", "a name other than CloudWatch-CrossAccountSharingRole", "", _s0(r), want)

@@ -55,7 +55,7 @@
 #   help_uri: docs/controls/dynamodb/dynamodb_table_kms_encrypted.md
 package soc2opa.controls.dynamodb_table_kms_encrypted
 
-import data.soc2opa.lib.config
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -83,10 +83,10 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'server_side_encryption[0].enabled', truthy: true, default: false, unset_if_undeclared: true,
-#   expect: true (a KMS key instead of the AWS owned key)}
-_s0(r) := config.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "unknown")
+# {attr: 'server_side_encryption[0].enabled', truthy: true, default: false, if_unknown: default, expect: true
+#     (a KMS key instead of the AWS owned key)}
+_s0(r) := check.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false, _s0(r), want)
+} else := check.why_default(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false, _s0(r), want)

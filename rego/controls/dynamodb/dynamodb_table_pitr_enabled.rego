@@ -50,7 +50,7 @@
 #   help_uri: docs/controls/dynamodb/dynamodb_table_pitr_enabled.md
 package soc2opa.controls.dynamodb_table_pitr_enabled
 
-import data.soc2opa.lib.config
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -78,9 +78,9 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'point_in_time_recovery[0].enabled', truthy: true, default: false, unset_if_undeclared: true}
-_s0(r) := config.value(r, ["point_in_time_recovery", 0, "enabled"], "truthy", null, false, "unknown")
+# {attr: 'point_in_time_recovery[0].enabled', truthy: true, default: false, if_unknown: default}
+_s0(r) := check.value(r, ["point_in_time_recovery", 0, "enabled"], "truthy", null, false, "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["point_in_time_recovery", 0, "enabled"], "point_in_time_recovery[0].enabled", "true", false, _s0(r), want)
+} else := check.why_default(r, ["point_in_time_recovery", 0, "enabled"], "point_in_time_recovery[0].enabled", "true", false, _s0(r), want)

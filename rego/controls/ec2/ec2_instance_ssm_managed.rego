@@ -96,7 +96,7 @@ _s1(r, i1) := check.value(r, ["managed_policy_arns", i1], "matches", `^arn:aws[a
 
 _w1(r, i1, want) := [] if {
 	_s1(r, i1) != want
-} else := check.why_value(r, ["managed_policy_arns", i1], sprintf("managed_policy_arns[%d]", [i1]), "a match for /^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$/", null, _s1(r, i1), want)
+} else := check.why_default(r, ["managed_policy_arns", i1], sprintf("managed_policy_arns[%d]", [i1]), "a match for /^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$/", null, _s1(r, i1), want)
 
 # {attr: 'managed_policy_arns[*]', each: any, if_unknown: default, matches: '^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$',
 #   quiet: true}

@@ -41,7 +41,6 @@
 package soc2opa.controls.elasticache_in_transit_encryption
 
 import data.soc2opa.lib.check
-import data.soc2opa.lib.config
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -80,12 +79,12 @@ _w0(r, want) := [] if {
 	_s0(r) != want
 } else := check.why_value(r, ["cluster_id"], "cluster_id (only clusters have one; replication groups are always judged)", "no value", null, _s0(r), want)
 
-# {attr: engine, exists: true, unset_if_undeclared: true}
-_s1(r) := config.value(r, ["engine"], "exists", null, null, "unknown")
+# {attr: engine, exists: true, if_unknown: default}
+_s1(r) := check.value(r, ["engine"], "exists", null, null, "default")
 
 _w1(r, want) := [] if {
 	_s1(r) != want
-} else := config.why_value(r, ["engine"], "engine", "a value", null, _s1(r), want)
+} else := check.why_default(r, ["engine"], "engine", "a value", null, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
@@ -104,12 +103,12 @@ _w3(r, want) := [] if {
 # attr: transit_encryption_mode
 # none_of: [preferred]
 # default: required
-# unset_if_undeclared: true
-_s4(r) := config.value(r, ["transit_encryption_mode"], "none_of", {"preferred"}, "required", "unknown")
+# if_unknown: default
+_s4(r) := check.value(r, ["transit_encryption_mode"], "none_of", {"preferred"}, "required", "default")
 
 _w4(r, want) := [] if {
 	_s4(r) != want
-} else := config.why_value(r, ["transit_encryption_mode"], "transit_encryption_mode", "none of \"preferred\"", "required", _s4(r), want)
+} else := check.why_default(r, ["transit_encryption_mode"], "transit_encryption_mode", "none of \"preferred\"", "required", _s4(r), want)
 
 # {all: the 2 nodes above}
 _s5(r) := tri.all_of([_s3(r), _s4(r)])

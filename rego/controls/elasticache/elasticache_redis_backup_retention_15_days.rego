@@ -47,7 +47,6 @@
 package soc2opa.controls.elasticache_redis_backup_retention_15_days
 
 import data.soc2opa.lib.check
-import data.soc2opa.lib.config
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -88,12 +87,12 @@ _w0(r, want) := [] if {
 
 # attr: engine
 # one_of: [redis, valkey]
-# unset_if_undeclared: true
-_s1(r) := config.value(r, ["engine"], "one_of", {"redis", "valkey"}, null, "unknown")
+# if_unknown: default
+_s1(r) := check.value(r, ["engine"], "one_of", {"redis", "valkey"}, null, "default")
 
 _w1(r, want) := [] if {
 	_s1(r) != want
-} else := config.why_value(r, ["engine"], "engine", "one of \"redis\", \"valkey\"", null, _s1(r), want)
+} else := check.why_default(r, ["engine"], "engine", "one of \"redis\", \"valkey\"", null, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])

@@ -81,7 +81,7 @@ _s1(r) := check.value(r, ["internal"], "falsy", null, false, "default")
 
 _w1(r, want) := [] if {
 	_s1(r) != want
-} else := check.why_value(r, ["internal"], "internal", "false or unset", false, _s1(r), want)
+} else := check.why_default(r, ["internal"], "internal", "false or unset", false, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

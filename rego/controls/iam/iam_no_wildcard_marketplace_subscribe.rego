@@ -7,7 +7,7 @@
 
 # METADATA
 # title: IAM policies do not allow subscribing to any Marketplace product
-# description: aws-marketplace:Subscribe on every product lets a principal start paid third-party software (with its own access to data) without procurement review.
+# description: aws-marketplace:Subscribe on every product lets a principal start paid third-party software (with its own access to data) without procurement review. A statement allowing it on Resource "*" fails; one limited to named product resources passes.
 # scope: package
 # custom:
 #   id: iam_no_wildcard_marketplace_subscribe
@@ -80,8 +80,9 @@ _reason(r, want) := _why(r, want)
 # no_statement:
 #   effect: Allow
 #   actions: ['aws-marketplace:Subscribe']
-_s0(r) := policy.status(r, ["policy"], "none", {"actions": ["aws-marketplace:Subscribe"], "effect": "Allow"}, "unknown")
+#   resources: ['*']
+_s0(r) := policy.status(r, ["policy"], "none", {"actions": ["aws-marketplace:Subscribe"], "effect": "Allow", "resources": ["*"]}, "unknown")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := policy.why(r, ["policy"], "policy", "none", {"actions": ["aws-marketplace:Subscribe"], "effect": "Allow"}, ["an Allow statement covering aws-marketplace:Subscribe", "Allow statement covering aws-marketplace:Subscribe"], _s0(r), want)
+} else := policy.why(r, ["policy"], "policy", "none", {"actions": ["aws-marketplace:Subscribe"], "effect": "Allow", "resources": ["*"]}, ["an Allow statement covering aws-marketplace:Subscribe on resource *", "Allow statement covering aws-marketplace:Subscribe on resource *"], _s0(r), want)

@@ -95,35 +95,35 @@ _s1(r) := check.value(r, ["password_reuse_prevention"], "bounds", {"gte": 24}, 0
 
 _w1(r, want) := [] if {
 	_s1(r) != want
-} else := check.why_value(r, ["password_reuse_prevention"], "password_reuse_prevention", "24 (the last 24 passwords cannot be reused)", 0, _s1(r), want)
+} else := check.why_default(r, ["password_reuse_prevention"], "password_reuse_prevention", "24 (the last 24 passwords cannot be reused)", 0, _s1(r), want)
 
 # {attr: require_lowercase_characters, truthy: true, default: false, if_unknown: default}
 _s2(r) := check.value(r, ["require_lowercase_characters"], "truthy", null, false, "default")
 
 _w2(r, want) := [] if {
 	_s2(r) != want
-} else := check.why_value(r, ["require_lowercase_characters"], "require_lowercase_characters", "true", false, _s2(r), want)
+} else := check.why_default(r, ["require_lowercase_characters"], "require_lowercase_characters", "true", false, _s2(r), want)
 
 # {attr: require_uppercase_characters, truthy: true, default: false, if_unknown: default}
 _s3(r) := check.value(r, ["require_uppercase_characters"], "truthy", null, false, "default")
 
 _w3(r, want) := [] if {
 	_s3(r) != want
-} else := check.why_value(r, ["require_uppercase_characters"], "require_uppercase_characters", "true", false, _s3(r), want)
+} else := check.why_default(r, ["require_uppercase_characters"], "require_uppercase_characters", "true", false, _s3(r), want)
 
 # {attr: require_numbers, truthy: true, default: false, if_unknown: default}
 _s4(r) := check.value(r, ["require_numbers"], "truthy", null, false, "default")
 
 _w4(r, want) := [] if {
 	_s4(r) != want
-} else := check.why_value(r, ["require_numbers"], "require_numbers", "true", false, _s4(r), want)
+} else := check.why_default(r, ["require_numbers"], "require_numbers", "true", false, _s4(r), want)
 
 # {attr: require_symbols, truthy: true, default: false, if_unknown: default}
 _s5(r) := check.value(r, ["require_symbols"], "truthy", null, false, "default")
 
 _w5(r, want) := [] if {
 	_s5(r) != want
-} else := check.why_value(r, ["require_symbols"], "require_symbols", "true", false, _s5(r), want)
+} else := check.why_default(r, ["require_symbols"], "require_symbols", "true", false, _s5(r), want)
 
 # {attr: max_password_age, gte: 1, lte: 90, default: 0, if_unknown: default, label: max_password_age,
 #   expect: 1 to 90 days}
@@ -131,7 +131,7 @@ _s6(r) := check.value(r, ["max_password_age"], "bounds", {"gte": 1, "lte": 90}, 
 
 _w6(r, want) := [] if {
 	_s6(r) != want
-} else := check.why_value(r, ["max_password_age"], "max_password_age", "1 to 90 days", 0, _s6(r), want)
+} else := check.why_default(r, ["max_password_age"], "max_password_age", "1 to 90 days", 0, _s6(r), want)
 
 # {all: the 7 nodes above}
 _s7(r) := tri.all_of([_s0(r), _s1(r), _s2(r), _s3(r), _s4(r), _s5(r), _s6(r)])

@@ -7,7 +7,7 @@
 
 # METADATA
 # title: IAM policies do not grant every action (Action "*")
-# description: An Allow statement for Action "*" (or a NotAction that excludes almost nothing) makes whoever holds the policy an administrator, defeating least privilege and separation of duties. The check reads every statement of the policy document; Resource is not narrowed by this check, so an Allow of every action on one resource is flagged too, which is rarely intended either.
+# description: An Allow statement for Action "*" (or a NotAction that excludes almost nothing) makes whoever holds the policy an administrator, defeating least privilege and separation of duties. The check reads every statement of the policy document and flags an Allow of every action on every resource (Resource "*", or a NotResource that excludes only some); every action on named resources (one bucket, one key) is left to the narrower controls.
 # scope: package
 # custom:
 #   id: iam_policy_no_admin_star
@@ -94,8 +94,9 @@ _reason(r, want) := _why(r, want)
 # no_statement:
 #   effect: Allow
 #   actions: ['*']
-_s0(r) := policy.status(r, ["policy"], "none", {"actions": ["*"], "effect": "Allow"}, "unknown")
+#   resources: ['*']
+_s0(r) := policy.status(r, ["policy"], "none", {"actions": ["*"], "effect": "Allow", "resources": ["*"]}, "unknown")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := policy.why(r, ["policy"], "policy", "none", {"actions": ["*"], "effect": "Allow"}, ["an Allow statement covering *", "Allow statement covering *"], _s0(r), want)
+} else := policy.why(r, ["policy"], "policy", "none", {"actions": ["*"], "effect": "Allow", "resources": ["*"]}, ["an Allow statement covering * on resource *", "Allow statement covering * on resource *"], _s0(r), want)

@@ -7,7 +7,7 @@
 
 # METADATA
 # title: IAM policies do not grant full control of CloudTrail
-# description: Whoever may run every CloudTrail action can stop logging, delete trails or change where logs go, and so hide what they did. A statement allowing cloudtrail:* (or every action) fails; grant read-only CloudTrail actions instead.
+# description: Whoever may run every CloudTrail action can stop logging, delete trails or change where logs go, and so hide what they did. A statement allowing cloudtrail:* (or every action) on every resource (Resource "*") fails; grant read-only CloudTrail actions, or name the trails.
 # scope: package
 # custom:
 #   id: iam_policy_no_cloudtrail_full_access
@@ -74,8 +74,9 @@ _reason(r, want) := _why(r, want)
 # no_statement:
 #   effect: Allow
 #   actions: ['cloudtrail:*']
-_s0(r) := policy.status(r, ["policy"], "none", {"actions": ["cloudtrail:*"], "effect": "Allow"}, "unknown")
+#   resources: ['*']
+_s0(r) := policy.status(r, ["policy"], "none", {"actions": ["cloudtrail:*"], "effect": "Allow", "resources": ["*"]}, "unknown")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := policy.why(r, ["policy"], "policy", "none", {"actions": ["cloudtrail:*"], "effect": "Allow"}, ["an Allow statement covering cloudtrail:*", "Allow statement covering cloudtrail:*"], _s0(r), want)
+} else := policy.why(r, ["policy"], "policy", "none", {"actions": ["cloudtrail:*"], "effect": "Allow", "resources": ["*"]}, ["an Allow statement covering cloudtrail:* on resource *", "Allow statement covering cloudtrail:* on resource *"], _s0(r), want)

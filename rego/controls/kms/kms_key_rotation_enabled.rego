@@ -107,7 +107,7 @@ _s4(r) := check.value(r, ["rotation_period_in_days"], "bounds", {"lte": 365}, 36
 
 _w4(r, want) := [] if {
 	_s4(r) != want
-} else := check.why_value(r, ["rotation_period_in_days"], "rotation period (days)", "<= 365", 365, _s4(r), want)
+} else := check.why_default(r, ["rotation_period_in_days"], "rotation period (days)", "<= 365", 365, _s4(r), want)
 
 # {all: the 2 nodes above}
 _s5(r) := tri.all_of([_s3(r), _s4(r)])

@@ -32,7 +32,7 @@
 #   help_uri: docs/controls/lambda/lambda_function_tracing_enabled.md
 package soc2opa.controls.lambda_function_tracing_enabled
 
-import data.soc2opa.lib.config
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -60,10 +60,10 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'tracing_config[0].mode', equals: Active, default: PassThrough, unset_if_undeclared: true,
-#   label: tracing mode}
-_s0(r) := config.value(r, ["tracing_config", 0, "mode"], "equals", "Active", "PassThrough", "unknown")
+# {attr: 'tracing_config[0].mode', equals: Active, default: PassThrough, if_unknown: default, label: tracing
+#     mode}
+_s0(r) := check.value(r, ["tracing_config", 0, "mode"], "equals", "Active", "PassThrough", "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["tracing_config", 0, "mode"], "tracing mode", "\"Active\"", "PassThrough", _s0(r), want)
+} else := check.why_default(r, ["tracing_config", 0, "mode"], "tracing mode", "\"Active\"", "PassThrough", _s0(r), want)

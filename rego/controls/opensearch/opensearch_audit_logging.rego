@@ -48,7 +48,6 @@
 package soc2opa.controls.opensearch_audit_logging
 
 import data.soc2opa.lib.check
-import data.soc2opa.lib.config
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.tri
 
@@ -112,12 +111,12 @@ _w4(r, want) := [] if {
 	_s4(r) != want
 } else := check.why_items(r, ["log_publishing_options"], "log_publishing_options", _s4(r), want, [_w3(r, i1, want) | some i1, _ in plan.list_at(r, ["log_publishing_options"])])
 
-# {attr: 'advanced_security_options[0].enabled', truthy: true, default: false, unset_if_undeclared: true}
-_s5(r) := config.value(r, ["advanced_security_options", 0, "enabled"], "truthy", null, false, "unknown")
+# {attr: 'advanced_security_options[0].enabled', truthy: true, default: false, if_unknown: default}
+_s5(r) := check.value(r, ["advanced_security_options", 0, "enabled"], "truthy", null, false, "default")
 
 _w5(r, want) := [] if {
 	_s5(r) != want
-} else := config.why_value(r, ["advanced_security_options", 0, "enabled"], "advanced_security_options[0].enabled", "true", false, _s5(r), want)
+} else := check.why_default(r, ["advanced_security_options", 0, "enabled"], "advanced_security_options[0].enabled", "true", false, _s5(r), want)
 
 # {all: the 2 nodes above}
 _s6(r) := tri.all_of([_s4(r), _s5(r)])

@@ -39,7 +39,7 @@
 #   help_uri: docs/controls/opensearch/opensearch_fine_grained_access.md
 package soc2opa.controls.opensearch_fine_grained_access
 
-import data.soc2opa.lib.config
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -67,9 +67,9 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'advanced_security_options[0].enabled', truthy: true, default: false, unset_if_undeclared: true}
-_s0(r) := config.value(r, ["advanced_security_options", 0, "enabled"], "truthy", null, false, "unknown")
+# {attr: 'advanced_security_options[0].enabled', truthy: true, default: false, if_unknown: default}
+_s0(r) := check.value(r, ["advanced_security_options", 0, "enabled"], "truthy", null, false, "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["advanced_security_options", 0, "enabled"], "advanced_security_options[0].enabled", "true", false, _s0(r), want)
+} else := check.why_default(r, ["advanced_security_options", 0, "enabled"], "advanced_security_options[0].enabled", "true", false, _s0(r), want)

@@ -127,12 +127,13 @@ _w6(r, i1, want) := [] if {
 	_s6(r, i1) != want
 } else := check.why_children(_s6(r, i1), want, [_w2(r, i1, want), _w5(r, i1, want)])
 
-# {any_items: parameter, check: the node above, if_empty: fail}
+# {any_items: parameter, check: the node above, if_empty: fail, fail_message: no parameter sets rds.force_ssl
+#     = 1 or require_secure_transport = ON or 1}
 _s7(r) := check.items(r, ["parameter"], "any", [_s6(r, i1) | some i1, _ in plan.list_at(r, ["parameter"])], "fail", "unknown")
 
 _w7(r, want) := [] if {
 	_s7(r) != want
-} else := check.why_items(r, ["parameter"], "parameter", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
+} else := check.fail_message(want, "no parameter sets rds.force_ssl = 1 or require_secure_transport = ON or 1", check.why_items(r, ["parameter"], "parameter", _s7(r), want, [_w6(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])]))
 
 # refers_to: {type: aws_db_parameter_group, via: parameter_group_name}
 # check: the node above
@@ -197,12 +198,13 @@ _w15(r, i1, want) := [] if {
 	_s15(r, i1) != want
 } else := check.why_children(_s15(r, i1), want, [_w11(r, i1, want), _w14(r, i1, want)])
 
-# {any_items: parameter, check: the node above, if_empty: fail}
+# {any_items: parameter, check: the node above, if_empty: fail, fail_message: no parameter sets rds.force_ssl
+#     = 1 or require_secure_transport = ON or 1}
 _s16(r) := check.items(r, ["parameter"], "any", [_s15(r, i1) | some i1, _ in plan.list_at(r, ["parameter"])], "fail", "unknown")
 
 _w16(r, want) := [] if {
 	_s16(r) != want
-} else := check.why_items(r, ["parameter"], "parameter", _s16(r), want, [_w15(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
+} else := check.fail_message(want, "no parameter sets rds.force_ssl = 1 or require_secure_transport = ON or 1", check.why_items(r, ["parameter"], "parameter", _s16(r), want, [_w15(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])]))
 
 # refers_to: {type: aws_rds_cluster_parameter_group, via: db_cluster_parameter_group_name}
 # check: the node above
@@ -280,12 +282,13 @@ _w26(r, i1, want) := [] if {
 	_s26(r, i1) != want
 } else := check.why_children(_s26(r, i1), want, [_w22(r, i1, want), _w25(r, i1, want)])
 
-# {any_items: parameter, check: the node above, if_empty: fail}
+# {any_items: parameter, check: the node above, if_empty: fail, fail_message: no parameter sets rds.force_ssl
+#     = 1 or require_secure_transport = ON or 1}
 _s27(r) := check.items(r, ["parameter"], "any", [_s26(r, i1) | some i1, _ in plan.list_at(r, ["parameter"])], "fail", "unknown")
 
 _w27(r, want) := [] if {
 	_s27(r) != want
-} else := check.why_items(r, ["parameter"], "parameter", _s27(r), want, [_w26(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
+} else := check.fail_message(want, "no parameter sets rds.force_ssl = 1 or require_secure_transport = ON or 1", check.why_items(r, ["parameter"], "parameter", _s27(r), want, [_w26(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])]))
 
 # refers_to: {type: aws_db_parameter_group, via: parameter_group_name}
 # check: the node above
@@ -372,12 +375,13 @@ _w38(r, i1, want) := [] if {
 	_s38(r, i1) != want
 } else := check.why_children(_s38(r, i1), want, [_w34(r, i1, want), _w37(r, i1, want)])
 
-# {any_items: parameter, check: the node above, if_empty: fail}
+# {any_items: parameter, check: the node above, if_empty: fail, fail_message: no parameter sets rds.force_ssl
+#     = 1 or require_secure_transport = ON or 1}
 _s39(r) := check.items(r, ["parameter"], "any", [_s38(r, i1) | some i1, _ in plan.list_at(r, ["parameter"])], "fail", "unknown")
 
 _w39(r, want) := [] if {
 	_s39(r) != want
-} else := check.why_items(r, ["parameter"], "parameter", _s39(r), want, [_w38(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])])
+} else := check.fail_message(want, "no parameter sets rds.force_ssl = 1 or require_secure_transport = ON or 1", check.why_items(r, ["parameter"], "parameter", _s39(r), want, [_w38(r, i1, want) | some i1, _ in plan.list_at(r, ["parameter"])]))
 
 # refers_to: {type: aws_rds_cluster_parameter_group, via: db_cluster_parameter_group_name}
 # check: the node above

@@ -66,7 +66,6 @@
 package soc2opa.controls.redshift_audit_logging_enabled
 
 import data.soc2opa.lib.check
-import data.soc2opa.lib.config
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -96,13 +95,13 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'logging[0].enable', truthy: true, default: false, unset_if_undeclared: true, label: 'inline
-#     logging[0].enable (provider v5 and earlier)'}
-_s0(r) := config.value(r, ["logging", 0, "enable"], "truthy", null, false, "unknown")
+# {attr: 'logging[0].enable', truthy: true, default: false, if_unknown: default, label: 'inline logging[0].enable
+#     (provider v5 and earlier)'}
+_s0(r) := check.value(r, ["logging", 0, "enable"], "truthy", null, false, "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["logging", 0, "enable"], "inline logging[0].enable (provider v5 and earlier)", "true", false, _s0(r), want)
+} else := check.why_default(r, ["logging", 0, "enable"], "inline logging[0].enable (provider v5 and earlier)", "true", false, _s0(r), want)
 
 # {attr: log_destination_type, equals: s3, default: s3}
 _s1(r) := check.value(r, ["log_destination_type"], "equals", "s3", "s3", "unknown")

@@ -76,7 +76,6 @@
 package soc2opa.controls.redshift_encrypted_and_logging
 
 import data.soc2opa.lib.check
-import data.soc2opa.lib.config
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -113,13 +112,13 @@ _w0(r, want) := [] if {
 	_s0(r) != want
 } else := check.why_value(r, ["encrypted"], "encrypted", "true", false, _s0(r), want)
 
-# {attr: 'logging[0].enable', truthy: true, default: false, unset_if_undeclared: true, label: 'inline
-#     logging[0].enable (provider v5 and earlier)'}
-_s1(r) := config.value(r, ["logging", 0, "enable"], "truthy", null, false, "unknown")
+# {attr: 'logging[0].enable', truthy: true, default: false, if_unknown: default, label: 'inline logging[0].enable
+#     (provider v5 and earlier)'}
+_s1(r) := check.value(r, ["logging", 0, "enable"], "truthy", null, false, "default")
 
 _w1(r, want) := [] if {
 	_s1(r) != want
-} else := config.why_value(r, ["logging", 0, "enable"], "inline logging[0].enable (provider v5 and earlier)", "true", false, _s1(r), want)
+} else := check.why_default(r, ["logging", 0, "enable"], "inline logging[0].enable (provider v5 and earlier)", "true", false, _s1(r), want)
 
 # {attr: log_destination_type, equals: s3, default: s3}
 _s2(r) := check.value(r, ["log_destination_type"], "equals", "s3", "s3", "unknown")

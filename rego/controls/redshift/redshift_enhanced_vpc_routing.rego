@@ -41,7 +41,7 @@
 #   help_uri: docs/controls/redshift/redshift_enhanced_vpc_routing.md
 package soc2opa.controls.redshift_enhanced_vpc_routing
 
-import data.soc2opa.lib.config
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -69,9 +69,9 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: enhanced_vpc_routing, truthy: true, default: false, unset_if_undeclared: true}
-_s0(r) := config.value(r, ["enhanced_vpc_routing"], "truthy", null, false, "unknown")
+# {attr: enhanced_vpc_routing, truthy: true, default: false, if_unknown: default}
+_s0(r) := check.value(r, ["enhanced_vpc_routing"], "truthy", null, false, "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["enhanced_vpc_routing"], "enhanced_vpc_routing", "true", false, _s0(r), want)
+} else := check.why_default(r, ["enhanced_vpc_routing"], "enhanced_vpc_routing", "true", false, _s0(r), want)

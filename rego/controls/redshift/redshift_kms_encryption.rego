@@ -43,7 +43,7 @@
 #   help_uri: docs/controls/redshift/redshift_kms_encryption.md
 package soc2opa.controls.redshift_kms_encryption
 
-import data.soc2opa.lib.config
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -71,9 +71,9 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: kms_key_id, exists: true, unset_if_undeclared: true, expect: a KMS key ARN}
-_s0(r) := config.value(r, ["kms_key_id"], "exists", null, null, "unknown")
+# {attr: kms_key_id, exists: true, if_unknown: default, expect: a KMS key ARN}
+_s0(r) := check.value(r, ["kms_key_id"], "exists", null, null, "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["kms_key_id"], "kms_key_id", "a KMS key ARN", null, _s0(r), want)
+} else := check.why_default(r, ["kms_key_id"], "kms_key_id", "a KMS key ARN", null, _s0(r), want)

@@ -61,7 +61,6 @@
 package soc2opa.controls.redshift_require_ssl
 
 import data.soc2opa.lib.check
-import data.soc2opa.lib.config
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 import data.soc2opa.lib.tri
@@ -91,13 +90,13 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: cluster_parameter_group_name, exists: true, unset_if_undeclared: true, expect: a custom parameter
+# {attr: cluster_parameter_group_name, exists: true, if_unknown: default, expect: a custom parameter
 #     group (the default one does not require SSL)}
-_s0(r) := config.value(r, ["cluster_parameter_group_name"], "exists", null, null, "unknown")
+_s0(r) := check.value(r, ["cluster_parameter_group_name"], "exists", null, null, "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["cluster_parameter_group_name"], "cluster_parameter_group_name", "a custom parameter group (the default one does not require SSL)", null, _s0(r), want)
+} else := check.why_default(r, ["cluster_parameter_group_name"], "cluster_parameter_group_name", "a custom parameter group (the default one does not require SSL)", null, _s0(r), want)
 
 # {attr: cluster_parameter_group_name, not_matches: ^default\., expect: a custom parameter group (default
 #     groups do not require SSL)}

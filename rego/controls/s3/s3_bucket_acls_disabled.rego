@@ -104,7 +104,7 @@ _s4(r) := check.value(r, ["acl"], "equals", "private", "private", "default")
 
 _w4(r, want) := [] if {
 	_s4(r) != want
-} else := check.why_value(r, ["acl"], "inline acl", "\"private\"", "private", _s4(r), want)
+} else := check.why_default(r, ["acl"], "inline acl", "\"private\"", "private", _s4(r), want)
 
 # {all: the 3 nodes above}
 _s5(r) := tri.all_of([_s1(r), _s3(r), _s4(r)])

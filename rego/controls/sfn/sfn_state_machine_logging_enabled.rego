@@ -39,7 +39,7 @@
 #   help_uri: docs/controls/sfn/sfn_state_machine_logging_enabled.md
 package soc2opa.controls.sfn_state_machine_logging_enabled
 
-import data.soc2opa.lib.config
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -70,10 +70,10 @@ _reason(r, want) := _why(r, want)
 # attr: logging_configuration[0].level
 # one_of: [ALL, ERROR, FATAL]
 # default: 'OFF'
-# unset_if_undeclared: true
+# if_unknown: default
 # label: logging level
-_s0(r) := config.value(r, ["logging_configuration", 0, "level"], "one_of", {"ALL", "ERROR", "FATAL"}, "OFF", "unknown")
+_s0(r) := check.value(r, ["logging_configuration", 0, "level"], "one_of", {"ALL", "ERROR", "FATAL"}, "OFF", "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["logging_configuration", 0, "level"], "logging level", "one of \"ALL\", \"ERROR\", \"FATAL\"", "OFF", _s0(r), want)
+} else := check.why_default(r, ["logging_configuration", 0, "level"], "logging level", "one of \"ALL\", \"ERROR\", \"FATAL\"", "OFF", _s0(r), want)

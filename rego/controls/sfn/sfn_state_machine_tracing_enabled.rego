@@ -32,7 +32,7 @@
 #   help_uri: docs/controls/sfn/sfn_state_machine_tracing_enabled.md
 package soc2opa.controls.sfn_state_machine_tracing_enabled
 
-import data.soc2opa.lib.config
+import data.soc2opa.lib.check
 import data.soc2opa.lib.plan
 
 # METADATA
@@ -60,10 +60,10 @@ _status := {r.address: _outcome(r) | some r in _judged}
 
 _reason(r, want) := _why(r, want)
 
-# {attr: 'tracing_configuration[0].enabled', truthy: true, default: false, unset_if_undeclared: true,
-#   label: X-Ray tracing}
-_s0(r) := config.value(r, ["tracing_configuration", 0, "enabled"], "truthy", null, false, "unknown")
+# {attr: 'tracing_configuration[0].enabled', truthy: true, default: false, if_unknown: default, label: X-Ray
+#     tracing}
+_s0(r) := check.value(r, ["tracing_configuration", 0, "enabled"], "truthy", null, false, "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := config.why_value(r, ["tracing_configuration", 0, "enabled"], "X-Ray tracing", "true", false, _s0(r), want)
+} else := check.why_default(r, ["tracing_configuration", 0, "enabled"], "X-Ray tracing", "true", false, _s0(r), want)

@@ -75,7 +75,7 @@ _s1(r) := check.value(r, ["sqs_managed_sse_enabled"], "truthy", null, true, "def
 
 _w1(r, want) := [] if {
 	_s1(r) != want
-} else := check.why_value(r, ["sqs_managed_sse_enabled"], "sqs_managed_sse_enabled", "true", true, _s1(r), want)
+} else := check.why_default(r, ["sqs_managed_sse_enabled"], "sqs_managed_sse_enabled", "true", true, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])

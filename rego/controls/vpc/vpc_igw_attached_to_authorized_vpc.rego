@@ -67,7 +67,7 @@ _s0(r) := check.value(r, ["vpc_id"], "absent", null, null, "default")
 
 _w0(r, want) := [] if {
 	_s0(r) != want
-} else := check.why_value(r, ["vpc_id"], "vpc_id", "no value", null, _s0(r), want)
+} else := check.why_default(r, ["vpc_id"], "vpc_id", "no value", null, _s0(r), want)
 
 # refers_to: {type: aws_vpc, via: vpc_id}
 # none_message: the gateway attaches to a VPC this configuration does not declare; attach it where
