@@ -74,6 +74,26 @@ TYPE_WEIGHT: dict[str, float] = {
     "aws_fsx_lustre_file_system": 0.1,
     "aws_mq_broker": 0.2,
 }
+# Settings a Terraform configuration declares once per account or region (a trail with its CIS
+# metric filters and alarms, the account's public access block, GuardDuty, ...). The fixtures
+# hold many examples of them (every CIS alarm control has several), so drawn like other units
+# they were a sixth of every plan: 616 trails and 442 metric filters in 10,000 resources, and
+# joins between trails, filters and buckets grew with the square of the plan. A real estate
+# declares a few; these units are drawn this much less often (about 1 per 1,000 resources).
+ACCOUNT_LEVEL_TYPES = frozenset(
+    {
+        "aws_cloudtrail",
+        "aws_s3_account_public_access_block",
+        "aws_guardduty_detector",
+        "aws_securityhub_account",
+        "aws_config_configuration_recorder",
+        "aws_iam_account_password_policy",
+        "aws_ebs_encryption_by_default",
+        "aws_ec2_instance_metadata_defaults",
+        "aws_backup_vault_lock_configuration",
+    }
+)
+ACCOUNT_LEVEL_FACTOR = 0.005
 FILLER_SHARE = 0.35
 TEAMS = ("payments", "identity", "data", "platform", "web", "ml", "ops", "edge")
 ENVS = ("blue", "green", "eu-west-1", "us-east-1", "canary")
@@ -171,6 +191,8 @@ def load_units(fixtures: Path = FIXTURES) -> tuple[tuple[float, str], ...]:
                 rc["address"] = rc["address"].split(".", 2)[2]
             types = [rc["type"] for rc in changes]
             weight = sum(TYPE_WEIGHT.get(t, 1.0) for t in types) / len(types)
+            if ACCOUNT_LEVEL_TYPES.intersection(types):
+                weight *= ACCOUNT_LEVEL_FACTOR
             unit = {"resources": call["module"].get("resources", []), "changes": changes}
             units.append((weight, json.dumps(unit, sort_keys=True)))
     if not units:
