@@ -172,8 +172,13 @@ def _filler(kind: int, i: int, rnd: random.Random) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def load_units(fixtures: Path = FIXTURES) -> tuple[tuple[float, str], ...]:
-    """The fixture examples as (weight, JSON text of {resources, changes}), in a stable order."""
+def load_units(
+    fixtures: Path = FIXTURES, account_level: float = ACCOUNT_LEVEL_FACTOR
+) -> tuple[tuple[float, str], ...]:
+    """The fixture examples as (weight, JSON text of {resources, changes}), in a stable order.
+
+    Units holding an account-level setting weigh account_level times their types' weight.
+    """
     units: list[tuple[float, str]] = []
     for path in sorted(fixtures.rglob("*.json")):
         doc = json.loads(path.read_text())
@@ -192,7 +197,7 @@ def load_units(fixtures: Path = FIXTURES) -> tuple[tuple[float, str], ...]:
             types = [rc["type"] for rc in changes]
             weight = sum(TYPE_WEIGHT.get(t, 1.0) for t in types) / len(types)
             if ACCOUNT_LEVEL_TYPES.intersection(types):
-                weight *= ACCOUNT_LEVEL_FACTOR
+                weight *= account_level
             unit = {"resources": call["module"].get("resources", []), "changes": changes}
             units.append((weight, json.dumps(unit, sort_keys=True)))
     if not units:
@@ -294,12 +299,18 @@ def _instances(rnd: random.Random) -> tuple[dict[str, Any], list[str]]:
     return {}, [""]
 
 
-def make_plan(n: int, seed: int = 0, fixtures: Path = FIXTURES) -> dict[str, Any]:
-    """A plan of exactly `n` resource changes; the same arguments give the same plan."""
+def make_plan(
+    n: int, seed: int = 0, fixtures: Path = FIXTURES, account_level: float = ACCOUNT_LEVEL_FACTOR
+) -> dict[str, Any]:
+    """A plan of exactly `n` resource changes; the same arguments give the same plan.
+
+    account_level=1.0 draws account-level settings like any other example (many trails, filters
+    and alarms side by side), for tests that look for rules that break on repeated settings.
+    """
     if n < 0:
         raise ValueError("n must be >= 0")
     rnd = random.Random(f"soc2opa-synth:{n}:{seed}")
-    units = load_units(fixtures)
+    units = load_units(fixtures, account_level)
     weights = [w for w, _ in units]
     b = _Builder()
     target_units = round(n * (1 - FILLER_SHARE))
@@ -394,22 +405,33 @@ def make_plan(n: int, seed: int = 0, fixtures: Path = FIXTURES) -> dict[str, Any
     }
 
 
-def plan_bytes(n: int, seed: int = 0, fixtures: Path = FIXTURES) -> bytes:
+def plan_bytes(
+    n: int, seed: int = 0, fixtures: Path = FIXTURES, account_level: float = ACCOUNT_LEVEL_FACTOR
+) -> bytes:
     """The plan as compact JSON bytes (what a file written by `write_plan` holds)."""
-    return json.dumps(make_plan(n, seed, fixtures), separators=(",", ":")).encode()
+    plan = make_plan(n, seed, fixtures, account_level)
+    return json.dumps(plan, separators=(",", ":")).encode()
 
 
-def write_plan(path: Path, n: int, seed: int = 0, fixtures: Path = FIXTURES) -> Path:
+def write_plan(
+    path: Path,
+    n: int,
+    seed: int = 0,
+    fixtures: Path = FIXTURES,
+    account_level: float = ACCOUNT_LEVEL_FACTOR,
+) -> Path:
     """Write the plan to `path`; returns `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(plan_bytes(n, seed, fixtures))
+    path.write_bytes(plan_bytes(n, seed, fixtures, account_level))
     return path
 
 
 def fixtures_digest(fixtures: Path = FIXTURES) -> str:
-    """A short hash of the fixture units: plans are identical when this and (n, seed) are."""
+    """A short hash of the fixture units and their weights: plans are identical when this and
+    (n, seed) are."""
     h = hashlib.sha256()
-    for _, text in load_units(fixtures):
+    for weight, text in load_units(fixtures):
+        h.update(f"{weight!r}\n".encode())
         h.update(text.encode())
     return h.hexdigest()[:16]
 
