@@ -130,11 +130,26 @@ def _output_specs(settings: Settings) -> list[tuple[str, Path, bool]]:
             )
         else:
             specs.append((settings.format, Path(spec), False))
+    chosen = settings.sources.get("outputs", "command line")
     for _, path, _named in specs:
+        if chosen != "command line":
+            _inside_current_folder(path, chosen)
         folder = path.parent if str(path.parent) else Path(".")
         if not folder.is_dir():
             raise UsageError(f"--output: cannot write {path}: no such folder {folder}")
     return specs
+
+
+def _inside_current_folder(path: Path, config: str) -> None:
+    """A config file (the scanned repository's) writes reports only under the current folder:
+    an `outputs` entry such as /etc/cron.d/x or ../../.ssh/authorized_keys is refused."""
+    here = Path.cwd().resolve()
+    where = (here / path).parent.resolve() / path.name
+    if path.is_absolute() or ".." in path.parts or not where.is_relative_to(here):
+        raise UsageError(
+            f"{config}: outputs: {path} is outside the current folder; a config file writes "
+            "reports only under it (give other places with -o)"
+        )
 
 
 def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:

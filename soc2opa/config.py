@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from soc2opa.errors import UsageError
+from soc2opa.repofile import read_repo_text
 from soc2opa.report import SEVERITIES
 
 CONFIG_NAMES = (".soc2opa.yaml", ".soc2opa.yml")
@@ -71,13 +73,14 @@ def split_list(values: Any) -> tuple[str, ...]:
 def find_config(start: Path) -> Path | None:
     """.soc2opa.yaml in the folder, else a pyproject.toml there with a [tool.soc2opa] table."""
     for name in CONFIG_NAMES:
-        if (start / name).is_file():
+        # Not is_file(): a FIFO or a folder by that name is refused when read, not skipped.
+        if os.path.lexists(start / name):
             return start / name
     pyproject = start / "pyproject.toml"
     if pyproject.is_file():
         try:
-            doc = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+            doc = tomllib.loads(read_repo_text(pyproject, "pyproject.toml", encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, UsageError):
             return None
         if isinstance(doc.get("tool"), dict) and "soc2opa" in doc["tool"]:
             return pyproject
@@ -86,11 +89,14 @@ def find_config(start: Path) -> Path | None:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_repo_text(path, "a config file")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read the config file: {exc}") from None
+    except OSError as exc:
+        reason = (exc.strerror or "cannot open it").lower()
+        raise UsageError(f"{path}: cannot read the config file: {reason}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: cannot read the config file: not valid UTF-8") from None
     if path.name == "pyproject.toml":
         try:
             doc: Any = tomllib.loads(text).get("tool", {}).get("soc2opa", {})
@@ -112,8 +118,10 @@ def _read(path: Path) -> dict[str, Any]:
 
 def _value(path: Path, key: str, value: Any) -> Any:
     if key in LIST_KEYS:
-        if not isinstance(value, list | str):
-            raise UsageError(f"{path}: {key} must be a list")
+        items = value if isinstance(value, list) else [value]
+        # Strings only: a YAML alias bomb nests lists that str() would expand without bound.
+        if not all(isinstance(item, str) for item in items):
+            raise UsageError(f"{path}: {key} must be a list of strings")
         return split_list(value)
     expected = _TYPES[key]
     if expected is float and isinstance(value, int | float) and not isinstance(value, bool):

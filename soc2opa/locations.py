@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soc2opa.address import parse_address
+from soc2opa.errors import UsageError
+from soc2opa.repofile import read_repo_text
 
 if TYPE_CHECKING:
     from soc2opa.report import Report
@@ -200,9 +202,9 @@ def scan_module(folder: Path) -> ModuleIndex:
     paths = sorted([*folder.glob("*.tf"), *folder.glob("*.tf.json")])
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8-sig", errors="replace")
-        except OSError:
-            continue
+            text = read_repo_text(path, "Terraform source", errors="replace")
+        except (OSError, UsageError):
+            continue  # no location for its blocks, as for a file that is not there
         if path.name.endswith(".tf.json"):
             for kind, first, second, line, source_text in scan_json_blocks(text):
                 _add(index, SourceLine(path, line), kind, first, second, source_text)
@@ -236,13 +238,13 @@ class Locator:
     def _read_modules_json(self) -> dict[str, Path]:
         manifest = self.root / ".terraform" / "modules" / "modules.json"
         try:
-            doc = json.loads(manifest.read_text(encoding="utf-8"))
+            doc = json.loads(read_repo_text(manifest, "a module manifest", encoding="utf-8"))
             return {
                 str(m["Key"]): (self.root / str(m["Dir"])).resolve()
                 for m in doc.get("Modules", [])
                 if isinstance(m, dict) and m.get("Key") and m.get("Dir")
             }
-        except (OSError, ValueError, TypeError, AttributeError):
+        except (OSError, ValueError, TypeError, AttributeError, UsageError, RecursionError):
             return {}
 
     def _index(self, folder: Path) -> ModuleIndex:

@@ -64,6 +64,19 @@ def write_stdout(text: str) -> None:
         raise UsageError(f"stdout: cannot write the report: {exc.strerror}") from None
 
 
+def _device_allowed(path: Path, info: os.stat_result) -> None:
+    """A device or pipe is written to only when named as such: a repository can hold a symbolic
+    link (soc2opa.sarif -> /dev/sda) but not a device, so a link to one is refused."""
+    if stat.S_ISBLK(info.st_mode):
+        raise UsageError(f"--output: {path} is a block device; refusing to write a report to it")
+    named_device = str(path).startswith(("/dev/", "/proc/self/fd/"))
+    if path.is_symlink() and not named_device:
+        raise UsageError(
+            f"--output: {path} is a symbolic link to a device or pipe, not a file; "
+            "name the device itself (e.g. /dev/stdout) or remove the link"
+        )
+
+
 def write_atomic(path: Path, text: str, inputs: Iterable[str] = ()) -> None:
     """Write text to a temporary file beside path, then rename it over path.
 
@@ -79,6 +92,7 @@ def write_atomic(path: Path, text: str, inputs: Iterable[str] = ()) -> None:
     except OSError:
         info = None
     if info is not None and not stat.S_ISREG(info.st_mode):
+        _device_allowed(path, info)
         try:
             with open(path, "wb") as handle:
                 handle.write(data)

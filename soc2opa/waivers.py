@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from soc2opa.errors import UsageError
+from soc2opa.repofile import read_repo_text
 
 if TYPE_CHECKING:
     from soc2opa.report import Report, Result
@@ -131,11 +132,14 @@ def load_waivers(path: Path) -> list[Waiver]:
     """Read a waivers file; UsageError naming the file and entry when one is incomplete."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_repo_text(path, "a waivers file")
     except FileNotFoundError:
         raise UsageError(f"{name}: no such waivers file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{name}: cannot read the waivers file: {exc}") from None
+    except OSError as exc:
+        reason = (exc.strerror or "cannot open it").lower()
+        raise UsageError(f"{name}: cannot read the waivers file: {reason}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{name}: cannot read the waivers file: not valid UTF-8") from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -71,6 +72,8 @@ class Case:
     max_seconds: float = 60.0
     check: Callable[[Path, Outcome], None] | None = None
     prefix: list[str] = field(default_factory=list)
+    # An address-space limit, so that a regression fails the case instead of the machine.
+    memory_mb: int | None = None
 
 
 @dataclass
@@ -417,7 +420,53 @@ def _diagnoses_and_lookup() -> list[Case]:
              check=_repo_opa_not_run),
         Case(12, "the repository's config cannot choose the bundle", _config_bundle,
              fragment="bundle cannot be set in a config file"),
+        Case(12, "the repository's .soc2opa.yaml is a link to /dev/zero",
+             _repo_files(config_link="/dev/zero"), fragment="not a regular file"),
+        Case(12, "the repository's waivers file is a link to /dev/zero",
+             _repo_files(config="waivers: w.yaml\n", links={"w.yaml": "/dev/zero"}),
+             fragment="not a regular file"),
+        Case(12, "a YAML alias bomb in the repository's config", _repo_files(config=_BOMB),
+             fragment="must be a list of strings", max_seconds=10, memory_mb=1024),
+        Case(12, "the repository's config writes a report outside the current folder",
+             _repo_files(config="outputs: [csv=../../escape.csv]\n"),
+             fragment="outside the current folder"),
+        Case(12, "the repository's report file is a link to a device",
+             _repo_files(config="outputs: [sarif=soc2opa.sarif]\n",
+                         links={"soc2opa.sarif": "/dev/full"}),
+             fragment="symbolic link to a device"),
+        Case(12, "a .tf file in the repository is a link to /dev/zero",
+             _repo_files(config="tf_dir: .\n", links={"main.tf": "/dev/zero"}), codes=(1,),
+             max_seconds=20),
     ]  # fmt: skip
+
+
+def _alias_bomb(levels: int = 12) -> str:
+    anchors = ["&a [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels):
+        prev = chr(ord("a") + i - 1)
+        anchors.append(f"&{chr(ord('a') + i)} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return "controls: [" + ", ".join(anchors) + "]\n"
+
+
+_BOMB = _alias_bomb()
+
+
+def _repo_files(
+    config: str | None = None, config_link: str | None = None, links: dict[str, str] | None = None
+) -> Callable[[Path, dict[str, str]], list[str]]:
+    """A checkout whose .soc2opa.yaml and other files a pull request wrote (git keeps links)."""
+
+    def setup(d: Path, _: dict[str, str]) -> list[str]:
+        _plan(d, PLAN)
+        if config is not None:
+            (d / ".soc2opa.yaml").write_text(config)
+        if config_link is not None:
+            (d / ".soc2opa.yaml").symlink_to(config_link)
+        for name, target in (links or {}).items():
+            (d / name).symlink_to(target)
+        return ["eval", "plan.json"]
+
+    return setup
 
 
 def _fifo(d: Path, _: dict[str, str]) -> list[str]:
@@ -503,6 +552,14 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+def _limit(megabytes: int) -> Callable[[], None]:
+    def apply() -> None:
+        size = megabytes << 20
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+    return apply
+
+
 def run_case(case: Case, base: Path, servers: dict[str, str], opa: Path) -> Outcome:
     """Run one case in a fresh folder under base and assert the whole contract."""
     d = base / re.sub(r"[^a-z0-9]+", "-", case.name.lower()).strip("-")
@@ -522,6 +579,7 @@ def run_case(case: Case, base: Path, servers: dict[str, str], opa: Path) -> Outc
             [*case.prefix, str(SOC2OPA), *args], cwd=d, env=env,
             stdin=subprocess.PIPE if case.stdin is not None else subprocess.DEVNULL,
             stdout=stdout_file or subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=_limit(case.memory_mb) if case.memory_mb else None,
         )  # fmt: skip
         if case.signal_when is not None:
             while not case.signal_when(d):
