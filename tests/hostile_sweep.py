@@ -195,17 +195,33 @@ def _duplicate(d: Path, _: dict[str, str]) -> list[str]:
     return ["eval", "plan.json"]
 
 
+_FORGED = "\n::error file=x::forged %0A\n"
+
+
 def _hostile_plan(d: Path, _: dict[str, str]) -> list[str]:
     path = _plan(d, {**PLAN, "terraform_version": HOSTILE,
-                     "resource_changes": [_rc(f'aws_db_instance.db["{HOSTILE}"]')]},
+                     "resource_changes": [_rc(f'aws_db_instance.db["{HOSTILE}{_FORGED}"]'),
+                                          _rc(f"aws_db_instance.w{_FORGED}")]},
                  "plan\x1b]8;;evil\x07\u202e.json")  # fmt: skip
-    return ["eval", path.name, *_every_format(d)]
+    waiver = {"control": "*", "resource": "aws_db_instance.w*", "reason": HOSTILE + _FORGED,
+              "owner": "@team" + _FORGED, "ticket": HOSTILE, "expires": "2999-01-01"}  # fmt: skip
+    (d / "w.yaml").write_text(json.dumps({"waivers": [waiver]}))
+    return ["eval", path.name, "--waivers", "w.yaml", *_every_format(d)]
 
 
-def _json_is_exact(d: Path, out: Outcome) -> None:
+def _json_is_exact_and_no_line_is_forged(d: Path, out: Outcome) -> None:
     report = json.loads((d / "out.json").read_text())
     assert report["plan"]["terraform_version"] == HOSTILE
     assert any(HOSTILE in r["resource_address"] for r in report["results"])
+    assert report["summary"]["results"]["fail"] > 0 and any(r["waived"] for r in report["results"])
+    # A line starting with :: is a GitHub workflow command wherever it is printed (a step that
+    # cats a report): only the github format writes them, one per result.
+    for fmt in FORMATS:
+        text = out.stdout if fmt == "text" else (d / f"out.{fmt}").read_text()
+        for line in text.splitlines():
+            if line.startswith("::"):
+                assert fmt == "github" and re.match(r"::(error|warning|notice) title=", line), (
+                    fmt, line[:120])  # fmt: skip
 
 
 def _hostile_version(d: Path, _: dict[str, str]) -> list[str]:
@@ -220,7 +236,7 @@ def _engine_and_strings() -> list[Case]:
         Case(3, "two changes at one address: named", _duplicate,
              fragment="two resource changes have the address aws_db_instance.db"),
         Case(4, "terminal injection in address, terraform_version and file name", _hostile_plan,
-             codes=(1,), check=_json_is_exact),
+             codes=(1,), check=_json_is_exact_and_no_line_is_forged),
         Case(4, "terminal injection in format_version and file name of an error",
              _hostile_version, fragment="format_version"),
         Case(4, "terminal injection in a missing file's name",

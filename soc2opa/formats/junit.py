@@ -118,7 +118,7 @@ class JunitFormat(Format):
                 failure = ET.SubElement(
                     case, "failure", message=_x(message), type=f"{r.status}:{control.severity}"
                 )
-                failure.text = _x(f"{r.address}: {message}\nfix: {control.remediation}")
+                failure.text = _x(f"{one_line(r.address)}: {message}\nfix: {control.remediation}")
             elif r.status == "unknown":
                 skipped += 1
                 ET.SubElement(case, "skipped", message=_x(f"unknown until apply: {message}"))
