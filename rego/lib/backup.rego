@@ -271,19 +271,62 @@ _reason("pass", parts) := concat(", ", [parts[0][1], parts[1][1]])
 
 _reason(status, parts) := concat("; ", [p[1] | some p in parts; p[0] == status]) if status != "pass"
 
-_verdicts(r) := [[sel.address, v] |
-	some sel in _parsed
-	v := _judge(sel, r)
-]
+# [address, [status, reason]] of the selections that may select r (every other one fails),
+# in the plan's order. Judging only these keeps a resource's cost independent of how many
+# selections elsewhere in the plan cannot select it.
+_verdicts(r) := [[_parsed[i].address, _judge(_parsed[i], r)] | some i in _relevant(r)]
+
+_relevant(r) := sort({sel.index | some sel in _candidates(r)} | _may_be_unknown(r))
+
+# Selections other than the candidates that can still give "unknown": resources known only
+# after apply, selection tags known only after apply, or a selection tag whose value on r is
+# known only after apply. Any other selection's resources or tags exclude r.
+_may_be_unknown(r) := (_resources_unknown | _tags_unknown_sels) | {i |
+	some k, idxs in _tag_key_index
+	_tag(r, k) == ["unknown"]
+	some i in idxs
+}
+
+_resources_unknown := {sel.index | some sel in _parsed; sel.resources.unknown}
+
+_tags_unknown_sels := {sel.index | some sel in _tag_only; sel.tags_unknown}
+
+_tag_key_index := plan.group([[k, sel.index] |
+	some sel in _tag_only
+	some [k, _] in sel.tags
+])
 
 # METADATA
 # description: >-
 #   "pass" when some aws_backup_selection of the plan selects the resource, "unknown" when
 #   one may (values known only after apply), else "fail".
 status(r) := "pass" if {
-	some sel in _candidates(r)
-	_judge(sel, r)[0] == "pass"
+	_passes(r)
 } else := tri.any_of([v[1][0] | some v in _verdicts(r)])
+
+# Whether some candidate selection passes. A boolean rule with several bodies lets OPA stop at
+# the first selection that passes (a function whose bodies give different values, like status,
+# is evaluated over every binding); each source of candidates is searched on its own rather than
+# concatenated per resource.
+_passes(r) if {
+	some i in object.get(_selected_by_ref, r.address, [])
+	_judge(_parsed[i], r)[0] == "pass"
+}
+
+_passes(r) if {
+	some sel in _tag_universal
+	_judge(sel, r)[0] == "pass"
+}
+
+_passes(r) if {
+	some sel in _tag_matches(r)
+	_judge(sel, r)[0] == "pass"
+}
+
+_passes(r) if {
+	some sel in _by_pattern(r)
+	_judge(sel, r)[0] == "pass"
+}
 
 # The selections that can select r at all: those whose resources refer to it, those that
 # select by a tag r has, and those whose ARN patterns can match r's type. Selections that refer
@@ -311,13 +354,15 @@ _tag_universal := [sel |
 	not sel.tags_unknown
 ]
 
-_by_tag(r) := array.concat(_tag_universal, [_parsed[i] |
+_by_tag(r) := array.concat(_tag_universal, _tag_matches(r))
+
+_tag_matches(r) := [_parsed[i] |
 	some i in {i |
 		some attr in ["tags_all", "tags"]
 		some k, v in object.get(plan.after(r), attr, {})
 		some i in object.get(_tag_index, [[k, v]], [])
 	}
-])
+]
 
 _with_patterns := [sel |
 	some sel in _parsed
@@ -361,4 +406,17 @@ why(r, want) := [] if {
 	want == "pass"
 } else := [sprintf("%s may select it: %s", [a, v[1]]) | some [a, v] in _verdicts(r); v[0] == "unknown"] if {
 	want == "unknown"
-} else := [sprintf("%s does not select it: %s", [a, v[1]]) | some [a, v] in _verdicts(r)]
+} else := _fail_reasons(r)
+
+# Every selection's reason when the plan has few; with more, the first ones and a count, so a
+# failing resource's reason does not grow with the plan.
+_fail_reasons(r) := [sprintf("%s does not select it: %s", [sel.address, _judge(sel, r)[1]]) | some sel in _parsed] if {
+	count(_parsed) <= max_listed
+} else := array.concat(
+	[sprintf("%s does not select it: %s", [sel.address, _judge(sel, r)[1]]) | some sel in array.slice(_parsed, 0, max_listed)],
+	[sprintf("and %d more aws_backup_selection resources in this plan do not select it", [count(_parsed) - max_listed])],
+)
+
+# METADATA
+# description: How many selections a failing resource's reason names one by one.
+max_listed := 10

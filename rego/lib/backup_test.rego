@@ -127,3 +127,40 @@ test_s3_arn_has_no_region_or_account if {
 	_status(p, bucket) == "pass"
 	backup.pattern_covers("arn:aws:s3:::other", bucket) == "fail"
 }
+
+_many(n) := {
+	"format_version": "1.2",
+	"resource_changes": array.concat([_table, _volume], [_rc(sprintf("aws_backup_selection.s%02d", [i]), "aws_backup_selection", {"resources": ["arn:aws:rds:*:*:db:*"]}, {}) |
+		some i in numbers.range(1, n)
+	]),
+}
+
+# A failing resource's reason names every selection while there are few, then the first ten
+# and a count, so it does not grow with the plan.
+test_fail_reason_names_at_most_ten_selections if {
+	few := backup.why(_table, "fail") with input as _many(10)
+	count(few) == 10
+	every line in few {
+		contains(line, "does not select it: its resources do not cover it")
+	}
+	many := backup.why(_table, "fail") with input as _many(12)
+	count(many) == 11
+	startswith(many[0], "aws_backup_selection.s01 does not select it")
+	startswith(many[9], "aws_backup_selection.s10 does not select it")
+	many[10] == "and 2 more aws_backup_selection resources in this plan do not select it"
+	backup.status(_table) == "fail" with input as _many(12)
+}
+
+# A selection by a tag the resource does not have cannot select it, but one on a tag whose value
+# is known only after apply may: only that one is judged, and it makes the outcome unknown.
+test_only_selections_that_may_select_decide_unknown if {
+	tagged := _rc("aws_backup_selection.t", "aws_backup_selection", {"selection_tag": [{"type": "STRINGEQUALS", "key": "backup", "value": "daily"}]}, {})
+	other := _rc("aws_backup_selection.o", "aws_backup_selection", {"selection_tag": [{"type": "STRINGEQUALS", "key": "team", "value": "x"}]}, {})
+	vol := _rc("aws_ebs_volume.u", "aws_ebs_volume", {"tags_all": {"team": "y"}}, {"arn": true, "id": true, "tags_all": {"backup": true}})
+	p := {"format_version": "1.2", "resource_changes": [vol, tagged, other]}
+	backup.status(vol) == "unknown" with input as p
+	why := backup.why(vol, "unknown") with input as p
+	why == ["aws_backup_selection.t may select it: its selection_tag or the resource's tags are known only after apply"]
+	q := {"format_version": "1.2", "resource_changes": [vol, other]}
+	backup.status(vol) == "fail" with input as q
+}
