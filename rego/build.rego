@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "cc95d619d6acd467"
+revision := "4d80a4e996360be4"
 
 min_opa_version := "1.0.0"
