@@ -23,14 +23,42 @@ _FIELDS = ("control", "resource", "reason", "owner", "ticket", "expires")
 _REQUIRED = ("control", "reason", "owner", "expires")
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
+class Glob:
     """`*` matches any run of characters, `?` one character; everything else is literal.
 
     Addresses hold brackets and quotes (module.b["x"]), so fnmatch's [...] classes are not used.
-    The Rego side (rego/waivers.rego) gives glob.match the same meaning.
+    The Rego side (rego/waivers.rego) gives glob.match the same meaning. A waivers file comes from
+    the scanned repository, so matching never backtracks: `*a*a*a*a*b` as one regex takes
+    exponential time on a long address. The pieces between stars have fixed lengths, and the
+    leftmost place for each middle piece is always a right choice, so one pass decides.
     """
-    parts = ("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts), re.DOTALL)
+
+    def __init__(self, pattern: str) -> None:
+        pieces = pattern.split("*")
+        self._pieces = [re.compile(_piece(p), re.DOTALL) for p in pieces]
+        self._last_length = len(pieces[-1])
+
+    def matches(self, text: str) -> bool:
+        """Whether the whole text matches the pattern."""
+        first, *middle = self._pieces
+        if not middle:
+            return first.fullmatch(text) is not None
+        *middle, last = middle
+        start = first.match(text)
+        end = len(text) - self._last_length
+        if start is None or end < start.end() or last.fullmatch(text, end) is None:
+            return False
+        position = start.end()
+        for piece in middle:
+            found = piece.search(text, position, end)
+            if found is None:
+                return False
+            position = found.end()
+        return True
+
+
+def _piece(text: str) -> str:
+    return "".join("." if ch == "?" else re.escape(ch) for ch in text)
 
 
 @dataclass(frozen=True)
@@ -47,16 +75,16 @@ class Waiver:
     file: str = ""
 
     @cached_property
-    def _control_re(self) -> re.Pattern[str]:
-        return glob_regex(self.control)
+    def _control_glob(self) -> Glob:
+        return Glob(self.control)
 
     @cached_property
-    def _resource_re(self) -> re.Pattern[str]:
-        return glob_regex(self.resource)
+    def _resource_glob(self) -> Glob:
+        return Glob(self.resource)
 
     def matches(self, control_id: str, address: str) -> bool:
         """Whether the waiver covers this (control, resource) pair."""
-        return bool(self._control_re.fullmatch(control_id) and self._resource_re.fullmatch(address))
+        return self._control_glob.matches(control_id) and self._resource_glob.matches(address)
 
     def expired(self, today: date) -> bool:
         """An expiry date is the last day the waiver applies."""

@@ -450,10 +450,21 @@ def _diagnoses_and_lookup() -> list[Case]:
              _repo_files(config="outputs: [sarif=soc2opa.sarif]\n",
                          links={"soc2opa.sarif": "/dev/full"}),
              fragment="symbolic link to a device"),
+        Case(12, "a waiver glob that a regex would backtrack on for hours", _backtracking_waiver,
+             codes=(1,), max_seconds=20),
         Case(12, "a .tf file in the repository is a link to /dev/zero",
              _repo_files(config="tf_dir: .\n", links={"main.tf": "/dev/zero"}), codes=(1,),
              max_seconds=20),
     ]  # fmt: skip
+
+
+def _backtracking_waiver(d: Path, _: dict[str, str]) -> list[str]:
+    _plan(d, {**PLAN, "resource_changes": [_rc("aws_db_instance." + "a" * 5000)]})
+    waiver = {"control": "*", "resource": "*a" * 30 + "*b", "reason": "r", "owner": "o",
+              "expires": "2999-01-01"}  # fmt: skip
+    (d / ".soc2opa.yaml").write_text("waivers: w.yaml\n")
+    (d / "w.yaml").write_text(json.dumps({"waivers": [waiver]}))
+    return ["eval", "plan.json"]
 
 
 def _alias_bomb(levels: int = 12) -> str:
@@ -602,7 +613,12 @@ def run_case(case: Case, base: Path, servers: dict[str, str], opa: Path) -> Outc
                 assert proc.poll() is None and time.monotonic() - started < 30, "never started"
                 time.sleep(0.05)
             proc.send_signal(case.signum)
-        out, err = proc.communicate(case.stdin, timeout=120)
+        try:
+            out, err = proc.communicate(case.stdin, timeout=max(case.max_seconds, 10) + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise AssertionError(f"{case.name}: still running after the case's limit") from None
     finally:
         if stdout_file:
             stdout_file.close()
