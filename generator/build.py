@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from generator import computed_blocks
 from generator.compiler import CheckCompiler, rego_literal
 from generator.docs import help_uri, render_docs
 from generator.examples import example_plan, example_target, hcl_target
@@ -25,7 +26,7 @@ from soc2opa import __version__
 from soc2opa.catalog import Control, catalog_types, example_slug, load_catalog
 from soc2opa.errors import CatalogError, EngineError
 from soc2opa.operators import docs_regions, operators_json_text
-from soc2opa.provider_schema import provider_schema_at, staleness
+from soc2opa.provider_schema import SCHEMA_FILE, provider_schema_at, staleness
 from soc2opa.tools import MIN_OPA_VERSION
 
 # Folders the build owns entirely (stale files in them are removed), with the files' extension.
@@ -377,6 +378,7 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
     schema = provider_schema_at(root)
     controls = load_catalog(root / "controls", schema)
     schema_stale = staleness(schema, catalog_types(root / "controls"))
+    schema_stale += computed_blocks.staleness(root, SCHEMA_FILE)
     rev = revision(root)
     files: dict[str, str] = {}
     result = BuildResult(revision=rev, controls=len(controls))

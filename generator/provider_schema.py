@@ -2,8 +2,9 @@
 
 Runs `terraform providers schema -json` for hashicorp/aws at the pinned version from the local
 plugin mirror, keeps only the resource types the catalog uses (judged and related types) and only
-what path validation needs (attribute types, optional/computed flags, block nesting modes), and
-writes soc2opa/schemas/aws-provider-schema.json with a DO-NOT-EDIT line and the source's hash.
+what path validation needs (attribute types, optional/computed flags, block nesting modes), marks
+the blocks the real-Terraform fixtures show computed (generator/computed_blocks.py), and writes
+soc2opa/schemas/aws-provider-schema.json with a DO-NOT-EDIT line and the source's hash.
 `--check` regenerates in memory and fails when the committed file differs.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from generator import computed_blocks
 from soc2opa.catalog import catalog_types
 from soc2opa.provider_schema import SCHEMA_FILE, V6_FILE
 
@@ -87,17 +89,29 @@ def _trim_block(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def trim(source: bytes, types: set[str]) -> dict[str, Any]:
-    """The trimmed schema for the given resource types (those the provider has)."""
+COMPUTED_BLOCKS_NOTE = (
+    'a block\'s "computed": true is not in the provider schema: real Terraform planned it as '
+    "unknown where the configuration left it out, in the fixtures under tests/plans "
+    "(generator/computed_blocks.py)"
+)
+
+
+def trim(source: bytes, types: set[str], root: Path | None = None) -> dict[str, Any]:
+    """The trimmed schema for the given resource types (those the provider has).
+
+    With root, blocks that the fixtures under root/tests/plans show computed are marked.
+    """
     schemas = json.loads(source)["provider_schemas"][PROVIDER]["resource_schemas"]
+    trimmed = {t: _trim_block(schemas[t]["block"]) for t in sorted(types & set(schemas))}
+    if root is not None:
+        computed_blocks.mark(trimmed, computed_blocks.observed(root, trimmed))
     return {
         "provider": PROVIDER,
         "version": VERSION,
         "source_sha256": hashlib.sha256(source).hexdigest(),
+        "computed_blocks": COMPUTED_BLOCKS_NOTE,
         "all_resource_types": sorted(schemas),
-        "resource_types": {
-            t: _trim_block(schemas[t]["block"]) for t in sorted(types & set(schemas))
-        },
+        "resource_types": trimmed,
     }
 
 
@@ -139,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     v6 = yaml.safe_load((args.root / V6_FILE).read_text()) or {}
     types = catalog_types(args.root / "controls") | set(v6)
-    text = render(trim(full_schema(args.plugin_dir), types))
+    text = render(trim(full_schema(args.plugin_dir), types, args.root))
     out = args.root / SCHEMA_FILE
     if args.check:
         if not out.is_file() or out.read_text() != text:

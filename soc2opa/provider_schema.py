@@ -121,7 +121,9 @@ def step(position: Position, seg: Segment, shown: str) -> tuple[Position, bool]:
             return _attribute(seg, position.attributes[seg])
         if seg in position.blocks:
             raw = position.blocks[seg]
-            return Nested(seg, raw["nesting"], _block(raw)), False
+            # "computed" on a block is not from the provider's schema: make schema records the
+            # blocks real Terraform planned as unknown when left out (generator/computed_blocks.py).
+            return Nested(seg, raw["nesting"], _block(raw)), bool(raw.get("computed"))
         names = sorted([*position.attributes, *position.blocks])
         near = _near(seg, names)
         hint = f"; did you mean {' or '.join(near)}?" if near else ""
