@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "4d80a4e996360be4"
+revision := "5d3504d74c24be81"
 
 min_opa_version := "1.0.0"
