@@ -185,7 +185,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         path = plans_dir / f"synth-{n}-s{seed}-{digest}.json"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
-            write_plan(tmp, n, seed)
+            # In a child process: a large plan built here would stay in this process's memory,
+            # and a child's ru_maxrss counts the parent's pages it was forked with, so every
+            # later measurement would report at least that (920 MB after the 100k plan).
+            subprocess.run(
+                [sys.executable, "-m", "benchmarks.synth", str(n), str(tmp), "--seed", str(seed)],
+                check=True,
+                cwd=ROOT,
+            )
             tmp.replace(path)
         return path
 
