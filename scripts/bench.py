@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         warm_pids = start_warm(env)
         warm = next(iter(plans.values()))["path"]
-        measure([str(SOC2OPA), "eval", str(warm), *fmt], ok=(0, 1), env=env)
+        measure([str(SOC2OPA), "eval", str(warm), *fmt, "--no-warm"], ok=(0, 1), env=env)
         measure(
             [str(SOC2OPA), "eval", str(warm), *fmt, "--opa-url", server.url],
             ok=(0, 1),
@@ -246,7 +246,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             p = str(plan["path"])
             cases: dict[str, tuple[list[str], dict[str, Any]]] = {
                 "floor": ([str(OPA), "eval", "-i", p, "count(input.resource_changes)"], {}),
-                "soc2opa": ([str(SOC2OPA), "eval", p, *fmt], {}),
+                # One opa eval per run, compiling the controls the plan reaches.
+                "soc2opa": ([str(SOC2OPA), "eval", p, *fmt, "--no-warm"], {}),
                 "soc2opa --opa-url": (
                     [str(SOC2OPA), "eval", p, *fmt, "--opa-url", server.url],
                     {"extra_pids": [server.proc.pid]},
@@ -263,7 +264,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 cases = {k: (c, {**o, "max_runs": 1}) for k, (c, o) in cases.items()}
                 cases = {k: v for k, v in cases.items() if k in ("floor", "soc2opa")}
             if plan["kind"] == "synthetic" and plan["n"] == min(args.sizes):
-                cases[COLD] = ([str(SOC2OPA), "eval", p, *fmt], {"cold": True})
+                cases[COLD] = ([str(SOC2OPA), "eval", p, *fmt, "--no-warm"], {"cold": True})
             if checkov and plan["kind"] == "synthetic" and plan["n"] in args.checkov_sizes:
                 cases["checkov"] = (
                     [str(checkov), "-f", p, "--framework", "terraform_plan", "--skip-download"],
@@ -273,7 +274,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         batch_files = sorted(str(p) for p in batch_dir.glob("*.json"))
         batch_cases: dict[str, tuple[list[str], dict[str, Any]]] = {
-            "soc2opa": ([str(SOC2OPA), "eval", str(batch_dir), *fmt], {}),
+            "soc2opa": ([str(SOC2OPA), "eval", str(batch_dir), *fmt, "--no-warm"], {}),
             "soc2opa --opa-url": (
                 [str(SOC2OPA), "eval", str(batch_dir), *fmt, "--opa-url", server.url],
                 {"extra_pids": [server.proc.pid]},

@@ -31,7 +31,7 @@ from soc2opa.statefile import judged_input
 from soc2opa.tools import default_bundle, find_opa
 from soc2opa.untrusted import escape
 from soc2opa.waivers import apply_waivers, load_waivers, today_utc, waivers_data
-from soc2opa.warm_commands import warm_group
+from soc2opa.warm_commands import warm_group, warm_wanted
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -86,7 +86,7 @@ Environment variables:
   SOC2OPA_OPA        the opa binary (after --opa-path)
   SOC2OPA_BUNDLE     the policy bundle (after --bundle)
   SOC2OPA_OPA_TOKEN  bearer token sent to --opa-url
-  SOC2OPA_WARM       set to 1: same as --warm
+  SOC2OPA_WARM       1: same as --warm, 0: same as --no-warm (default: warm outside CI)
   SOC2OPA_WARM_IDLE  seconds a warm server waits for the next plan (default 900)
   NO_COLOR           set to anything: no colours (same as --no-color)
   SOC2OPA_DEBUG      set to 1: show tracebacks of internal errors
@@ -281,11 +281,11 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
     "(same report, slower; see docs/performance.md).",
 )
 @click.option(
-    "--warm",
-    is_flag=True,
-    envvar="SOC2OPA_WARM",
+    "--warm/--no-warm",
+    default=None,
     help="Ask a warm opa server kept between runs; start one for the next run when none "
-    "answers (same report, no compile; see docs/performance.md).",
+    "answers (same report, no compile; see docs/performance.md). Default: on, except when "
+    "the CI environment variable is set; SOC2OPA_WARM=0 or 1 overrides.",
 )
 def eval_command(
     plans: tuple[str, ...], bundle: Path | None, fmt: str | None, fail_on: str | None,
@@ -295,7 +295,7 @@ def eval_command(
     waivers: Path | None,
     tf_dir: Path | None, config: Path | None, no_config: bool, quiet: bool, no_color: bool,
     opa_url: str | None, opa_path: str | None, outputs: tuple[str, ...], timeout: float | None,
-    no_select: bool, warm: bool,
+    no_select: bool, warm: bool | None,
 ) -> None:  # fmt: skip
     """Judge `terraform show -json` plans against the SOC 2 controls."""
     if not plans:
@@ -325,7 +325,7 @@ def eval_command(
     engine, source = _engine(settings, opa_url)
     if isinstance(engine, LocalEngine):
         engine.select = not no_select
-        engine.warm = warm
+        engine.warm = warm_wanted(warm)
     names = expand_plan_args(plans)
     started = _now()
     with open_plans(names, timeout=engine.timeout) as files:

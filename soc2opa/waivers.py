@@ -11,8 +11,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from soc2opa.errors import UsageError
 from soc2opa.repofile import read_repo_text
 
@@ -168,6 +166,8 @@ def load_waivers(path: Path) -> list[Waiver]:
         raise UsageError(f"{name}: cannot read the waivers file: {reason}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{name}: cannot read the waivers file: not valid UTF-8") from None
+    import yaml  # only when there is a waivers file
+
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

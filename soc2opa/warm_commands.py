@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -12,6 +13,27 @@ from soc2opa.bundlecache import cached_bundle
 from soc2opa.errors import EngineError, UsageError
 from soc2opa.output import SECONDS
 from soc2opa.tools import default_bundle, find_opa
+
+_ON = {"1", "true", "yes", "on"}
+_OFF = {"0", "false", "no", "off"}
+
+
+def warm_wanted(flag: bool | None) -> bool:
+    """Whether `eval` uses a warm server: --warm/--no-warm, else SOC2OPA_WARM, else outside CI.
+
+    CI jobs judge one plan on a machine thrown away after it, where a server left behind only
+    costs CPU; everywhere else later runs skip the compile.
+    """
+    if flag is not None:
+        return flag
+    setting = os.environ.get("SOC2OPA_WARM", "").strip().lower()
+    if setting in _ON:
+        return True
+    if setting in _OFF:
+        return False
+    if setting:
+        raise UsageError(f"SOC2OPA_WARM must be 1 or 0, not {setting!r}")
+    return os.environ.get("CI", "").strip().lower() in {"", *_OFF}
 
 
 @click.group("warm")

@@ -20,6 +20,9 @@ SHARED_PLANS = ROOT.parent / "shared" / "plans"
 BUNDLE = ROOT / "bundles" / "soc2opa.tar.gz"
 SOC2OPA = Path(sys.executable).parent / "soc2opa"
 
+# Outside CI, eval starts a warm server by default; the tests that want one ask with --warm.
+os.environ["SOC2OPA_WARM"] = "0"
+
 
 @pytest.fixture(scope="session")
 def opa() -> Path:

@@ -58,7 +58,7 @@ def _run_action(tmp_path: Path, opa: Path, **given: str) -> tuple[dict[str, str]
         proc = subprocess.run(
             ["bash", "-e", "-c", step["run"]],
             env={
-                "PATH": f"{SOC2OPA.parent}:/usr/bin:/bin", "SOC2OPA_OPA": str(opa),
+                "PATH": f"{SOC2OPA.parent}:/usr/bin:/bin", "SOC2OPA_OPA": str(opa), "CI": "true",
                 "RUNNER_TEMP": str(temp), **{k: str(v) for k, v in files.items()}, **env,
             },
             cwd=ROOT, capture_output=True, text=True, timeout=300,

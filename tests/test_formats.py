@@ -190,3 +190,26 @@ def test_text_shows_waivers_locations_and_honours_colour_and_quiet() -> None:
     quiet = render("text", options=FormatOptions(base_dir=REPO, quiet=True))
     assert quiet.count("\n") == 1 and quiet.startswith("Summary: 3 failed")
     assert "\r" not in text and "\x1b" not in render("text", options=FormatOptions(width=60))
+
+
+def test_text_wrapping_shortcut_matches_textwrap() -> None:
+    import random
+    import textwrap
+
+    from soc2opa.formats.text import TextFormat
+
+    fmt = TextFormat(FormatOptions(width=60))
+    rnd = random.Random(3)
+    pieces = ["word", "a-b", " ", "  ", "\t", "\n", "x" * 30, "é", "\r", "- item", ""]
+    texts = ["", " ", "short", " lead", "trail ", "x" * 52, "x" * 53, "y" * 70]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 12))) for _ in range(3000)]
+    for text in texts:
+        for indent, rest in (("      - ", "        "), ("  ", None)):
+            want = textwrap.wrap(
+                text,
+                width=60,
+                initial_indent=indent,
+                subsequent_indent=rest or indent,
+                break_on_hyphens=False,
+            )
+            assert fmt._wrap(text, indent, rest) == want, repr(text)

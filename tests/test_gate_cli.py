@@ -52,7 +52,7 @@ def test_stdin_plan(opa: Path, tmp_path: Path) -> None:
         [str(SOC2OPA), "eval", "-", "--format", "json"],
         input=bad.read_bytes(),
         capture_output=True,
-        env={"SOC2OPA_OPA": str(opa), "PATH": "/usr/bin:/bin"},
+        env={"SOC2OPA_OPA": str(opa), "PATH": "/usr/bin:/bin", "SOC2OPA_WARM": "0"},
         cwd=tmp_path,
         timeout=120,
     )
@@ -60,7 +60,8 @@ def test_stdin_plan(opa: Path, tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["plan"]["file"] == "(stdin)"
     empty = subprocess.run(
         [str(SOC2OPA), "eval", "-"], input=b"", capture_output=True,
-        env={"SOC2OPA_OPA": str(opa), "PATH": "/usr/bin:/bin"}, cwd=tmp_path, timeout=120,
+        env={"SOC2OPA_OPA": str(opa), "PATH": "/usr/bin:/bin", "SOC2OPA_WARM": "0"},
+        cwd=tmp_path, timeout=120,
     )  # fmt: skip
     assert empty.returncode == 2 and empty.stderr.decode().strip() == (
         "soc2opa: error: (stdin): the file is empty"
@@ -112,7 +113,7 @@ def test_many_plans_use_one_opa_process(opa: Path, tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(SOC2OPA), "eval", str(bad), str(good), str(DEMO), "--format", "json"],
         capture_output=True, text=True, timeout=300,
-        env={"SOC2OPA_OPA": str(wrapper), "PATH": "/usr/bin:/bin"},
+        env={"SOC2OPA_OPA": str(wrapper), "PATH": "/usr/bin:/bin", "SOC2OPA_WARM": "0"},
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     assert calls.read_text().count("x") == 1
@@ -123,7 +124,7 @@ def test_many_plans_use_one_opa_process(opa: Path, tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             timeout=300,
-            env={"SOC2OPA_OPA": str(opa), "PATH": "/usr/bin:/bin"},
+            env={"SOC2OPA_OPA": str(opa), "PATH": "/usr/bin:/bin", "SOC2OPA_WARM": "0"},
         ).stdout
     )
     assert together[2]["results"] == alone["results"]

@@ -35,7 +35,10 @@ def env(tmp_path: Path, opa: Path) -> Iterator[dict[str, str]]:
         if not k.startswith("SOC2OPA_") and k != "XDG_CACHE_HOME"
     }
     environ.pop("GOMEMLIMIT", None)
-    environ.update(SOC2OPA_CACHE_DIR=str(cache), SOC2OPA_OPA=str(wrapper), NO_COLOR="1")
+    environ.pop("CI", None)
+    environ.update(
+        SOC2OPA_CACHE_DIR=str(cache), SOC2OPA_OPA=str(wrapper), NO_COLOR="1", SOC2OPA_WARM="0"
+    )
     yield environ
     subprocess.run([str(SOC2OPA), "warm", "stop"], env=environ, capture_output=True, check=False)
 
@@ -103,6 +106,32 @@ def test_batch_and_environment_variable(tmp_path: Path, env: dict[str, str]) -> 
     assert _commands(log) == before  # neither opa eval nor a batch server: the warm one
     assert again == cold
     assert len(again["reports"]) == len(plans)
+
+
+def test_warm_is_the_default_outside_ci(tmp_path: Path, env: dict[str, str]) -> None:
+    plan = write_plan(tmp_path / "plan.json", 60, seed=6)
+    log = tmp_path / "opa.log"
+    ci = dict(env, CI="true")
+    del ci["SOC2OPA_WARM"]
+    cold = _eval(ci, plan)
+    assert _commands(log) == ["eval"]  # CI set: judged by opa eval, no server started
+    assert not warm.wait_ready(_slot(env), timeout=3)
+    laptop = dict(ci)
+    del laptop["CI"]
+    assert _eval(laptop, plan) == cold  # outside CI: judged as usual, and a server started
+    assert warm.wait_ready(_slot(env), timeout=120)
+    assert _eval(laptop, plan) == cold
+    assert _commands(log).count("eval") == 2 and _commands(log).count("run") == 1
+    assert _eval(dict(laptop, SOC2OPA_WARM="0"), plan) == cold
+    assert _commands(log).count("eval") == 3  # SOC2OPA_WARM=0 asks no server
+    assert _eval(laptop, plan, "--no-warm") == cold
+    assert _commands(log).count("eval") == 4
+    bad = subprocess.run(
+        [str(SOC2OPA), "eval", str(plan), "--no-config"],
+        env=dict(laptop, SOC2OPA_WARM="sometimes"), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "soc2opa: error: SOC2OPA_WARM must be 1 or 0, not 'sometimes'"
 
 
 def test_status_stop_and_idle_timeout(tmp_path: Path, env: dict[str, str]) -> None:

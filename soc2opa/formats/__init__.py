@@ -1,26 +1,40 @@
 """Output formats, by name: the one registry every command uses."""
 
-from soc2opa.formats.base import Format, FormatOptions
-from soc2opa.formats.csv_format import CsvFormat
-from soc2opa.formats.github import GithubFormat
-from soc2opa.formats.json_format import JsonFormat
-from soc2opa.formats.junit import JunitFormat
-from soc2opa.formats.markdown import MarkdownFormat
-from soc2opa.formats.sarif import SarifFormat
-from soc2opa.formats.text import TextFormat
+from __future__ import annotations
 
-FORMATS: dict[str, type[Format]] = {
-    f.name: f
-    for f in (
-        TextFormat,
-        JsonFormat,
-        SarifFormat,
-        JunitFormat,
-        MarkdownFormat,
-        GithubFormat,
-        CsvFormat,
-    )
+import importlib
+from collections.abc import Iterator, Mapping
+
+from soc2opa.formats.base import Format, FormatOptions
+
+# Module and class of each format: a run imports only the formats it writes (start-up time).
+_WHERE = {
+    "text": ("text", "TextFormat"),
+    "json": ("json_format", "JsonFormat"),
+    "sarif": ("sarif", "SarifFormat"),
+    "junit": ("junit", "JunitFormat"),
+    "markdown": ("markdown", "MarkdownFormat"),
+    "github": ("github", "GithubFormat"),
+    "csv": ("csv_format", "CsvFormat"),
 }
+
+
+class _Registry(Mapping[str, type[Format]]):
+    """Format classes by name, each imported when first asked for."""
+
+    def __getitem__(self, name: str) -> type[Format]:
+        module, cls = _WHERE[name]
+        found: type[Format] = getattr(importlib.import_module(f"soc2opa.formats.{module}"), cls)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_WHERE)
+
+    def __len__(self) -> int:
+        return len(_WHERE)
+
+
+FORMATS: Mapping[str, type[Format]] = _Registry()
 
 
 def get_format(name: str, options: FormatOptions | None = None) -> Format:
