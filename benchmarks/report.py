@@ -15,6 +15,7 @@ TOOLS = (
     "soc2opa --opa-url",
     "conftest",
     "checkov",
+    "lower bound",
     "floor",
 )
 MB = 1024 * 1024
@@ -70,6 +71,16 @@ def targets(results: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str,
             verdict(None if ratio is None else ratio <= 2),
         )
     )
+    lb = _synthetic(summary, 10_000, "lower bound")
+    if lb and f10k:
+        rows.append(
+            (
+                "for scale, not a target: each control reading one attribute, at 10k",
+                f"{lb['seconds'] / f10k['seconds']:.1f}x the floor's time, "
+                f"{lb['rss'] / f10k['rss']:.1f}x its peak RSS",
+                "lower bound",
+            )
+        )
     ck = _synthetic(summary, 10_000, "checkov")
     speedup = ck["seconds"] / s10k["seconds"] if ck and s10k else None
     rows.append(

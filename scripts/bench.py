@@ -33,8 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import report  # noqa: E402
+from benchmarks.lowerbound import QUERY as LOWER_QUERY  # noqa: E402
+from benchmarks.lowerbound import write_policy  # noqa: E402
 from benchmarks.proctree import Measurement, measure  # noqa: E402
 from benchmarks.synth import fixtures_digest, write_plan  # noqa: E402
+from soc2opa.bundlecache import cached_bundle  # noqa: E402
 
 OPA = Path(os.environ.get("SOC2OPA_OPA", ROOT / ".tools/bin/opa"))
 CONFTEST = ROOT / ".tools/bin/conftest"
@@ -48,6 +51,7 @@ CHECKOV_ONE_RUN_FROM = 10_000
 # From this size only soc2opa and the floor run, once each.
 LARGE_FROM = 50_000
 COLD = "soc2opa, cold cache"
+LOWER = "lower bound"
 
 
 def _free_port() -> int:
@@ -220,6 +224,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         capture_output=True,
     )
     checkov = ensure_checkov(args.checkov_venv) if args.checkov_sizes else None
+    lower = out / "lowerbound-policy"
+    shutil.rmtree(lower, ignore_errors=True)
+    selection = cached_bundle(BUNDLE)
+    if selection is None:
+        raise SystemExit(f"{BUNDLE}: no selection index; run soc2opa build")
+    write_policy(selection.types, lower)
 
     cache = out / "soc2opa-cache"
     cache.mkdir(mode=0o700, exist_ok=True)
@@ -246,6 +256,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             p = str(plan["path"])
             cases: dict[str, tuple[list[str], dict[str, Any]]] = {
                 "floor": ([str(OPA), "eval", "-i", p, "count(input.resource_changes)"], {}),
+                LOWER: ([str(OPA), "eval", "-d", str(lower), "-i", p, LOWER_QUERY], {}),
                 # One opa eval per run, compiling the controls the plan reaches.
                 "soc2opa": ([str(SOC2OPA), "eval", p, *fmt, "--no-warm"], {}),
                 "soc2opa --opa-url": (
@@ -262,7 +273,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # One run of soc2opa and the floor: the server rows and Conftest would take
                 # most of an hour and many GB here, and say nothing the 10k rows do not.
                 cases = {k: (c, {**o, "max_runs": 1}) for k, (c, o) in cases.items()}
-                cases = {k: v for k, v in cases.items() if k in ("floor", "soc2opa")}
+                cases = {k: v for k, v in cases.items() if k in ("floor", LOWER, "soc2opa")}
             if plan["kind"] == "synthetic" and plan["n"] == min(args.sizes):
                 cases[COLD] = ([str(SOC2OPA), "eval", p, *fmt, "--no-warm"], {"cold": True})
             if checkov and plan["kind"] == "synthetic" and plan["n"] in args.checkov_sizes:

@@ -76,6 +76,7 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
     assert set(cases) == {"synthetic 50", "batch 3x20"}
     assert set(cases["synthetic 50"]["tools"]) == {
         "floor",
+        "lower bound",
         "soc2opa",
         "soc2opa, cold cache",
         "soc2opa --warm",
