@@ -96,7 +96,7 @@ class LocalEngine:
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """Run opa eval over the bundle with the plan as input (or ask the warm server)."""
         slot = self._warm_slot()
-        warm = self._warm([plan], slot)
+        warm = self._warm([plan], slot) if _warm_sized([plan]) else None
         if warm is not None:
             raw = warm[0]
         else:
@@ -155,7 +155,7 @@ class LocalEngine:
         from soc2opa.opaserver import ServerFailed, reports
 
         slot = self._warm_slot()
-        warm = self._warm(plans, slot)
+        warm = self._warm(plans, slot) if _warm_sized(plans) else None
         if warm is not None:
             return warm
         types = frozenset().union(*(p.types for p in plans)) if self.select else None
@@ -263,6 +263,16 @@ class LocalEngine:
                 f"{excerpt(need, 20)} this bundle requires"
             )
         return None
+
+
+# Past this size a plan goes to a one-shot opa eval even when a warm server runs: compiling is
+# a small part of judging it, the server's collector (GOMEMLIMIT=1GiB) makes it slower than
+# eval's GOGC=off, and a server that has held a large plan keeps that memory until it idles out.
+WARM_MAX_BYTES = 8 * 1024 * 1024
+
+
+def _warm_sized(plans: list[PlanFile]) -> bool:
+    return all(len(p.data) <= WARM_MAX_BYTES for p in plans)
 
 
 def bundle_min_opa_version(bundle: Path) -> str | None:

@@ -134,6 +134,22 @@ def test_warm_is_the_default_outside_ci(tmp_path: Path, env: dict[str, str]) -> 
     assert bad.stderr.strip() == "soc2opa: error: SOC2OPA_WARM must be 1 or 0, not 'sometimes'"
 
 
+def test_a_large_plan_is_judged_by_a_one_shot_eval(tmp_path: Path, env: dict[str, str]) -> None:
+    from soc2opa.engine import WARM_MAX_BYTES
+
+    small = write_plan(tmp_path / "small.json", 40, seed=8)
+    large = write_plan(tmp_path / "large.json", 5600, seed=8)
+    assert large.stat().st_size > WARM_MAX_BYTES > small.stat().st_size
+    start = [str(SOC2OPA), "warm", "start"]
+    assert subprocess.run(start, env=env, capture_output=True, timeout=120).returncode == 0
+    log = tmp_path / "opa.log"
+    assert _commands(log) == ["run"]
+    _eval(env, small, "--warm")
+    assert _commands(log) == ["run"]
+    _eval(env, large, "--warm")
+    assert _commands(log) == ["run", "eval"]
+
+
 def test_status_stop_and_idle_timeout(tmp_path: Path, env: dict[str, str]) -> None:
     start = [str(SOC2OPA), "warm", "start"]
     status = [str(SOC2OPA), "warm", "status", "--format", "json"]
