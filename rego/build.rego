@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "5d3504d74c24be81"
+revision := "0efed65a2fcebac2"
 
 min_opa_version := "1.0.0"

@@ -131,6 +131,7 @@ def reports(bundle: Path | None = None) -> dict[str, list[str]]:
     with tempfile.TemporaryDirectory() as tmp:
         plans = plan_files(Path(tmp))
         cmd = [str(_soc2opa()), "eval", "--format", "json", "--no-config", "--no-color"]
+        cmd.append("--no-warm")
         if bundle is not None:
             cmd += ["--bundle", str(bundle)]
         env = {

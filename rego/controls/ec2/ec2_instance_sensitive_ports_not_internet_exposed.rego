@@ -95,15 +95,18 @@ _groups(r) := gs if {
 _vpc_ids := refs.identity_index({"aws_vpc"})
 
 # The plan's aws_default_security_group of the VPC the instance's subnet belongs to.
-_default_group(r) := gs[0] if {
+_default_group(r) := plan.resources[ids[0]] if {
 	vpcs := {v.address | some v in refs.targets(vpc.subnet_of(r), ["vpc_id"], {"aws_vpc"}, _vpc_ids)}
-	gs := [g |
-		some g in plan.of_types({"aws_default_security_group"})
-		some v in refs.targets(g, ["vpc_id"], {"aws_vpc"}, _vpc_ids)
-		v.address in vpcs
-	]
-	count(gs) == 1
+	ids := [i | some a in vpcs; some i in object.get(_defaults_by_vpc, a, [])]
+	count(ids) == 1
 }
+
+# Each default security group under the address of every VPC it points at, built once: asked
+# per instance, the groups were otherwise searched once per instance (quadratic in large plans).
+_defaults_by_vpc := plan.group([[v.address, i] |
+	some i in object.get(plan.by_type, "aws_default_security_group", [])
+	some v in refs.targets(plan.resources[i], ["vpc_id"], {"aws_vpc"}, _vpc_ids)
+])
 
 _other_sources(r) if count(plan.list_at(r, ["network_interface"])) + count(plan.list_at(r, ["launch_template"])) > 0
 
