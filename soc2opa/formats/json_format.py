@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from soc2opa.formats.base import Format, FormatOptions, rel_path
+from soc2opa.jsontext import dumps_indented
 from soc2opa.report import Report, Result
 from soc2opa.waivers import Waiver
 
@@ -147,7 +147,7 @@ class JsonFormat(Format):
 
     def render(self, report: Report) -> str:
         """Indented JSON with a trailing newline."""
-        return json.dumps(report_document(report, self.options), indent=2) + "\n"
+        return dumps_indented(report_document(report, self.options)) + "\n"
 
     def render_all(self, reports: Sequence[Report]) -> str:
         """One report as is; several as {"reports": [...], "summary": {...}}."""
@@ -169,4 +169,4 @@ class JsonFormat(Format):
                 "exit_code": max(d["summary"]["exit_code"] for d in docs),
             },
         }
-        return json.dumps(combined, indent=2) + "\n"
+        return dumps_indented(combined) + "\n"

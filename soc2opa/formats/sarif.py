@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from soc2opa.formats.base import Format, FormatOptions, doc_path, one_line, plain, rel_path, where
+from soc2opa.jsontext import dumps_indented
 from soc2opa.report import Control, Report, Result
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -64,7 +64,7 @@ class SarifFormat(Format):
             "version": "2.1.0",
             "runs": [self._run(r) for r in reports],
         }
-        return json.dumps(log, indent=2) + "\n"
+        return dumps_indented(log) + "\n"
 
     def _rule(self, c: Control) -> dict[str, Any]:
         page = doc_path(c)
