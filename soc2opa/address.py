@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _KEY = r'\[(?:"(?:[^"\\]|\\.)*"|[0-9]+)\]'
 _MODULE = re.compile(rf"module\.([A-Za-z0-9_-]+)((?:{_KEY})?)\.")
@@ -27,6 +28,8 @@ class Address:
         return [m.group(1) for m in _MODULE.finditer(self.module + ".")] if self.module else []
 
 
+# Several controls judge each resource, so a report parses every address several times.
+@lru_cache(maxsize=1 << 16)
 def parse_address(address: str) -> Address:
     """Split an address into module path, mode, type, name and index; ValueError if malformed."""
     pos = 0
