@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from soc2opa import __version__
@@ -83,8 +82,9 @@ class Result:
         """Whether a live waiver accepts this result (its status stays what OPA decided)."""
         return self.waiver is not None
 
-    @cached_property
+    @property
     def _parsed(self) -> Address | None:
+        # parse_address keeps its answers; a cached_property here takes a lock per result.
         try:
             return parse_address(self.address)
         except ValueError:
