@@ -38,7 +38,7 @@ class TextFormat(Format):
         width = max(self.options.width, 40)
         short = text and len(indent) + len(text) <= width and text == text.rstrip()
         if short and not _BREAKS.search(text):
-            return [indent + text]  # what textwrap gives for a short line, 20x faster on big plans
+            return [indent + text]  # what textwrap gives for a short line, without its splitting
         return textwrap.wrap(
             text,
             width=width,
