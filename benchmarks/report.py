@@ -10,6 +10,7 @@ BEGIN = "<!-- bench:begin (written by `make bench`, scripts/bench.py --write; ed
 END = "<!-- bench:end -->"
 TOOLS = (
     "soc2opa",
+    "soc2opa --jobs 1",
     "soc2opa, cold cache",
     "soc2opa --warm",
     "soc2opa --opa-url",

@@ -27,6 +27,7 @@ from soc2opa.install import PINNED_OPA_VERSION, install_opa
 from soc2opa.locations import locate_results
 from soc2opa.output import SECONDS, seconds, write_atomic, write_stdout
 from soc2opa.report import SEVERITIES, Report, build_report, normalize_criterion
+from soc2opa.shards import jobs_wanted
 from soc2opa.statefile import judged_input
 from soc2opa.tools import default_bundle, find_opa
 from soc2opa.untrusted import escape
@@ -88,6 +89,7 @@ Environment variables:
   SOC2OPA_OPA_TOKEN  bearer token sent to --opa-url
   SOC2OPA_WARM       1: same as --warm, 0: same as --no-warm (default: warm outside CI)
   SOC2OPA_WARM_IDLE  seconds a warm server waits for the next plan (default 900)
+  SOC2OPA_JOBS       opa processes per plan, as --jobs (default: usable CPUs, at most 4)
   NO_COLOR           set to anything: no colours (same as --no-color)
   SOC2OPA_DEBUG      set to 1: show tracebacks of internal errors
 
@@ -287,6 +289,15 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
     "answers (same report, no compile; see docs/performance.md). Default: on, except when "
     "the CI environment variable is set; SOC2OPA_WARM=0 or 1 overrides.",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    default=None,
+    metavar="N",
+    help="opa processes that share out a plan's controls (same report; see "
+    "docs/performance.md). Default: the usable CPUs, at most 4; SOC2OPA_JOBS overrides.",
+)
 def eval_command(
     plans: tuple[str, ...], bundle: Path | None, fmt: str | None, fail_on: str | None,
     strict: bool | None, controls: tuple[str, ...], exclude_controls: tuple[str, ...],
@@ -295,7 +306,7 @@ def eval_command(
     waivers: Path | None,
     tf_dir: Path | None, config: Path | None, no_config: bool, quiet: bool, no_color: bool,
     opa_url: str | None, opa_path: str | None, outputs: tuple[str, ...], timeout: float | None,
-    no_select: bool, warm: bool | None,
+    no_select: bool, warm: bool | None, jobs: int | None,
 ) -> None:  # fmt: skip
     """Judge `terraform show -json` plans against the SOC 2 controls."""
     if not plans:
@@ -326,6 +337,7 @@ def eval_command(
     if isinstance(engine, LocalEngine):
         engine.select = not no_select
         engine.warm = warm_wanted(warm)
+        engine.jobs = jobs_wanted(jobs)
     names = expand_plan_args(plans)
     started = _now()
     with open_plans(names, timeout=engine.timeout) as files:

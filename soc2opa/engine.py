@@ -15,11 +15,12 @@ from typing import Any, Protocol
 
 from soc2opa.bundlecache import cached_bundle
 from soc2opa.errors import EngineError, InputError
-from soc2opa.opaproc import OpaTimeout, opa_env, run_opa
+from soc2opa.opaproc import OpaTimeout, opa_env, run_opa, run_opa_many
 from soc2opa.opaurl import OpaUrl
 from soc2opa.planfile import PlanFile
 from soc2opa.report_shape import check_report
-from soc2opa.selection import selective_args
+from soc2opa.selection import selective_args, sharded_args
+from soc2opa.shards import join_reports
 from soc2opa.untrusted import excerpt
 
 QUERY = "data.soc2opa.main.report"
@@ -92,15 +93,18 @@ class LocalEngine:
     select: bool = True
     # Ask a warm opa server kept between runs, and start one when none answers (soc2opa/warm.py).
     warm: bool = False
+    # How many opa processes may share out one plan's controls (soc2opa/shards.py).
+    jobs: int = 1
 
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """Run opa eval over the bundle with the plan as input (or ask the warm server)."""
         slot = self._warm_slot()
-        warm = self._warm([plan], slot) if _warm_sized([plan]) else None
+        limit = WARM_MAX_BYTES if self.jobs == 1 else WARM_MAX_BYTES_SHARED
+        warm = self._warm([plan], slot) if _warm_sized([plan], limit) else None
         if warm is not None:
             raw = warm[0]
         else:
-            raw = self.query(QUERY, plan, plan.types if self.select else None)
+            raw = self._judge(plan)
             self._start_warm(slot)
         if raw is None:
             raise EngineError(
@@ -124,6 +128,11 @@ class LocalEngine:
         With the plan's resource types, only the controls they reach are compiled when the
         bundle carries a selection index; the others answer with their recorded stubs.
         """
+        self._check_bundle()
+        with self._sources(types) as sources:
+            return self._run(query, plan, sources)
+
+    def _check_bundle(self) -> None:
         try:
             is_file = self.bundle.is_file()
         except OSError as exc:
@@ -131,8 +140,41 @@ class LocalEngine:
             raise EngineError(f"{self.bundle}: cannot use the bundle: {reason}") from None
         if not is_file:
             raise EngineError(f"{self.bundle}: bundle not found")
-        with self._sources(types) as sources:
-            return self._run(query, plan, sources)
+
+    def _judge(self, plan: PlanFile) -> Any:
+        """The plan's report from one opa eval, or from several sharing out its controls."""
+        if not self.select:
+            return self.query(QUERY, plan, None)
+        if self.jobs > 1:
+            self._check_bundle()
+            cached = cached_bundle(self.bundle)
+            if cached is not None:
+                with sharded_args(cached, plan.types, plan.type_counts, self.jobs) as groups:
+                    if len(groups) > 1:
+                        return self._run_shards(plan, groups)
+                    return self._run(QUERY, plan, groups[0])
+        return self.query(QUERY, plan, plan.types)
+
+    def _run_shards(self, plan: PlanFile, groups: list[list[str]]) -> Any:
+        env = opa_env(len(plan.data), processes=len(groups))
+        runs: list[tuple[list[str], dict[str, str] | None]] = [
+            (["eval", "--format", "json", *g, "--stdin-input", QUERY], env) for g in groups
+        ]
+        try:
+            procs = run_opa_many(self.opa, runs, stdin=plan.data, timeout=self.timeout)
+        except OpaTimeout:
+            raise EngineError(
+                f"opa eval timed out after {self.timeout:g}s on {plan.name}"
+            ) from None
+        except OSError as exc:
+            raise EngineError(f"cannot run {self.opa}: {exc.strerror}") from None
+        for proc in procs:
+            if proc.returncode != 0:
+                raise self._failure(proc.returncode, proc.stdout, proc.stderr, plan.name)
+        values = [self._value(proc.stdout, plan.name) for proc in procs]
+        if all(v is None for v in values):
+            return None
+        return join_reports(values, plan.name)
 
     @contextmanager
     def _sources(self, types: Iterable[str] | None) -> Iterator[list[str]]:
@@ -217,8 +259,12 @@ class LocalEngine:
             raise EngineError(f"cannot run {self.opa}: {exc.strerror}") from None
         if proc.returncode != 0:
             raise self._failure(proc.returncode, proc.stdout, proc.stderr, what)
+        return self._value(proc.stdout, what)
+
+    def _value(self, stdout: bytes, what: str) -> Any:
+        """The query's value from opa eval's JSON output (None when undefined)."""
         try:
-            doc = json.loads(proc.stdout)
+            doc = json.loads(stdout)
         except (ValueError, RecursionError):
             raise EngineError(f"opa eval returned output soc2opa cannot read for {what}") from None
         if not isinstance(doc, dict):
@@ -269,10 +315,14 @@ class LocalEngine:
 # a small part of judging it, the server's collector (GOMEMLIMIT=1GiB) makes it slower than
 # eval's GOGC=off, and a server that has held a large plan keeps that memory until it idles out.
 WARM_MAX_BYTES = 8 * 1024 * 1024
+# With several CPUs a one-shot eval shares the plan's controls out between opa processes
+# (soc2opa/shards.py) and is as fast as the single-threaded warm server from about 1,000
+# resources (1.7 MB) on two cores; past this size it is the faster.
+WARM_MAX_BYTES_SHARED = 2 * 1024 * 1024
 
 
-def _warm_sized(plans: list[PlanFile]) -> bool:
-    return all(len(p.data) <= WARM_MAX_BYTES for p in plans)
+def _warm_sized(plans: list[PlanFile], limit: int = WARM_MAX_BYTES) -> bool:
+    return all(len(p.data) <= limit for p in plans)
 
 
 def bundle_min_opa_version(bundle: Path) -> str | None:

@@ -6,6 +6,8 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 _MIB = 1 << 20
@@ -29,7 +31,9 @@ def _memory_cap() -> int | None:
     return min(caps) // 2 if caps else None
 
 
-def opa_env(input_bytes: int, *, concurrency: int = 1, base: int = _HEAP_BASE) -> dict[str, str]:
+def opa_env(
+    input_bytes: int, *, concurrency: int = 1, base: int = _HEAP_BASE, processes: int = 1
+) -> dict[str, str]:
     """opa's environment, with Go's garbage collector set for one compile and a few evaluations.
 
     opa spends about a third of a run's CPU collecting garbage with Go's default GOGC=100
@@ -37,7 +41,8 @@ def opa_env(input_bytes: int, *, concurrency: int = 1, base: int = _HEAP_BASE) -
     nears what those plans can use, so collection is off (GOGC=off) under a soft limit
     (GOMEMLIMIT) of base bytes plus a share per input byte; past it Go collects as usual.
     GOGC or GOMEMLIMIT in the environment, or $SOC2OPA_OPA_MEMORY (Go's syntax, e.g. 4GiB), are
-    left to decide.
+    left to decide. With several opa processes at once (processes), each may use its share of
+    the cap.
     """
     env = dict(os.environ)
     if "GOGC" in env or "GOMEMLIMIT" in env:
@@ -48,6 +53,7 @@ def opa_env(input_bytes: int, *, concurrency: int = 1, base: int = _HEAP_BASE) -
         return env
     want = base + _HEAP_PER_INPUT_BYTE * max(0, input_bytes) * max(1, concurrency)
     cap = _memory_cap()
+    cap = cap // max(1, processes) if cap else cap
     limit = min(want, cap) if cap else want
     if limit < base:
         return env
@@ -96,3 +102,61 @@ def run_opa(
         if proc.poll() is None:
             proc.wait()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def run_opa_many(
+    opa: Path,
+    runs: list[tuple[list[str], dict[str, str] | None]],
+    *,
+    stdin: bytes,
+    timeout: float,
+) -> list[subprocess.CompletedProcess[bytes]]:
+    """Run several opa processes at once, each given the same input; all end when this returns.
+
+    Each runs in its own process group; on a timeout, an interrupt or any error every group is
+    killed, as run_opa does for one.
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+    results: list[tuple[bytes, bytes] | BaseException | None] = [None] * len(runs)
+    deadline = time.monotonic() + timeout
+
+    def talk(i: int) -> None:
+        # communicate() in a thread per process: the pipes of each are read while all run.
+        try:
+            results[i] = procs[i].communicate(stdin, timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            results[i] = None
+        except Exception as exc:  # handed to the caller's thread below
+            results[i] = exc
+
+    try:
+        for args, env in runs:
+            procs.append(
+                subprocess.Popen(
+                    [str(opa), *args],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                    env=env,
+                )
+            )
+        threads = [threading.Thread(target=talk, args=(i,), daemon=True) for i in range(len(runs))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for proc in procs:
+            _kill_group(proc)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.wait()
+    done = []
+    for proc, result in zip(procs, results, strict=True):
+        if result is None:
+            raise OpaTimeout()
+        if isinstance(result, BaseException):
+            raise result
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, *result))
+    return done

@@ -15,9 +15,9 @@ import re
 import select
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,10 @@ class PlanFile:
     """A validated plan: the user's name for it, its UTF-8 JSON bytes and its resource types.
 
     types holds every string under a "type" key anywhere in the plan, a superset of the
-    resource types the bundle judges (soc2opa/selection.py). The parsed object is not kept: the
+    resource types the bundle judges (soc2opa/selection.py), and type_counts how often each
+    occurs (a resource usually names its type three times: in resource_changes, planned_values
+    and configuration), which weighs controls when their work is shared out between several
+    opa processes (soc2opa/shards.py). The parsed object is not kept: the
     local engine needs only the bytes, and a large plan's objects would sit in memory while opa
     runs.
     """
@@ -58,6 +61,7 @@ class PlanFile:
     name: str
     data: bytes
     types: frozenset[str] = frozenset()
+    type_counts: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def document(self) -> dict[str, Any]:
@@ -237,13 +241,13 @@ def parse_plan(raw: bytes, name: str) -> PlanFile:
         raise InputError(
             f"{name}: arrays and objects nest {depth} levels deep; the limit is {MAX_DEPTH}"
         )
-    types: set[str] = set()
+    counts: dict[str, int] = {}
 
     def _object(obj: dict[str, Any]) -> _Object:
         # A repeated key keeps its last value, in Python as in OPA, so this is the type OPA sees.
         kind = obj.get("type")
         if kind.__class__ is str:
-            types.add(kind)
+            counts[kind] = counts.get(kind, 0) + 1
         return _OBJECT
 
     try:
@@ -268,7 +272,7 @@ def parse_plan(raw: bytes, name: str) -> PlanFile:
             f"{name}: not a plan: the JSON value is {kind}, "
             "expected the object terraform show -json writes"
         )
-    return PlanFile(name=name, data=utf8, types=frozenset(types))
+    return PlanFile(name=name, data=utf8, types=frozenset(counts), type_counts=counts)
 
 
 @contextmanager

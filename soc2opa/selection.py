@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 from soc2opa.bundlecache import CachedBundle
+from soc2opa.shards import control_weight, split
 
 
 def selected(cached: CachedBundle, types: Iterable[str]) -> list[str]:
@@ -30,12 +32,36 @@ def selected(cached: CachedBundle, types: Iterable[str]) -> list[str]:
 @contextmanager
 def selective_args(cached: CachedBundle, types: Iterable[str]) -> Iterator[list[str]]:
     """opa eval's data arguments for this plan; the stub file lives while the caller runs opa."""
+    with sharded_args(cached, types, {}, 1) as groups:
+        yield groups[0]
+
+
+@contextmanager
+def sharded_args(
+    cached: CachedBundle, types: Iterable[str], type_counts: Mapping[str, int], jobs: int
+) -> Iterator[list[list[str]]]:
+    """The data arguments of up to jobs opa processes that judge the plan's controls between them.
+
+    Each gets the bundle's libraries and its group of the selected controls (soc2opa/shards.py);
+    the first also gets the stubs of the controls the plan does not reach.
+    """
     chosen = selected(cached, types)
-    args: list[str] = []
+    groups = [chosen]
+    if jobs > 1:
+        weights = {
+            cid: control_weight(
+                _size(cached.folder / cached.modules[cid]), cached.types.get(cid, []), type_counts
+            )
+            for cid in chosen
+        }
+        groups = split(weights, jobs)
+    base: list[str] = []
     for name in cached.base:
-        args += ["--data", str(cached.folder / name)]
-    for cid in chosen:
-        args += ["--data", str(cached.folder / cached.modules[cid])]
+        base += ["--data", str(cached.folder / name)]
+    args = [
+        [*base, *(a for cid in group for a in ("--data", str(cached.folder / cached.modules[cid])))]
+        for group in groups
+    ]
     rest = {cid: {"decision": cached.stubs[cid]} for cid in sorted(set(cached.stubs) - set(chosen))}
     if not rest:
         yield args
@@ -44,6 +70,14 @@ def selective_args(cached: CachedBundle, types: Iterable[str]) -> Iterator[list[
     try:
         with os.fdopen(fd, "w") as handle:
             json.dump({"soc2opa": {"controls": rest}}, handle)
-        yield [*args, "--data", name]
+        args[0] += ["--data", name]
+        yield args
     finally:
         os.unlink(name)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

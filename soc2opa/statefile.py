@@ -107,7 +107,7 @@ def state_as_plan(plan: PlanFile, document: dict[str, Any]) -> PlanFile:
     }
     data = json.dumps(converted, separators=(",", ":"), ensure_ascii=False).encode()
     # The state's "type" strings are a superset of its resource types, as selection needs.
-    return PlanFile(name=plan.name, data=data, types=plan.types)
+    return PlanFile(name=plan.name, data=data, types=plan.types, type_counts=plan.type_counts)
 
 
 def judged_input(plan: PlanFile) -> Judged:

@@ -78,6 +78,7 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
         "floor",
         "lower bound",
         "soc2opa",
+        "soc2opa --jobs 1",
         "soc2opa, cold cache",
         "soc2opa --warm",
         "soc2opa --opa-url",

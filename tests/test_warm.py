@@ -37,7 +37,12 @@ def env(tmp_path: Path, opa: Path) -> Iterator[dict[str, str]]:
     environ.pop("GOMEMLIMIT", None)
     environ.pop("CI", None)
     environ.update(
-        SOC2OPA_CACHE_DIR=str(cache), SOC2OPA_OPA=str(wrapper), NO_COLOR="1", SOC2OPA_WARM="0"
+        SOC2OPA_CACHE_DIR=str(cache),
+        SOC2OPA_OPA=str(wrapper),
+        NO_COLOR="1",
+        SOC2OPA_WARM="0",
+        # One opa eval per plan, so the log counts plans (tests/test_shards.py covers several).
+        SOC2OPA_JOBS="1",
     )
     yield environ
     subprocess.run([str(SOC2OPA), "warm", "stop"], env=environ, capture_output=True, check=False)
@@ -148,6 +153,23 @@ def test_a_large_plan_is_judged_by_a_one_shot_eval(tmp_path: Path, env: dict[str
     assert _commands(log) == ["run"]
     _eval(env, large, "--warm")
     assert _commands(log) == ["run", "eval"]
+
+
+def test_with_several_jobs_a_mid_sized_plan_is_shared_out(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    from soc2opa.engine import WARM_MAX_BYTES, WARM_MAX_BYTES_SHARED
+
+    mid = write_plan(tmp_path / "mid.json", 1500, seed=8)
+    assert WARM_MAX_BYTES > mid.stat().st_size > WARM_MAX_BYTES_SHARED
+    start = [str(SOC2OPA), "warm", "start"]
+    assert subprocess.run(start, env=env, capture_output=True, timeout=120).returncode == 0
+    log = tmp_path / "opa.log"
+    one = _eval(env, mid, "--warm")  # one job: the warm server judges it
+    assert _commands(log) == ["run"]
+    two = _eval(dict(env, SOC2OPA_JOBS="2"), mid, "--warm")  # two opa eval, no server
+    assert _commands(log) == ["run", "eval", "eval"]
+    assert two == one
 
 
 def test_status_stop_and_idle_timeout(tmp_path: Path, env: dict[str, str]) -> None:

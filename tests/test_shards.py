@@ -1,0 +1,188 @@
+"""Several opa processes sharing out one plan's controls give the report of one process.
+
+The real opa judges every plan of ../shared/plans and synthetic plans of the benchmark's mix
+with one, two and three processes; the raw reports must be equal, key order included. The
+grouping, the join and the process handling (timeouts, signals) are checked on their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.synth import write_plan as write_synthetic
+from soc2opa.bundlecache import cached_bundle
+from soc2opa.engine import LocalEngine
+from soc2opa.errors import EngineError, UsageError
+from soc2opa.planfile import parse_plan
+from soc2opa.selection import selected, sharded_args
+from soc2opa.shards import MIN_CONTROLS_PER_JOB, jobs_wanted, join_reports, split
+from tests.conftest import BUNDLE, SOC2OPA
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("cache") / "bundles"
+    old = os.environ.get("SOC2OPA_CACHE_DIR")
+    os.environ["SOC2OPA_CACHE_DIR"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("SOC2OPA_CACHE_DIR")
+    else:
+        os.environ["SOC2OPA_CACHE_DIR"] = old
+
+
+def _judge(opa: Path, path: Path, jobs: int) -> str:
+    plan = parse_plan(path.read_bytes(), path.name)
+    return json.dumps(LocalEngine(opa, BUNDLE, jobs=jobs).evaluate(plan))
+
+
+def test_split_balances_and_keeps_every_control_once() -> None:
+    weights = {f"c{i:03d}": float((i * 37) % 101 + 1) for i in range(100)}
+    groups = split(weights, 3)
+    assert len(groups) == 3
+    assert sorted(c for g in groups for c in g) == sorted(weights)
+    loads = [sum(weights[c] for c in g) for g in groups]
+    assert max(loads) - min(loads) <= max(weights.values())
+    assert split(weights, 3) == groups  # the same weights give the same groups
+    # Never fewer than MIN_CONTROLS_PER_JOB controls to a process.
+    few = {f"c{i}": 1.0 for i in range(2 * MIN_CONTROLS_PER_JOB - 1)}
+    assert len(split(few, 4)) == 1
+    assert split({}, 4) == [[]]
+
+
+def test_sharded_args_give_each_selected_control_to_one_process(tmp_path: Path) -> None:
+    cached = cached_bundle(BUNDLE)
+    assert cached is not None
+    plan = parse_plan(write_synthetic(tmp_path / "p.json", 300, seed=3).read_bytes(), "p")
+    chosen = selected(cached, plan.types)
+    assert len(chosen) >= 3 * MIN_CONTROLS_PER_JOB
+    with sharded_args(cached, plan.types, plan.type_counts, 3) as groups:
+        assert len(groups) == 3
+        modules = [[a for a in g if "/controls/" in a] for g in groups]
+        assert sorted(m for g in modules for m in g) == sorted(
+            str(cached.folder / cached.modules[c]) for c in chosen
+        )
+        stubs = [a for g in groups for a in g if a.endswith(".json") and "/.run-" in a]
+        assert len(stubs) == 1 and stubs[0] in groups[0]  # the stubs once, to the first
+        base = [a for a in groups[0] if "/controls/" not in a and a not in stubs]
+        assert all(
+            base == [a for a in g if "/controls/" not in a and a not in stubs] for g in groups
+        )
+    assert not Path(stubs[0]).exists()
+
+
+def test_join_refuses_parts_that_disagree() -> None:
+    a = {"plan": {"n": 1}, "problems": [], "controls": {"b": 1}}
+    b = {"plan": {"n": 1}, "problems": [], "controls": {"a": 2}}
+    joined = join_reports([a, b], "p.json")
+    assert list(joined["controls"]) == ["a", "b"] and joined["plan"] == {"n": 1}
+    with pytest.raises(EngineError, match="disagree"):
+        join_reports([a, dict(b, plan={"n": 2})], "p.json")
+    with pytest.raises(EngineError, match="judged control b"):
+        join_reports([a, a], "p.json")
+    # What is not a report goes on to the report's shape check, which names it.
+    assert join_reports([a, None], "p.json") is None
+    assert join_reports([a, {"nope": 1}], "p.json") == {"nope": 1}
+
+
+def test_jobs_come_from_the_flag_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOC2OPA_JOBS", "3")
+    assert jobs_wanted(None) == 3
+    assert jobs_wanted(1) == 1
+    monkeypatch.delenv("SOC2OPA_JOBS")
+    assert 1 <= jobs_wanted(None) <= 4
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("SOC2OPA_JOBS", bad)
+        with pytest.raises(UsageError, match="SOC2OPA_JOBS"):
+            jobs_wanted(None)
+    with pytest.raises(UsageError, match="--jobs"):
+        jobs_wanted(0)
+
+
+def test_shared_plans_one_process_equals_several(
+    opa: Path, shared_plans: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Most real plans reach too few controls to be split; here every one is, one control up.
+    monkeypatch.setattr("soc2opa.shards.MIN_CONTROLS_PER_JOB", 1)
+    paths = sorted(shared_plans.glob("*.json"))
+    assert len(paths) >= 40
+    for path in paths:
+        one = _judge(opa, path, 1)
+        assert _judge(opa, path, 3) == one, f"{path.name}: three processes differ from one"
+
+
+def test_synthetic_plans_one_process_equals_several(opa: Path, tmp_path: Path) -> None:
+    for n, seed in ((150, 1), (1200, 2), (2500, 3)):
+        path = write_synthetic(tmp_path / f"s{n}.json", n, seed=seed, account_level=1.0)
+        one = _judge(opa, path, 1)
+        assert _judge(opa, path, 2) == one, f"{n} resources: two processes differ from one"
+        assert _judge(opa, path, 4) == one, f"{n} resources: four processes differ from one"
+
+
+def _fake_opa(tmp_path: Path, pids: Path) -> Path:
+    """An opa that records its pid and hangs, with the real bundle still selected for it."""
+    fake = tmp_path / "opa"
+    fake.write_text(f"#!/bin/sh\nsleep 300 &\necho $$ $! >> {pids}\nwait\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def _dead(pid: int) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return True
+        if "\nState:\tZ" in status:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _env(tmp_path: Path, fake: Path) -> dict[str, Any]:
+    return {**os.environ, "SOC2OPA_OPA": str(fake), "SOC2OPA_JOBS": "2", "TMPDIR": str(tmp_path)}
+
+
+def test_a_timeout_ends_every_process(tmp_path: Path) -> None:
+    plan = write_synthetic(tmp_path / "p.json", 300, seed=3)
+    pids = tmp_path / "pids"
+    fake = _fake_opa(tmp_path, pids)
+    done = subprocess.run(
+        [str(SOC2OPA), "eval", str(plan), "--no-config", "--timeout", "2"],
+        env=_env(tmp_path, fake), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"soc2opa: error: opa eval timed out after 2s on {plan}"
+    lines = pids.read_text().splitlines()
+    assert len(lines) == 2  # two opa processes, each with a child of its own
+    assert all(_dead(int(p)) for p in pids.read_text().split())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_every_process(tmp_path: Path, signum: int) -> None:
+    plan = write_synthetic(tmp_path / "p.json", 300, seed=3)
+    pids = tmp_path / "pids"
+    fake = _fake_opa(tmp_path, pids)
+    proc = subprocess.Popen(
+        [str(SOC2OPA), "eval", str(plan), "--no-config"],
+        env=_env(tmp_path, fake), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not pids.exists() or len(pids.read_text().splitlines()) < 2:
+        assert time.monotonic() < deadline, "the two opa processes never started"
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signum
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert all(_dead(int(p)) for p in pids.read_text().split())
