@@ -254,7 +254,12 @@ def _engine(settings: Settings, opa_url: str | None) -> tuple[Engine, str]:
     help="Config file (default: ./.soc2opa.yaml or [tool.soc2opa] in ./pyproject.toml).",
 )
 @click.option("--no-config", is_flag=True, help="Ignore any config file.")
-@click.option("--quiet", "-q", is_flag=True, help="Print the summary line only.")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print the summary line only (several plans: one per plan, named, then the combined one).",
+)
 @click.option("--no-color", is_flag=True, help="No colours (also when NO_COLOR is set).")
 @click.option(
     "--opa-url",

@@ -119,7 +119,9 @@ def test_pre_commit_hooks_run(run: Run, tmp_path: Path) -> None:
     entry = gate["entry"].split()
     assert entry[0] == "soc2opa"
     proc = run(*entry[1:], str(DEMO), str(DEMO))
-    assert proc.returncode == 1 and proc.stdout.startswith("Combined: 2 plans (2 failing)")
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 1 and lines[-1].startswith("Combined: 2 plans (2 failing)")
+    assert len(lines) == 3 and all(ln.startswith(f"{DEMO}: Summary: ") for ln in lines[:2])
     waivers = hooks["soc2opa-waivers"]
     assert re.search(waivers["files"], "examples/waivers/waivers.yaml")
     ok = run(*waivers["entry"].split()[1:], str(WAIVERS))

@@ -100,6 +100,25 @@ def test_sarif_for_several_plans_has_a_run_each() -> None:
     assert ids == ["soc2opa/plans/prod.json/", "soc2opa/plans/dev.json/"]
 
 
+def test_sarif_names_a_plan_outside_the_base_folder_by_an_absolute_uri() -> None:
+    import dataclasses
+
+    def uris(plan_name: str) -> set[str]:
+        report = dataclasses.replace(sample_report(), plan_name=plan_name)
+        log = json.loads(render("sarif", report))
+        jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
+        return {
+            loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in log["runs"][0]["results"]
+            for loc in r.get("locations", [])
+            if loc["physicalLocation"]["artifactLocation"]["uri"].endswith(".json")
+        }
+
+    assert uris("/repo/plans/a b.json") == {"plans/a%20b.json"}
+    assert uris("/elsewhere/plan.json") == {"file:///elsewhere/plan.json"}
+    assert uris("../x/plan.json") == {"file:///x/plan.json"}
+
+
 def test_junit_parses_with_failures_and_skips() -> None:
     root = ET.fromstring(render("junit"))
     assert root.tag == "testsuites"
@@ -189,6 +208,13 @@ def test_text_shows_waivers_locations_and_honours_colour_and_quiet() -> None:
     assert "\x1b[" in render("text", options=FormatOptions(base_dir=REPO, color=True))
     quiet = render("text", options=FormatOptions(base_dir=REPO, quiet=True))
     assert quiet.count("\n") == 1 and quiet.startswith("Summary: 3 failed")
+    several = get_format("text", FormatOptions(base_dir=REPO, quiet=True)).render_all(
+        [sample_report(), clean_report()]
+    )
+    lines = several.splitlines()
+    assert lines[0].startswith("plans/prod.json: Summary: 3 failed")
+    assert lines[1].startswith("plans/dev.json: Summary: 0 failed")
+    assert lines[2].startswith("Combined: 2 plans (1 failing)") and len(lines) == 3
     assert "\r" not in text and "\x1b" not in render("text", options=FormatOptions(width=60))
 
 

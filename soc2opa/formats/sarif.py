@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +31,12 @@ def fingerprint(control_id: str, address: str) -> str:
     return hashlib.sha256(f"{control_id}\0{address}".encode()).hexdigest()[:32]
 
 
-def _uri(path: str) -> str:
+def _uri(path: str, options: FormatOptions) -> str:
+    """A relative reference inside the base folder; outside it (../), an absolute file: URI,
+    which SARIF viewers resolve without knowing where soc2opa ran."""
+    parts = PurePosixPath(path).parts
+    if parts and parts[0] == "..":
+        return Path(os.path.normpath(options.base_dir / path)).as_uri()
     return quote(path, safe="/-_.~")
 
 
@@ -99,7 +105,7 @@ class SarifFormat(Format):
         out: dict[str, Any] = {}
         if found:
             physical = {
-                "artifactLocation": {"uri": _uri(found[0])},
+                "artifactLocation": {"uri": _uri(found[0], self.options)},
                 "region": {"startLine": found[1]},
             }
             out["locations"] = [{"physicalLocation": physical, "logicalLocations": logical}]
@@ -108,7 +114,9 @@ class SarifFormat(Format):
                 {
                     "id": i,
                     "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(rel_path(line.path, self.options))},
+                        "artifactLocation": {
+                            "uri": _uri(rel_path(line.path, self.options), self.options)
+                        },
                         "region": {"startLine": line.line},
                     },
                     "message": {"text": f"{call} is called here"},
@@ -120,7 +128,10 @@ class SarifFormat(Format):
         elif report.plan_name not in _NO_FILE:
             # Code scanning needs a file for every alert: without --tf-dir, the plan itself.
             plan = _plan_uri(report.plan_name, self.options)
-            physical = {"artifactLocation": {"uri": _uri(plan)}, "region": {"startLine": 1}}
+            physical = {
+                "artifactLocation": {"uri": _uri(plan, self.options)},
+                "region": {"startLine": 1},
+            }
             out["locations"] = [{"physicalLocation": physical, "logicalLocations": logical}]
         else:
             out["locations"] = [{"logicalLocations": logical}]
@@ -183,7 +194,7 @@ class SarifFormat(Format):
             result["locations"] = [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(plan)},
+                        "artifactLocation": {"uri": _uri(plan, self.options)},
                         "region": {"startLine": 1},
                     }
                 }

@@ -48,10 +48,14 @@ class TextFormat(Format):
         )
 
     def render_all(self, reports: Sequence[Report]) -> str:
-        """Each plan's report, then a combined summary line when there are several."""
+        """Each plan's report, then a combined summary line when there are several (quiet: each
+        plan's summary line, named, then the combined one)."""
         if len(reports) == 1:
             return self.render(reports[0])
-        body = "" if self.options.quiet else "\n".join(self.render(r) for r in reports) + "\n"
+        if self.options.quiet:
+            body = "".join(f"{escape(r.plan_name)}: {self._summary(r)}\n" for r in reports)
+        else:
+            body = "\n".join(self.render(r) for r in reports) + "\n"
         return body + combined_summary(reports) + "\n"
 
     def render(self, report: Report) -> str:
