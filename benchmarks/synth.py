@@ -205,6 +205,60 @@ def load_units(
     return tuple(units)
 
 
+# Attributes that name a resource, by which other resources join to it by value (lib/refs.rego
+# reads name and bucket). AWS wants these unique per account and region (S3 bucket names
+# worldwide), so each placed copy of a unit gets its own: a plan that repeated one role name a
+# hundred times would join each policy attachment to a hundred roles, a cross product no real
+# estate has (until 26 Nov 2026 it did: every copy of a unit kept the fixture's names).
+NAME_KEYS = ("name", "bucket", "identifier", "cluster_identifier", "function_name")
+_PLAIN_NAME = re.compile(r"^/?[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
+# A default security group's name and AWS-managed key aliases mean something as they are.
+_KEEP_NAMES = re.compile(r"^(default|alias/aws/.*)$")
+GENERATOR_VERSION = 2
+
+
+def _unique_names(changes: list[dict[str, Any]], tag: str) -> None:
+    """Give one placed copy of a unit its own resource names, in every value that holds them.
+
+    The names its resources carry (NAME_KEYS; plain names and paths such as a log group's) get
+    `-tag` appended wherever they occur whole (not inside a longer name, path or dotted word) in
+    the copy's planned values: in the attributes that join by value
+    (a policy attachment's role, a bucket's sub-resources) and inside ARNs and policy
+    documents, so the copy stays consistent with itself.
+    """
+    names = sorted(
+        {
+            v
+            for rc in changes
+            if isinstance(rc["change"].get("after"), dict)
+            for k in NAME_KEYS
+            if isinstance(v := rc["change"]["after"].get(k), str)
+            and _PLAIN_NAME.match(v)
+            and not _KEEP_NAMES.match(v)
+        },
+        key=len,
+        reverse=True,
+    )
+    if not names:
+        return
+    word = re.compile(
+        r"(?<![A-Za-z0-9_./-])(" + "|".join(re.escape(n) for n in names) + r")(?![A-Za-z0-9_./-])"
+    )
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, str):
+            return word.sub(lambda m: f"{m.group(1)}-{tag}", node)
+        if isinstance(node, dict):
+            return {k: fix(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fix(v) for v in node]
+        return node
+
+    for rc in changes:
+        if rc["change"].get("after") is not None:
+            rc["change"]["after"] = fix(rc["change"]["after"])
+
+
 def _rename(unit: dict[str, Any], suffix: str) -> None:
     """Rename a unit's resources for placement at the root, rewriting references to them."""
     names = {f"{r['type']}.{r['name']}" for r in unit["resources"] if r.get("mode") == "managed"}
@@ -323,6 +377,7 @@ def make_plan(
             break
         if rnd.random() < 0.1:
             _rename(unit, f"_r{serial}")
+            _unique_names(unit["changes"], f"u{serial}")
             b.root["resources"].extend(unit["resources"])
             b.add("", unit["changes"])
             continue
@@ -341,6 +396,7 @@ def make_plan(
         }
         for k, suffix in enumerate(suffixes):
             changes = unit["changes"] if k == 0 else json.loads(text)["changes"]
+            _unique_names(changes, f"u{serial}" if k == 0 else f"u{serial}-{k}")
             b.add(f"module.{team}.module.{svc}{suffix}", changes)
     i = 0
     while len(b.changes) < n:
@@ -429,7 +485,7 @@ def write_plan(
 def fixtures_digest(fixtures: Path = FIXTURES) -> str:
     """A short hash of the fixture units and their weights: plans are identical when this and
     (n, seed) are."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(f"generator {GENERATOR_VERSION}\n".encode())
     for weight, text in load_units(fixtures):
         h.update(f"{weight!r}\n".encode())
         h.update(text.encode())

@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "0efed65a2fcebac2"
+revision := "cfe0ca07ec8eb5bc"
 
 min_opa_version := "1.0.0"

@@ -12,8 +12,11 @@ import data.soc2opa.lib.backup
 import data.soc2opa.lib.plan
 
 # METADATA
-# description: The outcome for one volume and the reason for it, together.
-result(r) := _result("pass", concat("; ", backup.why(r, "pass"))) if {
+# description: >-
+#   The outcome for one volume and the reason for it, together. A pass's reason is never
+#   reported (a decision lists passes by address), so it is a constant: naming every selecting
+#   aws_backup_selection would compare the volume with each of them.
+result(r) := _result("pass", "an aws_backup_selection in this plan selects it") if {
 	backup.status(r) == "pass"
 } else := _result("pass", sprintf("%s snapshots it: it targets volumes tagged %s", [hits[0][0], _tag(hits[0][1])])) if {
 	# The first policy names the pass: one value per policy would conflict when several match.

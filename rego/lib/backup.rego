@@ -107,13 +107,12 @@ _known_string(r, attr) := v if {
 	not plan.unknown_at(r, [attr])
 }
 
-# The resource's ARN with "\u0001" for each part known only after apply (region and account
-# are never in the plan). A pattern that matches it matches whatever those parts become,
-# because only a wildcard can match that character.
-_synthetic(r) := sprintf("arn:aws:%s:%s:%s:%s%s", [shape[0], region, region, shape[1], name]) if {
-	shape := arn_shapes[r.type]
+# The resource's ARN, from its key, with "\u0001" for each part known only after apply
+# (region and account are never in the plan). A pattern that matches it matches whatever
+# those parts become, because only a wildcard can match that character.
+_synthetic(key) := sprintf("arn:aws:%s:%s:%s:%s%s", [shape[0], region, region, shape[1], key[2]]) if {
+	shape := arn_shapes[key[0]]
 	region := _region_part(shape)
-	name := _name_part(r, shape)
 }
 
 _region_part(shape) := "" if shape[0] == "s3"
@@ -128,14 +127,29 @@ _name_part(r, shape) := v if {
 # description: >-
 #   Whether the ARN pattern p covers resource r: "pass", "fail", or "unknown" when the
 #   pattern names a region, account or name that is known only after apply.
-pattern_covers(p, r) := "pass" if {
+pattern_covers(p, r) := _covers(p, _arn_key(r))
+
+# What a pattern's outcome depends on: the type, the known ARN and the name part. Most
+# resources of a type share one key (ARN and name known only after apply), and OPA keeps each
+# _covers answer per (pattern, key), so a pattern is matched once per key, not per resource.
+_arn_key(r) := [r.type, _arn_or_null(r), _name_or_null(r)]
+
+_arn_or_null(r) := v if {
+	v := _known_string(r, "arn")
+} else := null
+
+_name_or_null(r) := v if {
+	v := _name_part(r, arn_shapes[r.type])
+} else := null
+
+_covers(p, key) := "pass" if {
 	p == "*"
-} else := _outcome(regex.match(_regex(p), arn)) if {
-	arn := _known_string(r, "arn")
+} else := _outcome(regex.match(_regex(p), key[1])) if {
+	key[1] != null
 } else := "pass" if {
-	regex.match(_regex(p), _synthetic(r))
+	regex.match(_regex(p), _synthetic(key))
 } else := "unknown" if {
-	_same_kind(p, r)
+	_same_kind(p, key)
 } else := "fail"
 
 _outcome(true) := "pass"
@@ -143,13 +157,13 @@ _outcome(true) := "pass"
 _outcome(false) := "fail"
 
 # Same service and resource type, so only parts unknown until apply can decide.
-_same_kind(p, r) if {
-	shape := arn_shapes[r.type]
+_same_kind(p, key) if {
+	shape := arn_shapes[key[0]]
 	parts := split(p, ":")
 	count(parts) >= 6
 	regex.match(_regex(parts[2]), shape[0])
 	rest := concat(":", array.slice(parts, 5, count(parts)))
-	_rest_may_match(rest, shape, _name_part(r, shape))
+	_rest_may_match(rest, shape, key[2])
 }
 
 _rest_may_match(rest, shape, "\u0001") if {
@@ -276,6 +290,10 @@ _reason(status, parts) := concat("; ", [p[1] | some p in parts; p[0] == status])
 # selections elsewhere in the plan cannot select it.
 _verdicts(r) := [[_parsed[i].address, _judge(_parsed[i], r)] | some i in _relevant(r)]
 
+# Only a candidate can select r (the others can at most leave it unknown), so the reasons for a
+# pass judge the candidates alone, in the same order.
+_candidate_verdicts(r) := [[_parsed[i].address, _judge(_parsed[i], r)] | some i in sort({sel.index | some sel in _candidates(r)})]
+
 _relevant(r) := sort({sel.index | some sel in _candidates(r)} | _may_be_unknown(r))
 
 # Selections other than the candidates that can still give "unknown": resources known only
@@ -307,7 +325,10 @@ status(r) := "pass" if {
 # Whether some candidate selection passes. A boolean rule with several bodies lets OPA stop at
 # the first selection that passes (a function whose bodies give different values, like status,
 # is evaluated over every binding); each source of candidates is searched on its own rather than
-# concatenated per resource.
+# concatenated per resource. The first body answers for most resources at once: whether a
+# selection that only lists ARN patterns covers resources with this ARN key.
+_passes(r) if _pattern_pass(r)
+
 _passes(r) if {
 	some i in object.get(_selected_by_ref, r.address, [])
 	_judge(_parsed[i], r)[0] == "pass"
@@ -327,6 +348,36 @@ _passes(r) if {
 	some sel in _by_pattern(r)
 	_judge(sel, r)[0] == "pass"
 }
+
+# Selections that select by ARN patterns alone (no tags, conditions or exclusions): whether
+# one passes a resource depends only on the resource's ARN key, so it is decided once per key
+# (true or false, both kept by OPA) instead of once per resource, which would grow with the
+# number of such selections in the plan.
+_pattern_only := [sel |
+	some sel in _with_patterns
+	count(sel.tags) == 0
+	not sel.tags_unknown
+	count(sel.conditions) == 0
+	count(sel.not_resources.items) == 0
+	not sel.not_resources.unknown
+	not sel.index in _excluding
+]
+
+_excluding := {i | some _, idxs in _excluded_by_ref; some i in idxs}
+
+# A pattern that covers a resource whose name is still unknown ("\u0001") has a wildcard there
+# and covers every name of the type, so resources of one type with a known name are first
+# tried on the one key of their type: per name, the number of keys would grow with the plan.
+_pattern_pass(r) if {
+	_arn_or_null(r) == null
+	_pattern_only_pass([r.type, null, "\u0001"])
+} else := _pattern_only_pass(_arn_key(r))
+
+_pattern_only_pass(key) if {
+	some sel in _pattern_only
+	some p in sel.resources.items
+	_covers(p, key) == "pass"
+} else := false
 
 # The selections that can select r at all: those whose resources refer to it, those that
 # select by a tag r has, and those whose ARN patterns can match r's type. Selections that refer
@@ -402,7 +453,7 @@ why(r, want) := [] if {
 	status(r) != want
 } else := ["no aws_backup_selection in this plan selects it (by a reference to it, an ARN pattern or its tags)"] if {
 	count(_parsed) == 0
-} else := [sprintf("%s selects it: %s", [a, v[1]]) | some [a, v] in _verdicts(r); v[0] == "pass"] if {
+} else := [sprintf("%s selects it: %s", [a, v[1]]) | some [a, v] in _candidate_verdicts(r); v[0] == "pass"] if {
 	want == "pass"
 } else := [sprintf("%s may select it: %s", [a, v[1]]) | some [a, v] in _verdicts(r); v[0] == "unknown"] if {
 	want == "unknown"
