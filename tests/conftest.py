@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,19 @@ os.environ["SOC2OPA_WARM"] = "0"
 # Two opa processes share out each plan's controls on any machine, so every test that judges a
 # plan also checks that the joined report is whole (soc2opa/shards.py).
 os.environ["SOC2OPA_JOBS"] = "2"
+
+
+@pytest.fixture
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A bundle cache of the test's own ($SOC2OPA_CACHE_DIR), restored afterwards."""
+    root = tmp_path_factory.mktemp("cache") / "bundles"
+    old = os.environ.get("SOC2OPA_CACHE_DIR")
+    os.environ["SOC2OPA_CACHE_DIR"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("SOC2OPA_CACHE_DIR")
+    else:
+        os.environ["SOC2OPA_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="session")

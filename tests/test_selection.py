@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import tarfile
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +28,7 @@ GROUP = 48
 BATCH_QUERY = f"[r | some p in input.plans; r := {QUERY} with input as p]"
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("cache") / "bundles"
-    old = os.environ.get("SOC2OPA_CACHE_DIR")
-    os.environ["SOC2OPA_CACHE_DIR"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("SOC2OPA_CACHE_DIR")
-    else:
-        os.environ["SOC2OPA_CACHE_DIR"] = old
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _combined_input(plans: list[PlanFile]) -> PlanFile:
@@ -198,9 +187,9 @@ def test_unusual_bundles_are_not_cached(tmp_path: Path, change: str) -> None:
     assert not (tmp_path / "escape.rego").exists()
 
 
-def test_a_cache_others_can_write_is_not_used(cache: Path, opa: Path) -> None:
-    cache.mkdir(parents=True, exist_ok=True)
-    cache.chmod(0o777)
+def test_a_cache_others_can_write_is_not_used(private_cache: Path, opa: Path) -> None:
+    private_cache.mkdir(parents=True, exist_ok=True)
+    private_cache.chmod(0o777)
     try:
         assert cached_bundle(BUNDLE) is None
         plan = parse_plan((ROOT / "examples/demo/plan.json").read_bytes(), "demo")
@@ -208,11 +197,11 @@ def test_a_cache_others_can_write_is_not_used(cache: Path, opa: Path) -> None:
         report = LocalEngine(opa, BUNDLE).evaluate(plan)
         assert report["controls"]
     finally:
-        cache.chmod(0o700)
+        private_cache.chmod(0o700)
     assert cached_bundle(BUNDLE) is not None
 
 
-def test_a_linked_cache_entry_is_not_used(cache: Path, tmp_path: Path) -> None:
+def test_a_linked_cache_entry_is_not_used(tmp_path: Path) -> None:
     first = cached_bundle(BUNDLE)
     assert first is not None
     elsewhere = tmp_path / "elsewhere"

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +26,7 @@ from soc2opa.selection import selected, sharded_args
 from soc2opa.shards import MIN_CONTROLS_PER_JOB, jobs_wanted, join_reports, split
 from tests.conftest import BUNDLE, SOC2OPA
 
-
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("cache") / "bundles"
-    old = os.environ.get("SOC2OPA_CACHE_DIR")
-    os.environ["SOC2OPA_CACHE_DIR"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("SOC2OPA_CACHE_DIR")
-    else:
-        os.environ["SOC2OPA_CACHE_DIR"] = old
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _judge(opa: Path, path: Path, jobs: int) -> str:
