@@ -15,12 +15,12 @@ from typing import Any, Protocol
 
 from soc2opa.bundlecache import cached_bundle
 from soc2opa.errors import EngineError, InputError
-from soc2opa.opaproc import OpaTimeout, opa_env, run_opa, run_opa_many
+from soc2opa.opaproc import OpaTimeout, memory_cap, opa_env, run_opa, run_opa_many
 from soc2opa.opaurl import OpaUrl
 from soc2opa.planfile import PlanFile
 from soc2opa.report_shape import check_report
 from soc2opa.selection import selective_args, sharded_args
-from soc2opa.shards import join_reports
+from soc2opa.shards import jobs_for_memory, join_reports
 from soc2opa.untrusted import excerpt
 
 QUERY = "data.soc2opa.main.report"
@@ -145,11 +145,12 @@ class LocalEngine:
         """The plan's report from one opa eval, or from several sharing out its controls."""
         if not self.select:
             return self.query(QUERY, plan, None)
-        if self.jobs > 1:
+        jobs = jobs_for_memory(self.jobs, len(plan.data), memory_cap())
+        if jobs > 1:
             self._check_bundle()
             cached = cached_bundle(self.bundle)
             if cached is not None:
-                with sharded_args(cached, plan.types, plan.type_counts, self.jobs) as groups:
+                with sharded_args(cached, plan.types, plan.type_counts, jobs) as groups:
                     if len(groups) > 1:
                         return self._run_shards(plan, groups)
                     return self._run(QUERY, plan, groups[0])

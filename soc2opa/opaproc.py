@@ -17,7 +17,7 @@ _HEAP_PER_INPUT_BYTE = 64
 _HEAP_BASE = 256 * _MIB
 
 
-def _memory_cap() -> int | None:
+def memory_cap() -> int | None:
     """Half of the memory this process may use (the cgroup's limit or the machine's)."""
     caps = []
     with contextlib.suppress(OSError, ValueError):
@@ -52,7 +52,7 @@ def opa_env(
         env["GOMEMLIMIT"] = chosen
         return env
     want = base + _HEAP_PER_INPUT_BYTE * max(0, input_bytes) * max(1, concurrency)
-    cap = _memory_cap()
+    cap = memory_cap()
     cap = cap // max(1, processes) if cap else cap
     limit = min(want, cap) if cap else want
     if limit < base:

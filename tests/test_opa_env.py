@@ -31,7 +31,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_collection_off_under_a_limit_sized_from_the_input(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(opaproc, "_memory_cap", lambda: 64 << 30)
+    monkeypatch.setattr(opaproc, "memory_cap", lambda: 64 << 30)
     small = opaproc.opa_env(0)
     assert small["GOGC"] == "off" and _mib(small["GOMEMLIMIT"]) == 256
     large = opaproc.opa_env(100 << 20)
@@ -42,10 +42,10 @@ def test_collection_off_under_a_limit_sized_from_the_input(
 
 @pytest.mark.usefixtures("clean_env")
 def test_limit_capped_by_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(opaproc, "_memory_cap", lambda: 2 << 30)
+    monkeypatch.setattr(opaproc, "memory_cap", lambda: 2 << 30)
     assert _mib(opaproc.opa_env(1 << 30)["GOMEMLIMIT"]) == 2048
     # Too little memory for the fixed part: Go's defaults stay.
-    monkeypatch.setattr(opaproc, "_memory_cap", lambda: 100 << 20)
+    monkeypatch.setattr(opaproc, "memory_cap", lambda: 100 << 20)
     env = opaproc.opa_env(1 << 30)
     assert "GOGC" not in env and "GOMEMLIMIT" not in env
 
@@ -62,7 +62,7 @@ def test_the_users_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_memory_cap_reads_this_machine() -> None:
-    cap = opaproc._memory_cap()
+    cap = opaproc.memory_cap()
     assert cap is not None and 0 < cap < os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 

@@ -23,7 +23,13 @@ from soc2opa.engine import LocalEngine
 from soc2opa.errors import EngineError, UsageError
 from soc2opa.planfile import parse_plan
 from soc2opa.selection import selected, sharded_args
-from soc2opa.shards import MIN_CONTROLS_PER_JOB, jobs_wanted, join_reports, split
+from soc2opa.shards import (
+    MIN_CONTROLS_PER_JOB,
+    jobs_for_memory,
+    jobs_wanted,
+    join_reports,
+    split,
+)
 from tests.conftest import BUNDLE, SOC2OPA
 
 pytestmark = pytest.mark.usefixtures("private_cache")
@@ -94,6 +100,28 @@ def test_jobs_come_from_the_flag_then_the_environment(monkeypatch: pytest.Monkey
             jobs_wanted(None)
     with pytest.raises(UsageError, match="--jobs"):
         jobs_wanted(0)
+
+
+def test_no_more_processes_than_memory_holds(
+    opa: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gib = 1 << 30
+    big = 171 << 20  # a 100,000-resource plan
+    assert jobs_for_memory(4, big, 12 * gib) == 2  # this 24 GB machine's half
+    assert jobs_for_memory(4, big, int(3.5 * gib)) == 1  # a 7 GB CI runner's half
+    assert jobs_for_memory(4, 17 << 20, int(3.5 * gib)) == 4
+    assert jobs_for_memory(3, big, None) == 3
+    # With too little memory for two, the engine judges in one opa eval.
+    path = write_synthetic(tmp_path / "p.json", 300, seed=3)
+    plan = parse_plan(path.read_bytes(), path.name)
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("two opa processes started")
+
+    monkeypatch.setattr("soc2opa.engine.run_opa_many", refuse)
+    monkeypatch.setattr("soc2opa.engine.memory_cap", lambda: 40 * len(plan.data))
+    report = LocalEngine(opa, BUNDLE, jobs=2).evaluate(plan)
+    assert json.dumps(report) == _judge(opa, path, 1)
 
 
 def test_shared_plans_one_process_equals_several(
