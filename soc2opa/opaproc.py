@@ -81,14 +81,7 @@ def run_opa(
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run opa with args; the input goes through a pipe, never through a temporary file."""
-    proc = subprocess.Popen(
-        [str(opa), *args],
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        env=env,
-    )
+    proc = _spawn(opa, args, env, with_input=stdin is not None)
     try:
         out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -96,12 +89,34 @@ def run_opa(
         proc.communicate()
         raise OpaTimeout() from None
     finally:
-        # Also on KeyboardInterrupt and on SIGTERM/SIGHUP (turned into exceptions by the CLI):
-        # opa runs in its own session, so no terminal signal reaches it unless we send one.
+        _end([proc])
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _spawn(
+    opa: Path, args: list[str], env: dict[str, str] | None, *, with_input: bool
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(opa), *args],
+        stdin=subprocess.PIPE if with_input else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=env,
+    )
+
+
+def _end(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Kill each process group and reap its leader.
+
+    Also on KeyboardInterrupt and on SIGTERM/SIGHUP (turned into exceptions by the CLI): opa
+    runs in its own session, so no terminal signal reaches it unless we send one.
+    """
+    for proc in procs:
         _kill_group(proc)
+    for proc in procs:
         if proc.poll() is None:
             proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def run_opa_many(
@@ -131,27 +146,14 @@ def run_opa_many(
 
     try:
         for args, env in runs:
-            procs.append(
-                subprocess.Popen(
-                    [str(opa), *args],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,
-                    env=env,
-                )
-            )
+            procs.append(_spawn(opa, args, env, with_input=True))
         threads = [threading.Thread(target=talk, args=(i,), daemon=True) for i in range(len(runs))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
     finally:
-        for proc in procs:
-            _kill_group(proc)
-        for proc in procs:
-            if proc.poll() is None:
-                proc.wait()
+        _end(procs)
     done = []
     for proc, result in zip(procs, results, strict=True):
         if result is None:
