@@ -20,6 +20,7 @@ from generator import computed_blocks
 from generator.compiler import CheckCompiler, rego_literal
 from generator.docs import help_uri, render_docs
 from generator.examples import example_plan, example_target, hcl_target
+from generator.input_reads import policy_reads
 from generator.plans import fixture_problem, load_fixture
 from generator.targets.sources import catalog_digest
 from soc2opa import __version__
@@ -330,7 +331,7 @@ def _selection(staging: Path, opa: Path, modules: dict[str, str]) -> dict[str, A
     stubs, types = value["stubs"], value["types"]
     if set(stubs) != set(modules) or set(types) != set(modules):
         raise EngineError("the built bundle's controls differ from the catalog's")
-    return {
+    index: dict[str, Any] = {
         "version": 1,
         "modules": modules,
         "types": {cid: sorted(types[cid]) for cid in sorted(modules)},
@@ -338,6 +339,10 @@ def _selection(staging: Path, opa: Path, modules: dict[str, str]) -> dict[str, A
         "always": sorted(c for c in modules if not types[c] and not stubs[c].get("runtime")),
         "stubs": {cid: stubs[cid] for cid in sorted(modules)},
     }
+    reads = policy_reads(staging)
+    if reads is not None:
+        index["input"] = reads.to_manifest()
+    return index
 
 
 def _build_bundle(

@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "cfe0ca07ec8eb5bc"
+revision := "3fab7fbbec80b8ec"
 
 min_opa_version := "1.0.0"

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from soc2opa.plantrim import PolicyReads
+
 if TYPE_CHECKING:
     import tarfile
 
@@ -46,6 +48,8 @@ class CachedBundle:
     types: dict[str, list[str]]
     always: list[str]
     stubs: dict[str, Any]
+    # What the bundle's Rego reads of a plan (soc2opa/plantrim.py); None: the whole plan.
+    reads: PolicyReads | None = None
 
 
 def cache_root() -> Path:
@@ -145,7 +149,11 @@ def _index(files: dict[str, bytes]) -> dict[str, Any] | None:
     ):
         return None
     base = sorted(n for n in files if n != ".manifest" and n not in set(modules.values()))
-    return {"base": base, "modules": modules, "types": types, "always": always, "stubs": stubs}
+    reads = PolicyReads.from_manifest(selection.get("input"))
+    return {
+        "base": base, "modules": modules, "types": types, "always": always, "stubs": stubs,
+        "input": reads.to_manifest() if reads else None,
+    }  # fmt: skip
 
 
 def _write(folder: Path, name: str, data: bytes) -> None:
@@ -170,6 +178,7 @@ def _load(folder: Path) -> CachedBundle | None:
             types=index["types"],
             always=index["always"],
             stubs=index["stubs"],
+            reads=PolicyReads.from_manifest(index.get("input")),
         )
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None

@@ -18,6 +18,7 @@ from soc2opa.errors import EngineError, InputError
 from soc2opa.opaproc import OpaTimeout, memory_cap, opa_env, run_opa, run_opa_many
 from soc2opa.opaurl import OpaUrl
 from soc2opa.planfile import PlanFile
+from soc2opa.plantrim import PolicyReads
 from soc2opa.report_shape import check_report
 from soc2opa.selection import selective_args, sharded_args
 from soc2opa.shards import jobs_for_memory, join_reports
@@ -129,8 +130,8 @@ class LocalEngine:
         bundle carries a selection index; the others answer with their recorded stubs.
         """
         self._check_bundle()
-        with self._sources(types) as sources:
-            return self._run(query, plan, sources)
+        with self._sources(types) as (sources, reads):
+            return self._run(query, plan, sources, reads)
 
     def _check_bundle(self) -> None:
         try:
@@ -152,17 +153,19 @@ class LocalEngine:
             if cached is not None:
                 with sharded_args(cached, plan.types, plan.type_counts, jobs) as groups:
                     if len(groups) > 1:
-                        return self._run_shards(plan, groups)
-                    return self._run(QUERY, plan, groups[0])
+                        return self._run_shards(plan, groups, cached.reads)
+                    return self._run(QUERY, plan, groups[0], cached.reads)
         return self.query(QUERY, plan, plan.types)
 
-    def _run_shards(self, plan: PlanFile, groups: list[list[str]]) -> Any:
+    def _run_shards(
+        self, plan: PlanFile, groups: list[list[str]], reads: PolicyReads | None
+    ) -> Any:
         env = opa_env(len(plan.data), processes=len(groups))
         runs: list[tuple[list[str], dict[str, str] | None]] = [
             (["eval", "--format", "json", *g, "--stdin-input", QUERY], env) for g in groups
         ]
         try:
-            procs = run_opa_many(self.opa, runs, stdin=plan.data, timeout=self.timeout)
+            procs = run_opa_many(self.opa, runs, stdin=plan.for_policy(reads), timeout=self.timeout)
         except OpaTimeout:
             raise EngineError(
                 f"opa eval timed out after {self.timeout:g}s on {plan.name}"
@@ -178,14 +181,17 @@ class LocalEngine:
         return join_reports(values, plan.name)
 
     @contextmanager
-    def _sources(self, types: Iterable[str] | None) -> Iterator[list[str]]:
-        """opa's load arguments: the selected modules and stubs, or the whole bundle."""
+    def _sources(
+        self, types: Iterable[str] | None
+    ) -> Iterator[tuple[list[str], PolicyReads | None]]:
+        """opa's load arguments (the selected modules and stubs, or the whole bundle), and
+        what of a plan those modules read (None: all of it)."""
         cached = cached_bundle(self.bundle) if types is not None else None
         if cached is None:
-            yield ["--bundle", str(self.bundle)]
+            yield ["--bundle", str(self.bundle)], None
         else:
             with selective_args(cached, types or ()) as args:
-                yield args
+                yield args, cached.reads
 
     def evaluate_many(self, plans: list[PlanFile]) -> list[Any] | None:
         """Each plan's raw report from one short-lived opa server; None if it could not serve.
@@ -203,10 +209,11 @@ class LocalEngine:
             return warm
         types = frozenset().union(*(p.types for p in plans)) if self.select else None
         try:
-            with self._sources(types) as sources:
+            with self._sources(types) as (sources, reads):
                 # opa run takes the files to load as arguments, without eval's --data.
                 args = [a for a in sources if a != "--data"]
-                return reports(self.opa, args, [p.data for p in plans], self.timeout)
+                inputs = [p.for_policy(reads) for p in plans]
+                return reports(self.opa, args, inputs, self.timeout)
         except TimeoutError:
             raise EngineError(
                 f"opa timed out after {self.timeout:g}s on {len(plans)} plans"
@@ -230,8 +237,10 @@ class LocalEngine:
             return None
         from soc2opa.warm import reports as warm_reports
 
+        cached = cached_bundle(self.bundle)
+        reads = cached.reads if cached is not None else None
         try:
-            return warm_reports(slot, [p.data for p in plans], self.timeout)
+            return warm_reports(slot, [p.for_policy(reads) for p in plans], self.timeout)
         except TimeoutError:
             raise EngineError(f"the warm opa server timed out after {self.timeout:g}s") from None
 
@@ -241,7 +250,13 @@ class LocalEngine:
 
             start(slot, self.opa, self.bundle)
 
-    def _run(self, query: str, plan: PlanFile | None, sources: list[str]) -> Any:
+    def _run(
+        self,
+        query: str,
+        plan: PlanFile | None,
+        sources: list[str],
+        reads: PolicyReads | None = None,
+    ) -> Any:
         args = ["eval", "--format", "json", *sources]
         if plan is not None:
             args.append("--stdin-input")
@@ -250,7 +265,7 @@ class LocalEngine:
             proc = run_opa(
                 self.opa,
                 [*args, query],
-                stdin=plan.data if plan else None,
+                stdin=plan.for_policy(reads) if plan else None,
                 timeout=self.timeout,
                 env=opa_env(len(plan.data) if plan else 0),
             )

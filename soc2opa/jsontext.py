@@ -29,21 +29,25 @@ def _number(f: float) -> str:
     return float.__repr__(f)
 
 
-def _emit(o: Any, out: list[str], nl: str) -> None:
+def _scalar(o: Any) -> str | None:
+    """The text of a string, null, boolean or integer; None for anything else."""
     t = type(o)
     if t is str:
-        out.append(encode_basestring_ascii(o))
-    elif o is None:
-        out.append("null")
-    elif o is True:
-        out.append("true")
-    elif o is False:
-        out.append("false")
-    elif t is int:
-        out.append(int.__repr__(o))
-    elif t is float:
-        out.append(_number(o))
-    elif t is dict:
+        return encode_basestring_ascii(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if t is int:
+        return int.__repr__(o)
+    return None
+
+
+def _emit(o: Any, out: list[str], nl: str) -> None:
+    t = type(o)
+    if t is dict:
         if not o:
             out.append("{}")
             return
@@ -52,10 +56,16 @@ def _emit(o: Any, out: list[str], nl: str) -> None:
         for k, v in o.items():
             if type(k) is not str:
                 raise _Unexpected
-            out.append(sep)
-            out.append(encode_basestring_ascii(k))
-            out.append(": ")
-            _emit(v, out, inner)
+            # Most values are strings: written here, without a call per value.
+            if type(v) is str:
+                out.append(f"{sep}{encode_basestring_ascii(k)}: {encode_basestring_ascii(v)}")
+            else:
+                text = _scalar(v)
+                if text is None:
+                    out.append(f"{sep}{encode_basestring_ascii(k)}: ")
+                    _emit(v, out, inner)
+                else:
+                    out.append(f"{sep}{encode_basestring_ascii(k)}: {text}")
             sep = "," + inner
         out.append(nl + "}")
     elif t is list or t is tuple:
@@ -65,12 +75,22 @@ def _emit(o: Any, out: list[str], nl: str) -> None:
         inner = nl + "  "
         sep = "[" + inner
         for v in o:
-            out.append(sep)
-            _emit(v, out, inner)
+            text = _scalar(v)
+            if text is None:
+                out.append(sep)
+                _emit(v, out, inner)
+            else:
+                out.append(sep + text)
             sep = "," + inner
         out.append(nl + "]")
     else:
-        raise _Unexpected
+        text = _scalar(o)
+        if text is not None:
+            out.append(text)
+        elif t is float:
+            out.append(_number(o))
+        else:
+            raise _Unexpected
 
 
 def dumps_indented(value: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import gc
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from soc2opa.errors import InputError
+from soc2opa.plantrim import PolicyReads, markings_only, trimmed
 
 # Documented in docs/security.md ("Limits").
 MAX_PLAN_BYTES = 256 * 1024 * 1024
@@ -35,6 +37,7 @@ _HCL = re.compile(r"^\s*(resource|terraform|provider|variable|module|data|locals
 _KINDS = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 _NOT_BRACKETS = bytes(range(256)).translate(None, b'[]{}"')
 _STRING = re.compile(rb'"[^"]*"')
+_WS = re.compile(r"[ \t\n\r]*")
 _ONE_KIND = bytes.maketrans(b"{}", b"[]")
 
 
@@ -62,12 +65,22 @@ class PlanFile:
     data: bytes
     types: frozenset[str] = frozenset()
     type_counts: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+    # Byte spans of the top-level members' values in data, and planned_values cut down to its
+    # sensitivity markings (soc2opa/plantrim.py); empty or None when the reader did not make them.
+    spans: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False, hash=False)
+    markings: bytes | None = field(default=None, compare=False, hash=False)
 
     @property
     def document(self) -> dict[str, Any]:
         """The plan as Python objects, parsed again from the validated bytes (for a server)."""
         value: dict[str, Any] = json.loads(self.data)
         return value
+
+    def for_policy(self, reads: PolicyReads | None) -> bytes:
+        """The bytes to give a policy that reads only these parts of a plan (all when None)."""
+        if reads is None or not self.spans:
+            return self.data
+        return trimmed(self.data, self.spans, self.markings, reads)
 
 
 class _Refused(ValueError):
@@ -250,14 +263,56 @@ def parse_plan(raw: bytes, name: str) -> PlanFile:
             counts[kind] = counts.get(kind, 0) + 1
         return _OBJECT
 
-    try:
-        value = json.loads(
-            text,
-            parse_constant=_constant,
-            parse_int=_integer,
-            parse_float=_float,
-            object_hook=_object,
+    def _kept(obj: dict[str, Any]) -> dict[str, Any]:
+        _object(obj)
+        return obj
+
+    hooks: dict[str, Any] = {
+        "parse_constant": _constant, "parse_int": _integer, "parse_float": _float,
+    }  # fmt: skip
+    skim = json.JSONDecoder(object_hook=_object, **hooks)
+    with _no_cycle_collection():
+        members = _members(text, skim, json.JSONDecoder(object_hook=_kept, **hooks))
+        if members is None:
+            counts.clear()
+            _whole(text, name, hooks, _object)
+            return PlanFile(name=name, data=utf8, types=frozenset(counts), type_counts=counts)
+        spans, values = members
+        if values.get("type").__class__ is str:
+            counts[values["type"]] = counts.get(values["type"], 0) + 1
+        changes = values.get("resource_changes")
+        marks = (
+            markings_only(values.get("planned_values"))
+            if isinstance(changes, list) and changes and "planned_values" in values
+            else None
         )
+        del values, members
+    return PlanFile(
+        name=name, data=utf8, types=frozenset(counts), type_counts=counts,
+        spans=_byte_spans(text, utf8, spans), markings=marks,
+    )  # fmt: skip
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Keep Python's cyclic collector off while the parsed planned_values is held.
+
+    Its many objects would make every collection walk them all, for nothing: JSON makes no
+    cycles, and they are freed by reference counting when the reader lets go of them.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _whole(text: str, name: str, hooks: dict[str, Any], hook: Any) -> None:
+    """Parse the whole text as before; raises the input error of a plan that is not an object."""
+    try:
+        value = json.loads(text, object_hook=hook, **hooks)
     except json.JSONDecodeError as exc:
         raise _not_json(text, name, exc) from None
     except _Refused as exc:
@@ -272,7 +327,60 @@ def parse_plan(raw: bytes, name: str) -> PlanFile:
             f"{name}: not a plan: the JSON value is {kind}, "
             "expected the object terraform show -json writes"
         )
-    return PlanFile(name=name, data=utf8, types=frozenset(counts), type_counts=counts)
+
+
+def _members(
+    text: str, skim: json.JSONDecoder, keep: json.JSONDecoder
+) -> tuple[dict[str, tuple[int, int]], dict[str, Any]] | None:
+    """The top-level object member by member: each value's span in text and its parsed value.
+
+    planned_values is parsed whole (its markings are kept, soc2opa/plantrim.py); every other
+    value with the skimming decoder. None when the text is not one well-formed object: the
+    caller then parses it whole, which raises the same error json.loads always raised.
+    """
+    spans: dict[str, tuple[int, int]] = {}
+    values: dict[str, Any] = {}
+    at = _WS.match(text, 0).end()  # type: ignore[union-attr]
+    if text[at : at + 1] != "{":
+        return None
+    at = _WS.match(text, at + 1).end()  # type: ignore[union-attr]
+    try:
+        while text[at : at + 1] != "}":
+            if text[at : at + 1] != '"':
+                return None
+            key, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
+            at = _WS.match(text, at).end()  # type: ignore[union-attr]
+            if text[at : at + 1] != ":":
+                return None
+            start = _WS.match(text, at + 1).end()  # type: ignore[union-attr]
+            value, at = (keep if key == "planned_values" else skim).raw_decode(text, start)
+            spans[key], values[key] = (start, at), value
+            at = _WS.match(text, at).end()  # type: ignore[union-attr]
+            if text[at : at + 1] == ",":
+                at = _WS.match(text, at + 1).end()  # type: ignore[union-attr]
+                if text[at : at + 1] == "}":
+                    return None
+            elif text[at : at + 1] != "}":
+                return None
+    except (ValueError, RecursionError):
+        return None
+    if _WS.match(text, at + 1).end() != len(text):  # type: ignore[union-attr]
+        return None
+    return spans, values
+
+
+def _byte_spans(
+    text: str, utf8: bytes, spans: dict[str, tuple[int, int]]
+) -> dict[str, tuple[int, int]]:
+    """Spans in characters of text as spans in bytes of its UTF-8 encoding."""
+    if len(text) == len(utf8):
+        return spans
+    offsets: dict[int, int] = {}
+    done = size = 0
+    for mark in sorted({m for span in spans.values() for m in span}):
+        size += len(text[done:mark].encode("utf-8"))
+        offsets[mark], done = size, mark
+    return {key: (offsets[a], offsets[b]) for key, (a, b) in spans.items()}
 
 
 @contextmanager
