@@ -439,6 +439,47 @@ def test_remote_answer_of_the_wrong_shape(
     one_line_error(run("eval", str(path), "--opa-url", url), "OPA server")
 
 
+def _endless(handler: BaseHTTPRequestHandler) -> None:
+    """An answer without a length that never ends (until the client stops reading)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.end_headers()
+    try:
+        handler.wfile.write(b'{"result": "')
+        for _ in range(100_000):
+            handler.wfile.write(b"x" * 65536)
+    except OSError:
+        pass
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_answer_longer_than_the_limit_is_not_read(
+    tmp_path: Path, fake_server: Any, monkeypatch: pytest.MonkeyPatch, declared: bool
+) -> None:
+    from soc2opa import engine
+    from soc2opa.errors import EngineError
+    from soc2opa.planfile import open_plan
+
+    monkeypatch.setattr(engine, "ANSWER_BASE_BYTES", 1 << 20)
+    path = write_plan(tmp_path / "plan.json", PLAN["resource_changes"])
+    big = b'{"result": "' + b"x" * (4 << 20) + b'"}'
+    url, _ = fake_server(_json_answer(200, big) if declared else _endless)
+    started = time.monotonic()
+    with open_plan(path) as plan, pytest.raises(EngineError, match="answered more than 1 MiB"):
+        engine.RemoteEngine(url, timeout=60).evaluate(plan)
+    assert time.monotonic() - started < 30
+    assert engine.answer_limit(10) == (1 << 20) + 80
+
+
+def test_the_plan_is_posted_as_it_was_read(run: Run, tmp_path: Path, fake_server: Any) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(json.dumps(PLAN, indent=3).encode())
+    url, seen = fake_server(_json_answer(500, b"not json"))
+    one_line_error(run("eval", str(path), "--opa-url", url), "answered 500")
+    assert seen[0]["body"] == b'{"input":' + path.read_bytes() + b"}"
+    assert seen[0]["headers"]["Content-Type"] == "application/json"
+
+
 # --- 8. process hygiene ---------------------------------------------------------------------
 
 
