@@ -42,10 +42,12 @@ def test_collection_off_under_a_limit_sized_from_the_input(
 
 @pytest.mark.usefixtures("clean_env")
 def test_limit_capped_by_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    # memory_cap() is half the memory; the limits may use three quarters, shared by processes.
     monkeypatch.setattr(opaproc, "memory_cap", lambda: 2 << 30)
-    assert _mib(opaproc.opa_env(1 << 30)["GOMEMLIMIT"]) == 2048
+    assert _mib(opaproc.opa_env(1 << 30)["GOMEMLIMIT"]) == 3072
+    assert _mib(opaproc.opa_env(1 << 30, processes=2)["GOMEMLIMIT"]) == 1536
     # Too little memory for the fixed part: Go's defaults stay.
-    monkeypatch.setattr(opaproc, "memory_cap", lambda: 100 << 20)
+    monkeypatch.setattr(opaproc, "memory_cap", lambda: 160 << 20)
     env = opaproc.opa_env(1 << 30)
     assert "GOGC" not in env and "GOMEMLIMIT" not in env
 
