@@ -99,9 +99,9 @@ class LocalEngine:
 
     def evaluate(self, plan: PlanFile) -> dict[str, Any]:
         """Run opa eval over the bundle with the plan as input (or ask the warm server)."""
-        slot = self._warm_slot()
+        slot, reads = self._warm_slot()
         limit = WARM_MAX_BYTES if self.jobs == 1 else WARM_MAX_BYTES_SHARED
-        warm = self._warm([plan], slot) if _warm_sized([plan], limit) else None
+        warm = self._warm([plan], slot, reads) if _warm_sized([plan], limit) else None
         if warm is not None:
             raw = warm[0]
         else:
@@ -203,8 +203,8 @@ class LocalEngine:
 
         from soc2opa.opaserver import ServerFailed, reports
 
-        slot = self._warm_slot()
-        warm = self._warm(plans, slot) if _warm_sized(plans) else None
+        slot, reads = self._warm_slot()
+        warm = self._warm(plans, slot, reads) if _warm_sized(plans) else None
         if warm is not None:
             return warm
         types = frozenset().union(*(p.types for p in plans)) if self.select else None
@@ -223,22 +223,24 @@ class LocalEngine:
         finally:
             self._start_warm(slot)
 
-    def _warm_slot(self) -> Any:
-        """The warm server's slot for this bundle and opa, when --warm is on and it may serve."""
-        if not self.warm or cached_bundle(self.bundle) is None:
+    def _warm_slot(self) -> tuple[Any, PolicyReads | None]:
+        """The warm server's slot for this bundle and opa, when --warm is on and it may serve,
+        and what the bundle reads of a plan."""
+        cached = cached_bundle(self.bundle) if self.warm else None
+        if cached is None:
             # A signed or unusual bundle is loaded with its own checks, never by a warm server.
-            return None
+            return None, None
         from soc2opa.warm import slot_for
 
-        return slot_for(self.opa, self.bundle)
+        return slot_for(self.opa, self.bundle), cached.reads
 
-    def _warm(self, plans: list[PlanFile], slot: Any) -> list[Any] | None:
+    def _warm(
+        self, plans: list[PlanFile], slot: Any, reads: PolicyReads | None
+    ) -> list[Any] | None:
         if slot is None:
             return None
         from soc2opa.warm import reports as warm_reports
 
-        cached = cached_bundle(self.bundle)
-        reads = cached.reads if cached is not None else None
         try:
             return warm_reports(slot, [p.for_policy(reads) for p in plans], self.timeout)
         except TimeoutError:
