@@ -208,7 +208,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for bucket, (path, n) in sorted(real_plans(tuple(args.sizes)).items()):
             plans[f"real {bucket}"] = {"kind": "real", "n": n, "bucket": bucket, "path": path}
     batch_dir = plans_dir / f"batch-{args.batch}x{args.batch_size}-{digest}"
-    if not batch_dir.exists():
+    if args.batch and not batch_dir.exists():
         tmp_dir = batch_dir.with_suffix(".tmp")
         shutil.rmtree(tmp_dir, ignore_errors=True)
         for i in range(args.batch):
@@ -305,13 +305,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         groups: list[tuple[str, dict[str, Any], dict[str, tuple[list[str], dict[str, Any]]]]] = [
             (name, plan, cases_for(name, plan)) for name, plan in plans.items()
         ]
-        groups.append(
-            (
-                f"batch {args.batch}x{args.batch_size}",
-                {"kind": "batch", "n": args.batch * args.batch_size, "path": batch_dir},
-                batch_cases,
+        if args.batch:
+            groups.append(
+                (
+                    f"batch {args.batch}x{args.batch_size}",
+                    {"kind": "batch", "n": args.batch * args.batch_size, "path": batch_dir},
+                    batch_cases,
+                )
             )
-        )
         for name, plan, cases in groups:
             entry: dict[str, Any] = {
                 "kind": plan["kind"],
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="runs per tool and plan (median)")
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     ap.add_argument("--checkov-sizes", type=int, nargs="*", default=list(CHECKOV_SIZES))
-    ap.add_argument("--batch", type=int, default=100, help="plans in the batch run")
+    ap.add_argument("--batch", type=int, default=100, help="plans in the batch run (0: none)")
     ap.add_argument("--batch-size", type=int, default=100, help="resources per batch plan")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-real", action="store_true", help="skip the real plans")

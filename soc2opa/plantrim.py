@@ -94,7 +94,25 @@ def _marked(resource: dict[str, Any]) -> bool:
     if "sensitive_values" not in resource:
         return False
     marks = resource["sensitive_values"]
-    return marks is not False and not (isinstance(marks, dict) and not marks)
+    return marks is not False and not (isinstance(marks, dict) and not marks) and _marks_any(marks)
+
+
+def _marks_any(marks: Any) -> bool:
+    """Whether a marking holds true anywhere: one that does not can mark no value.
+
+    Terraform writes sensitive_values for every resource, mostly empty objects and lists for
+    each block and map ({"tags": {}, "ebs_block_device": []}); leaving those out spares opa
+    grouping them by address on every run, and sensitive_at answers the same without them.
+    """
+    if marks is True:
+        return True
+    if isinstance(marks, dict):
+        values: Any = marks.values()
+    elif isinstance(marks, list):
+        values = marks
+    else:
+        return False
+    return any(v is True or (v.__class__ in (dict, list) and _marks_any(v)) for v in values)
 
 
 def trimmed(

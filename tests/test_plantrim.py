@@ -26,7 +26,12 @@ from tests.conftest import BUNDLE, ROOT, Run
 pytestmark = pytest.mark.usefixtures("private_cache")
 
 GROUP = 48
-MARKINGS = "data.soc2opa.lib.plan._pv_sensitive"
+# The markings that can mark a value (those holding true somewhere); the engine leaves the rest
+# out, and sensitive_at reads only these.
+MARKINGS = (
+    "{a: ms | some a, all in data.soc2opa.lib.plan._pv_sensitive; "
+    "ms := [m | some m in all; [v | walk(m, [_, v]); v == true] != []]; ms != []}"
+)
 # The report and the markings for each plan of input.plans, in one opa eval.
 BOTH = f"[[r, m] | some p in input.plans; r := {QUERY} with input as p; m := {MARKINGS} with input as p]"
 
@@ -112,7 +117,10 @@ def _crafted() -> list[dict[str, Any]]:
     }
     marked = _resource("aws_db_instance.db", {"password": True}, password="hunter2")
     odd_marks = [
-        _resource(f"aws_s3_bucket.b{i}", m) for i, m in enumerate([0, None, [], {}, False, True])
+        _resource(f"aws_s3_bucket.b{i}", m)
+        for i, m in enumerate(
+            [0, None, [], {}, False, True, {"tags": {}}, {"n": 1}, {"l": [{}, {"k": True}]}]
+        )
     ]
     shapes: list[Any] = [
         {"root_module": {"resources": [marked, *odd_marks]}},
@@ -153,14 +161,18 @@ def test_crafted_planned_values_are_judged_the_same(opa: Path) -> None:
 
 def test_markings_keep_what_the_rego_filters_the_same_way() -> None:
     marked = _resource("a.b", {"password": True}, password="x")
-    pv = {"root_module": {"resources": [marked, _resource("a.c", {}), _resource("a.d", False),
-                                        _resource("a.e", 0), _resource("a.f", None)],
+    nested = _resource("a.g", {"tags": {}, "ebs": [{}, {"kms_key_id": True}]})
+    whole = _resource("a.h", True)
+    unmarked = [_resource("a.c", {}), _resource("a.d", False), _resource("a.e", 0),
+                _resource("a.f", None), _resource("a.i", {"tags": {}, "ebs": [{}, []]}),
+                _resource("a.j", {"n": 1, "s": "true", "l": [1.0]})]  # fmt: skip
+    pv = {"root_module": {"resources": [marked, *unmarked, nested, whole],
                           "child_modules": [{"address": "module.m"}]}}  # fmt: skip
     got = json.loads(markings_only(pv) or b"null")
     assert got == {"root_module": {"resources": [
         {"address": "a.b", "sensitive_values": {"password": True}},
-        {"address": "a.e", "sensitive_values": 0},
-        {"address": "a.f", "sensitive_values": None},
+        {"address": "a.g", "sensitive_values": {"tags": {}, "ebs": [{}, {"kms_key_id": True}]}},
+        {"address": "a.h", "sensitive_values": True},
     ], "child_modules": [{}]}}  # fmt: skip
     assert markings_only({"root_module": {"child_modules": "x"}}) is None
     assert markings_only({}) == b"{}"
