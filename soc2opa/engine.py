@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -164,18 +165,22 @@ class LocalEngine:
         runs: list[tuple[list[str], dict[str, str] | None]] = [
             (["eval", "--format", "json", *g, "--stdin-input", QUERY], env) for g in groups
         ]
+
+        def answer(proc: subprocess.CompletedProcess[bytes]) -> Any:
+            if proc.returncode != 0:
+                raise self._failure(proc.returncode, proc.stdout, proc.stderr, plan.name)
+            return self._value(proc.stdout, plan.name)
+
         try:
-            procs = run_opa_many(self.opa, runs, stdin=plan.for_policy(reads), timeout=self.timeout)
+            values = run_opa_many(
+                self.opa, runs, stdin=plan.for_policy(reads), timeout=self.timeout, then=answer
+            )
         except OpaTimeout:
             raise EngineError(
                 f"opa eval timed out after {self.timeout:g}s on {plan.name}"
             ) from None
         except OSError as exc:
             raise EngineError(f"cannot run {self.opa}: {exc.strerror}") from None
-        for proc in procs:
-            if proc.returncode != 0:
-                raise self._failure(proc.returncode, proc.stdout, proc.stderr, plan.name)
-        values = [self._value(proc.stdout, plan.name) for proc in procs]
         if all(v is None for v in values):
             return None
         return join_reports(values, plan.name)

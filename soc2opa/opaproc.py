@@ -8,8 +8,11 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+T = TypeVar("T")
 _MIB = 1 << 20
 # Go's heap while opa compiles and judges a plan stays below this many bytes per plan byte
 # (measured up to 10k resources: 1.1 GB live for a 17 MB plan) plus a fixed part for the policy.
@@ -128,20 +131,27 @@ def run_opa_many(
     *,
     stdin: bytes,
     timeout: float,
-) -> list[subprocess.CompletedProcess[bytes]]:
+    then: Callable[[subprocess.CompletedProcess[bytes]], T],
+) -> list[T]:
     """Run several opa processes at once, each given the same input; all end when this returns.
 
-    Each runs in its own process group; on a timeout, an interrupt or any error every group is
-    killed, as run_opa does for one.
+    Each ended process is handed to `then` at once, in its own thread, so its answer is read
+    while the others still run (on a core the ended one left free); its results come back in the
+    order of runs, and the first error `then` raises, in that order, is raised here. Each runs in
+    its own process group; on a timeout, an interrupt or any error every group is killed, as
+    run_opa does for one.
     """
     procs: list[subprocess.Popen[bytes]] = []
-    results: list[tuple[bytes, bytes] | BaseException | None] = [None] * len(runs)
+    results: list[tuple[T] | BaseException | None] = [None] * len(runs)
     deadline = time.monotonic() + timeout
 
     def talk(i: int) -> None:
         # communicate() in a thread per process: the pipes of each are read while all run.
         try:
-            results[i] = procs[i].communicate(stdin, timeout=max(0.0, deadline - time.monotonic()))
+            out, err = procs[i].communicate(stdin, timeout=max(0.0, deadline - time.monotonic()))
+            results[i] = (
+                then(subprocess.CompletedProcess(procs[i].args, procs[i].returncode, out, err)),
+            )
         except subprocess.TimeoutExpired:
             results[i] = None
         except Exception as exc:  # handed to the caller's thread below
@@ -157,11 +167,11 @@ def run_opa_many(
             thread.join()
     finally:
         _end(procs)
-    done = []
-    for proc, result in zip(procs, results, strict=True):
+    done: list[T] = []
+    for result in results:
         if result is None:
             raise OpaTimeout()
         if isinstance(result, BaseException):
             raise result
-        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, *result))
+        done.append(result[0])
     return done

@@ -21,6 +21,7 @@ from benchmarks.synth import write_plan as write_synthetic
 from soc2opa.bundlecache import cached_bundle
 from soc2opa.engine import LocalEngine
 from soc2opa.errors import EngineError, UsageError
+from soc2opa.opaproc import run_opa_many
 from soc2opa.planfile import parse_plan
 from soc2opa.selection import selected, sharded_args
 from soc2opa.shards import (
@@ -202,3 +203,33 @@ def test_a_signal_ends_every_process(tmp_path: Path, signum: int) -> None:
     assert proc.returncode == 128 + signum
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert all(_dead(int(p)) for p in pids.read_text().split())
+
+
+def test_each_answer_is_read_while_the_others_still_run(tmp_path: Path) -> None:
+    # A shell stands in for opa: the first "process" answers at once, the second a second later.
+    seen: list[tuple[bytes, float]] = []
+
+    def then(proc: subprocess.CompletedProcess[bytes]) -> bytes:
+        seen.append((proc.stdout, time.monotonic()))
+        if proc.returncode != 0:
+            raise EngineError(f"failed: {proc.stdout.decode().strip()}")
+        return proc.stdout
+
+    runs: list[tuple[list[str], dict[str, str] | None]] = [
+        (["-c", "cat >/dev/null; echo fast"], None),
+        (["-c", "cat >/dev/null; sleep 1; echo slow"], None),
+    ]
+    start = time.monotonic()
+    got = run_opa_many(Path("/bin/sh"), runs, stdin=b"{}", timeout=30, then=then)
+    assert got == [b"fast\n", b"slow\n"]  # in the order of runs
+    (first, at_first), (second, at_second) = seen
+    assert (first, second) == (b"fast\n", b"slow\n")
+    assert at_first - start < 0.8 <= at_second - start
+
+    # The first error in the order of runs is the one raised, though the later one came first.
+    failing: list[tuple[list[str], dict[str, str] | None]] = [
+        (["-c", "cat >/dev/null; sleep 0.5; echo one; exit 1"], None),
+        (["-c", "cat >/dev/null; echo two; exit 1"], None),
+    ]
+    with pytest.raises(EngineError, match="failed: one"):
+        run_opa_many(Path("/bin/sh"), failing, stdin=b"{}", timeout=30, then=then)
