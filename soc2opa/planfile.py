@@ -37,6 +37,7 @@ _HCL = re.compile(r"^\s*(resource|terraform|provider|variable|module|data|locals
 _KINDS = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 _NOT_BRACKETS = bytes(range(256)).translate(None, b'[]{}"')
 _STRING = re.compile(rb'"[^"]*"')
+_ESCAPE = re.compile(rb'\\[\\"]?')
 _WS = re.compile(r"[ \t\n\r]*")
 _ONE_KIND = bytes.maketrans(b"{}", b"[]")
 
@@ -194,9 +195,10 @@ def _decode(raw: bytes, name: str) -> str:
 
 def nesting_depth(utf8: bytes) -> int:
     """How deeply arrays and objects nest in JSON text, without parsing it (strings skipped)."""
-    # Escaped backslashes and quotes go first, so every quote left opens or closes a string;
-    # "" pairs (strings without brackets) go next, which keeps the regex pass short.
-    text = utf8.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_BRACKETS)
+    # Escapes go first (a backslash with the backslash or quote it escapes, in one pass), so
+    # every quote left opens or closes a string; "" pairs (strings without brackets) go next,
+    # which keeps the regex pass short.
+    text = _ESCAPE.sub(b"", utf8).translate(None, _NOT_BRACKETS)
     brackets = _STRING.sub(b"", text.replace(b'""', b"")).replace(b'"', b"")
     if not brackets:
         return 0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import codecs
 import json
+import random
 from pathlib import Path
 
 import pytest
 
+from soc2opa.planfile import nesting_depth
 from tests.conftest import Run, change, outcome, write_plan
 
 GOOD_PLAN = {
@@ -173,3 +175,31 @@ def test_sensitive_values_are_never_printed(run: Run, tmp_path: Path) -> None:
         assert proc.returncode == 1, proc.stderr
         assert secret not in proc.stdout + proc.stderr
         assert "(sensitive)" in proc.stdout
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _tricky(rng: random.Random, depth: int) -> object:
+    # Strings full of what the byte-level count must skip: brackets, quotes, backslash runs.
+    pieces = ["[", "]", "{", "}", '"', "\\", "\\\\", '\\"', "\\n", "a", "é", "\u2028"]
+    text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 8)))
+    if depth == 0 or rng.random() < 0.3:
+        return rng.choice([text, 1, None, True, 2.5])
+    if rng.random() < 0.5:
+        return [_tricky(rng, depth - 1) for _ in range(rng.randrange(0, 4))]
+    return {f"{text}{i}": _tricky(rng, depth - 1) for i in range(rng.randrange(0, 4))}
+
+
+def test_nesting_depth_counts_brackets_outside_strings_only() -> None:
+    rng = random.Random(7)
+    for _ in range(400):
+        value = _tricky(rng, rng.randrange(0, 12))
+        for text in (json.dumps(value), json.dumps(value, ensure_ascii=False, indent=1)):
+            assert nesting_depth(text.encode()) == _depth(value), text
+    assert nesting_depth(b'{"a": "\\\\\\"[[[", "b": [[["\\\\"]]]}') == 4
