@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from soc2opa.libdeps import library_needs
 from soc2opa.plantrim import PolicyReads
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 CACHE_ENV = "SOC2OPA_CACHE_DIR"
 INDEX = "index.json"
+# Part of a cached folder's name: a soc2opa whose index holds more extracts the bundle afresh
+# rather than reading an older index (format 2 added each control's libraries).
+INDEX_FORMAT = b"soc2opa-index-2\n"
 # Cached bundles kept; older ones are removed when a new one is added.
 KEEP = 8
 MAX_BUNDLE_BYTES = 64 << 20
@@ -50,6 +54,8 @@ class CachedBundle:
     stubs: dict[str, Any]
     # What the bundle's Rego reads of a plan (soc2opa/plantrim.py); None: the whole plan.
     reads: PolicyReads | None = None
+    # The libraries each control needs (soc2opa/libdeps.py); None: every library, always.
+    libs: dict[str, Any] | None = None
 
 
 def cache_root() -> Path:
@@ -153,6 +159,7 @@ def _index(files: dict[str, bytes]) -> dict[str, Any] | None:
     return {
         "base": base, "modules": modules, "types": types, "always": always, "stubs": stubs,
         "input": reads.to_manifest() if reads else None,
+        "libs": library_needs(files, modules.values()),
     }  # fmt: skip
 
 
@@ -179,9 +186,22 @@ def _load(folder: Path) -> CachedBundle | None:
             always=index["always"],
             stubs=index["stubs"],
             reads=PolicyReads.from_manifest(index.get("input")),
+            libs=_libs(index.get("libs"), index["base"], index["modules"]),
         )
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
+
+
+def _libs(entry: Any, base: list[str], modules: dict[str, str]) -> dict[str, Any] | None:
+    """The index's library needs when their shape is the one libdeps writes, else None."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("controls"), dict):
+        return None
+    lists = [entry.get("library"), entry.get("rest"), *entry["controls"].values()]
+    if not all(isinstance(v, list) and set(v) <= set(base) for v in lists):
+        return None
+    if set(entry["controls"]) != set(modules.values()):
+        return None
+    return entry
 
 
 def _mtime(path: Path) -> float:
@@ -220,7 +240,7 @@ def cached_bundle(bundle: Path) -> CachedBundle | None:
     root = _root(create=True)
     if root is None:
         return None
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(INDEX_FORMAT + data).hexdigest()
     found = _load(root / digest)
     if found is not None:
         return found

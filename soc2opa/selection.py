@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from soc2opa.bundlecache import CachedBundle
+from soc2opa.libdeps import base_for
 from soc2opa.shards import control_weight, split
 
 
@@ -42,8 +43,9 @@ def sharded_args(
 ) -> Iterator[list[list[str]]]:
     """The data arguments of up to jobs opa processes that judge the plan's controls between them.
 
-    Each gets the bundle's libraries and its group of the selected controls (soc2opa/shards.py);
-    the first also gets the stubs of the controls the plan does not reach.
+    Each gets the bundle's modules other than controls, less the libraries none of its group
+    needs (soc2opa/libdeps.py), and its group of the selected controls (soc2opa/shards.py); the
+    first also gets the stubs of the controls the plan does not reach.
     """
     chosen = selected(cached, types)
     groups = [chosen]
@@ -55,13 +57,11 @@ def sharded_args(
             for cid in chosen
         }
         groups = split(weights, jobs)
-    base: list[str] = []
-    for name in cached.base:
-        base += ["--data", str(cached.folder / name)]
-    args = [
-        [*base, *(a for cid in group for a in ("--data", str(cached.folder / cached.modules[cid])))]
-        for group in groups
-    ]
+    args = []
+    for group in groups:
+        modules = [cached.modules[cid] for cid in group]
+        names = [*base_for(cached.base, cached.libs, modules), *modules]
+        args.append([a for name in names for a in ("--data", str(cached.folder / name))])
     rest = {cid: {"decision": cached.stubs[cid]} for cid in sorted(set(cached.stubs) - set(chosen))}
     if not rest:
         yield args

@@ -69,9 +69,19 @@ def test_sharded_args_give_each_selected_control_to_one_process(tmp_path: Path) 
         )
         stubs = [a for g in groups for a in g if a.endswith(".json") and "/.run-" in a]
         assert len(stubs) == 1 and stubs[0] in groups[0]  # the stubs once, to the first
-        # The same libraries first in each, then that process's controls.
-        heads = [g[: min(i for i, a in enumerate(g) if "/controls/" in a) - 1] for g in groups]
-        assert all(h == heads[0] and h for h in heads)
+        # First the bundle's other modules, with only the libraries the group's controls need,
+        # then that process's controls.
+        assert cached.libs is not None
+        library = {str(cached.folder / n) for n in cached.libs["library"]}
+        others = {str(cached.folder / n) for n in cached.base} - library
+        for group, controls in zip(groups, modules, strict=True):
+            head = group[: group.index(controls[0]) - 1]
+            needed = {str(cached.folder / n) for n in cached.libs["rest"]}
+            for module in controls:
+                rel = Path(module).relative_to(cached.folder).as_posix()
+                needed |= {str(cached.folder / n) for n in cached.libs["controls"][rel]}
+            assert set(head[1::2]) == others | needed
+            assert needed < library  # at 300 resources no group needs every library
     assert not Path(stubs[0]).exists()
 
 
