@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from soc2opa.leanrego import lean_module
 from soc2opa.libdeps import library_needs
 from soc2opa.plantrim import PolicyReads
 
@@ -32,8 +33,9 @@ if TYPE_CHECKING:
 CACHE_ENV = "SOC2OPA_CACHE_DIR"
 INDEX = "index.json"
 # Part of a cached folder's name: a soc2opa whose index holds more extracts the bundle afresh
-# rather than reading an older index (format 2 added each control's libraries).
-INDEX_FORMAT = b"soc2opa-index-2\n"
+# rather than reading an older index (format 2 added each control's libraries, format 3 the
+# modules without METADATA, soc2opa/leanrego.py, and their sizes in the bundle).
+INDEX_FORMAT = b"soc2opa-index-3\n"
 # Cached bundles kept; older ones are removed when a new one is added.
 KEEP = 8
 MAX_BUNDLE_BYTES = 64 << 20
@@ -56,6 +58,8 @@ class CachedBundle:
     reads: PolicyReads | None = None
     # The libraries each control needs (soc2opa/libdeps.py); None: every library, always.
     libs: dict[str, Any] | None = None
+    # Each control module's size in the bundle, before the cache left out its METADATA.
+    sizes: dict[str, int] | None = None
 
 
 def cache_root() -> Path:
@@ -160,6 +164,7 @@ def _index(files: dict[str, bytes]) -> dict[str, Any] | None:
         "base": base, "modules": modules, "types": types, "always": always, "stubs": stubs,
         "input": reads.to_manifest() if reads else None,
         "libs": library_needs(files, modules.values()),
+        "sizes": {path: len(files[path]) for path in modules.values()},
     }  # fmt: skip
 
 
@@ -187,6 +192,7 @@ def _load(folder: Path) -> CachedBundle | None:
             stubs=index["stubs"],
             reads=PolicyReads.from_manifest(index.get("input")),
             libs=_libs(index.get("libs"), index["base"], index["modules"]),
+            sizes=_sizes(index.get("sizes"), index["modules"]),
         )
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
@@ -202,6 +208,23 @@ def _libs(entry: Any, base: list[str], modules: dict[str, str]) -> dict[str, Any
     if set(entry["controls"]) != set(modules.values()):
         return None
     return entry
+
+
+def _sizes(entry: Any, modules: dict[str, str]) -> dict[str, int] | None:
+    if not isinstance(entry, dict) or set(entry) != set(modules.values()):
+        return None
+    if not all(type(n) is int and n >= 0 for n in entry.values()):
+        return None
+    return entry
+
+
+def _lean(name: str, data: bytes, index: dict[str, Any]) -> bytes:
+    """What the cache writes for a member: Rego without its METADATA (soc2opa/leanrego.py)."""
+    if not name.endswith(".rego"):
+        return data
+    control = index["ids"].get(name)
+    stub = index["stubs"].get(control) if control is not None else None
+    return lean_module(data, stub.get("meta") if isinstance(stub, dict) else None)
 
 
 def _mtime(path: Path) -> float:
@@ -253,8 +276,9 @@ def cached_bundle(bundle: Path) -> CachedBundle | None:
     except OSError:
         return None
     try:
+        lookup = {**index, "ids": {path: cid for cid, path in index["modules"].items()}}
         for name in index["base"] + list(index["modules"].values()):
-            _write(tmp, name, files[name])
+            _write(tmp, name, _lean(name, files[name], lookup))
         # Written last: a folder with an index is complete.
         _write(tmp, INDEX, json.dumps(index).encode())
         os.rename(tmp, root / digest)

@@ -15,7 +15,6 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 
 from soc2opa.bundlecache import CachedBundle
 from soc2opa.libdeps import base_for
@@ -51,9 +50,7 @@ def sharded_args(
     groups = [chosen]
     if jobs > 1:
         weights = {
-            cid: control_weight(
-                _size(cached.folder / cached.modules[cid]), cached.types.get(cid, []), type_counts
-            )
+            cid: control_weight(_size(cached, cid), cached.types.get(cid, []), type_counts)
             for cid in chosen
         }
         groups = split(weights, jobs)
@@ -77,8 +74,12 @@ def sharded_args(
         os.unlink(name)
 
 
-def _size(path: Path) -> int:
+def _size(cached: CachedBundle, cid: str) -> int:
+    """The control module's size in the bundle (its compile cost estimate)."""
+    path = cached.modules[cid]
+    if cached.sizes is not None:
+        return cached.sizes[path]
     try:
-        return path.stat().st_size
+        return (cached.folder / path).stat().st_size
     except OSError:
         return 0
