@@ -20,7 +20,8 @@ from tests.conftest import BUNDLE
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
-CONTROL = b"""# DO NOT EDIT: generated
+CONTROL = (
+    b"""# DO NOT EDIT: generated
 # METADATA
 # title: A
 # custom:
@@ -31,7 +32,9 @@ package soc2opa.controls.a
 
 # METADATA
 # description: This control's metadata.
-""" + META_RULE + b"""
+"""
+    + META_RULE
+    + b"""
 
 msg := `raw
 # METADATA
@@ -44,6 +47,7 @@ hash := "a # METADATA \\" # still a string"
 # description: a rule's
 x := 1 # METADATA
 """
+)
 
 
 def _opa_value(opa: Path, module: Path, query: str) -> Any:
@@ -76,8 +80,8 @@ def test_metadata_blocks_are_blanked_and_the_rest_kept(tmp_path: Path, opa: Path
     [
         CONTROL.replace(b"meta := [", b"meta = ["),  # a meta rule written otherwise
         CONTROL + b"\n" + META_RULE + b"\n",  # two of them
-        CONTROL + b'\nother := rego.metadata.rule()\n',  # another reader of annotations
-        CONTROL.replace(b"hash := \"a", b"hash := `a"),  # a raw string that does not end
+        CONTROL + b"\nother := rego.metadata.rule()\n",  # another reader of annotations
+        CONTROL.replace(b'hash := "a', b"hash := `a"),  # a raw string that does not end
         b"msg := `\n" + META_RULE + b"\n`\n" + CONTROL.replace(META_RULE, b"meta := 1"),
     ],
 )
