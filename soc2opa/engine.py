@@ -8,23 +8,15 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from soc2opa.bundlecache import cached_bundle
 from soc2opa.errors import EngineError, InputError
-from soc2opa.opaproc import (
-    NoRoom,
-    OpaTimeout,
-    memory_cap,
-    opa_env,
-    out_of_room,
-    run_opa,
-    run_opa_many,
-)
+from soc2opa.opaproc import OpaTimeout, memory_cap, opa_env, run_opa, run_opa_many
 from soc2opa.opaurl import OpaUrl
 from soc2opa.planfile import PlanFile
 from soc2opa.plantrim import PolicyReads
@@ -33,7 +25,6 @@ from soc2opa.selection import selective_args, sharded_args
 from soc2opa.shards import jobs_for_memory, join_reports
 from soc2opa.untrusted import excerpt
 
-T = TypeVar("T")
 QUERY = "data.soc2opa.main.report"
 CATALOG_QUERY = "data.soc2opa.main.catalog"
 _VERSION = re.compile(r"^Version:\s*v?(\S+)", re.MULTILINE)
@@ -170,25 +161,20 @@ class LocalEngine:
     def _run_shards(
         self, plan: PlanFile, groups: list[list[str]], reads: PolicyReads | None
     ) -> Any:
-        stdin = plan.for_policy(reads)
+        env = opa_env(len(plan.data), processes=len(groups))
+        runs: list[tuple[list[str], dict[str, str] | None]] = [
+            (["eval", "--format", "json", *g, "--stdin-input", QUERY], env) for g in groups
+        ]
 
-        def attempt(collector: bool, timeout: float) -> list[Any]:
-            env = opa_env(len(plan.data), processes=len(groups), collector=collector)
-            runs: list[tuple[list[str], dict[str, str] | None]] = [
-                (["eval", "--format", "json", *g, "--stdin-input", QUERY], env) for g in groups
-            ]
-
-            def answer(proc: subprocess.CompletedProcess[bytes]) -> Any:
-                if out_of_room(proc, env):
-                    raise NoRoom()
-                if proc.returncode != 0:
-                    raise self._failure(proc.returncode, proc.stdout, proc.stderr, plan.name)
-                return self._value(proc.stdout, plan.name)
-
-            return run_opa_many(self.opa, runs, stdin=stdin, timeout=timeout, then=answer)
+        def answer(proc: subprocess.CompletedProcess[bytes]) -> Any:
+            if proc.returncode != 0:
+                raise self._failure(proc.returncode, proc.stdout, proc.stderr, plan.name)
+            return self._value(proc.stdout, plan.name)
 
         try:
-            values = self._collector_if_needed(attempt)
+            values = run_opa_many(
+                self.opa, runs, stdin=plan.for_policy(reads), timeout=self.timeout, then=answer
+            )
         except OpaTimeout:
             raise EngineError(
                 f"opa eval timed out after {self.timeout:g}s on {plan.name}"
@@ -282,17 +268,14 @@ class LocalEngine:
         if plan is not None:
             args.append("--stdin-input")
         what = plan.name if plan else str(self.bundle)
-        stdin = plan.for_policy(reads) if plan else None
-
-        def attempt(collector: bool, timeout: float) -> subprocess.CompletedProcess[bytes]:
-            env = opa_env(len(plan.data) if plan else 0, collector=collector)
-            proc = run_opa(self.opa, [*args, query], stdin=stdin, timeout=timeout, env=env)
-            if out_of_room(proc, env):
-                raise NoRoom()
-            return proc
-
         try:
-            proc = self._collector_if_needed(attempt)
+            proc = run_opa(
+                self.opa,
+                [*args, query],
+                stdin=plan.for_policy(reads) if plan else None,
+                timeout=self.timeout,
+                env=opa_env(len(plan.data) if plan else 0),
+            )
         except OpaTimeout:
             raise EngineError(f"opa eval timed out after {self.timeout:g}s on {what}") from None
         except OSError as exc:
@@ -300,18 +283,6 @@ class LocalEngine:
         if proc.returncode != 0:
             raise self._failure(proc.returncode, proc.stdout, proc.stderr, what)
         return self._value(proc.stdout, what)
-
-    def _collector_if_needed(self, attempt: Callable[[bool, float], T]) -> T:
-        """attempt(collector, timeout) without Go's collector first (faster, docs/performance.md);
-        again with it, in the time left, when opa reached the data limit that mode sets."""
-        deadline = time.monotonic() + self.timeout
-        try:
-            return attempt(False, self.timeout)
-        except NoRoom:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise OpaTimeout() from None
-            return attempt(True, left)
 
     def _value(self, stdout: bytes, what: str) -> Any:
         """The query's value from opa eval's JSON output (None when undefined)."""

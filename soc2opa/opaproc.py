@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import signal
 import subprocess
 import threading
@@ -19,18 +18,6 @@ _MIB = 1 << 20
 # (measured up to 10k resources: 1.1 GB live for a 17 MB plan) plus a fixed part for the policy.
 _HEAP_PER_INPUT_BYTE = 64
 _HEAP_BASE = 256 * _MIB
-# Go without its collector: GODEBUG=sbrk=1 turns the allocator into one that only takes memory
-# from the system and keeps no bookkeeping for a collector, which made opa 6-10% faster and 7%
-# smaller from 10,000 resources on (docs/performance.md). It never frees, so such a process
-# gets its share of memory as a hard data limit (set by _spawn from this private key) and a run
-# that reaches it is judged again with the collector (out_of_room).
-NO_COLLECTOR = "sbrk=1"
-DATA_LIMIT_KEY = "SOC2OPA_OPA_DATA_LIMIT"
-# Chosen only when a process's expected memory without collection fits its share with this
-# estimate (measured: 41 bytes per plan byte at 100,000 resources, 52 at 10,000, two processes),
-# so the limit stays a guard against hostile plans rather than a cost of ordinary ones.
-_NO_COLLECTOR_PER_INPUT_BYTE = 48
-_OUT_OF_ROOM = (b"cannot allocate memory", b"out of memory", b"pthread_create failed")
 
 
 def memory_cap() -> int | None:
@@ -48,12 +35,7 @@ def memory_cap() -> int | None:
 
 
 def opa_env(
-    input_bytes: int,
-    *,
-    concurrency: int = 1,
-    base: int = _HEAP_BASE,
-    processes: int = 1,
-    collector: bool = True,
+    input_bytes: int, *, concurrency: int = 1, base: int = _HEAP_BASE, processes: int = 1
 ) -> dict[str, str]:
     """opa's environment, with Go's garbage collector set for one compile and a few evaluations.
 
@@ -63,12 +45,9 @@ def opa_env(
     (GOMEMLIMIT) of base bytes plus a share per input byte; past it Go collects as usual.
     GOGC or GOMEMLIMIT in the environment, or $SOC2OPA_OPA_MEMORY (Go's syntax, e.g. 4GiB), are
     left to decide. With several opa processes at once (processes), each may use its share of
-    the cap. collector=False (a one-shot opa eval) runs Go without its collector when the
-    memory cap is known and holds what that is expected to take, GODEBUG is not set and the
-    data limit can be set (Linux).
+    the cap.
     """
     env = dict(os.environ)
-    env.pop(DATA_LIMIT_KEY, None)
     if "GOGC" in env or "GOMEMLIMIT" in env:
         return env
     chosen = env.get("SOC2OPA_OPA_MEMORY")
@@ -86,24 +65,7 @@ def opa_env(
         return env
     env["GOGC"] = "off"
     env["GOMEMLIMIT"] = f"{limit // _MIB}MiB"
-    expected = base + _NO_COLLECTOR_PER_INPUT_BYTE * max(0, input_bytes) * max(1, concurrency)
-    limitable = hasattr(resource, "prlimit")
-    if not collector and cap and expected <= cap and "GODEBUG" not in env and limitable:
-        env["GODEBUG"] = NO_COLLECTOR
-        env[DATA_LIMIT_KEY] = str(cap)
     return env
-
-
-def out_of_room(proc: subprocess.CompletedProcess[bytes], env: dict[str, str] | None) -> bool:
-    """True when opa, run without a collector, stopped at its data limit."""
-    if proc.returncode == 0 or not env or env.get("GODEBUG") != NO_COLLECTOR:
-        return False
-    head = proc.stderr[:4096]
-    return any(sign in head for sign in _OUT_OF_ROOM)
-
-
-class NoRoom(Exception):
-    """opa without a collector could not be given, or reached, its data limit."""
 
 
 class OpaTimeout(Exception):
@@ -140,11 +102,7 @@ def run_opa(
 def _spawn(
     opa: Path, args: list[str], env: dict[str, str] | None, *, with_input: bool
 ) -> subprocess.Popen[bytes]:
-    limit = None
-    if env is not None and DATA_LIMIT_KEY in env:
-        env = dict(env)
-        limit = int(env.pop(DATA_LIMIT_KEY))
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [str(opa), *args],
         stdin=subprocess.PIPE if with_input else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -152,17 +110,6 @@ def _spawn(
         start_new_session=True,
         env=env,
     )
-    if limit is not None:
-        # Set from here, not in the child before exec (preexec_fn is unsafe with threads);
-        # what opa allocates before this call is a few megabytes of start-up.
-        try:
-            resource.prlimit(proc.pid, resource.RLIMIT_DATA, (limit, limit))
-        except ProcessLookupError:
-            pass  # it has ended already, so it allocates nothing more
-        except OSError:
-            _end([proc])
-            raise NoRoom() from None
-    return proc
 
 
 def _end(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -7,14 +7,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from soc2opa import opaproc
-from soc2opa.engine import LocalEngine
-from soc2opa.planfile import parse_plan
-from tests.conftest import BUNDLE
 
 SOC2OPA = Path(sys.executable).parent / "soc2opa"
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo" / "plan.json"
@@ -27,7 +23,7 @@ def _mib(value: str) -> int:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("GOGC", "GOMEMLIMIT", "SOC2OPA_OPA_MEMORY", "GODEBUG", opaproc.DATA_LIMIT_KEY):
+    for name in ("GOGC", "GOMEMLIMIT", "SOC2OPA_OPA_MEMORY"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -67,80 +63,6 @@ def test_the_users_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env["GOMEMLIMIT"] == "3GiB" and "GOGC" not in env
 
 
-@pytest.mark.usefixtures("clean_env")
-def test_a_one_shot_eval_runs_without_the_collector_under_a_data_limit(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(opaproc, "memory_cap", lambda: 8 << 30)
-    env = opaproc.opa_env(10 << 20, processes=2, collector=False)
-    assert env["GODEBUG"] == "sbrk=1" and env["GOGC"] == "off"
-    assert int(env[opaproc.DATA_LIMIT_KEY]) == (8 << 30) * 3 // 2 // 2
-    # A server (and any caller that does not ask) keeps the collector.
-    assert "GODEBUG" not in opaproc.opa_env(10 << 20)
-    monkeypatch.setenv(opaproc.DATA_LIMIT_KEY, "1")
-    assert opaproc.DATA_LIMIT_KEY not in opaproc.opa_env(10 << 20)
-    # GODEBUG, GOGC or GOMEMLIMIT of the user's, or an unknown memory size: Go as configured.
-    monkeypatch.setenv("GODEBUG", "")
-    assert opaproc.opa_env(1 << 20, collector=False)["GODEBUG"] == ""
-    monkeypatch.delenv("GODEBUG")
-    monkeypatch.setenv("GOGC", "100")
-    assert "GODEBUG" not in opaproc.opa_env(1 << 20, collector=False)
-    monkeypatch.delenv("GOGC")
-    monkeypatch.setattr(opaproc, "memory_cap", lambda: None)
-    assert "GODEBUG" not in opaproc.opa_env(1 << 20, collector=False)
-    # A plan whose expected memory without collection exceeds the share keeps the collector.
-    monkeypatch.setattr(opaproc, "memory_cap", lambda: 2 << 30)
-    assert opaproc.opa_env(40 << 20, collector=False)["GODEBUG"] == "sbrk=1"
-    assert "GODEBUG" not in opaproc.opa_env(70 << 20, collector=False)
-
-
-def test_out_of_room_is_only_the_data_limit_of_a_run_without_collector() -> None:
-    env = {"GODEBUG": opaproc.NO_COLLECTOR}
-    stopped = subprocess.CompletedProcess(
-        ["opa"], 2, b"", b"fatal error: runtime: cannot allocate memory\n\nruntime stack:"
-    )
-    assert opaproc.out_of_room(stopped, env)
-    assert not opaproc.out_of_room(stopped, {})
-    assert not opaproc.out_of_room(stopped, None)
-    thread = subprocess.CompletedProcess(["opa"], 2, b"", b"runtime/cgo: pthread_create failed")
-    assert opaproc.out_of_room(thread, env)
-    other = subprocess.CompletedProcess(["opa"], 1, b"", b"1 error occurred: x.rego:3: bad")
-    assert not opaproc.out_of_room(other, env)
-
-
-@pytest.mark.usefixtures("clean_env", "private_cache")
-@pytest.mark.parametrize("jobs", [1, 2])
-@pytest.mark.parametrize("why", ["limit reached", "limit refused"])
-def test_a_run_without_room_is_judged_again_with_the_collector(
-    monkeypatch: pytest.MonkeyPatch, opa: Path, jobs: int, why: str
-) -> None:
-    plan = parse_plan(DEMO.read_bytes(), str(DEMO))
-    engine = LocalEngine(opa, BUNDLE, timeout=60)
-    engine.jobs = jobs
-    expected = engine.evaluate(plan)
-    spawned: list[str | None] = []
-    real = opaproc._spawn
-
-    def spy(path: Path, args: list[str], env: dict[str, str] | None, *, with_input: bool) -> Any:
-        spawned.append((env or {}).get("GODEBUG"))
-        if env and opaproc.DATA_LIMIT_KEY in env and why == "limit reached":
-            # 160 MiB: opa without its collector cannot compile the policy in it.
-            env = {**env, opaproc.DATA_LIMIT_KEY: str(160 << 20)}
-        return real(path, args, env, with_input=with_input)
-
-    monkeypatch.setattr(opaproc, "_spawn", spy)
-    if why == "limit refused":
-
-        def refuse(*_args: object) -> None:
-            raise PermissionError(1, "Operation not permitted")
-
-        monkeypatch.setattr(opaproc.resource, "prlimit", refuse)
-    assert engine.evaluate(plan) == expected
-    first = [g for g in spawned if g == opaproc.NO_COLLECTOR]
-    assert first and spawned[: len(first)] == first
-    assert spawned[len(first) :] == [None] * jobs
-
-
 def test_memory_cap_reads_this_machine() -> None:
     cap = opaproc.memory_cap()
     assert cap is not None and 0 < cap < os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -151,12 +73,11 @@ def _opa_environments(tmp_path: Path, opa: Path, extra_env: dict[str, str]) -> l
     log = tmp_path / "env.log"
     wrapper = tmp_path / "opa"
     wrapper.write_text(
-        f'#!/bin/sh\necho "GOGC=${{GOGC-unset}} GOMEMLIMIT=${{GOMEMLIMIT-unset}} '
-        f'GODEBUG=${{GODEBUG-unset}}" >> {log}\n'
+        f'#!/bin/sh\necho "GOGC=${{GOGC-unset}} GOMEMLIMIT=${{GOMEMLIMIT-unset}}" >> {log}\n'
         f'exec {opa} "$@"\n'
     )
     wrapper.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in ("GOGC", "GOMEMLIMIT", "GODEBUG")}
+    env = {k: v for k, v in os.environ.items() if k not in ("GOGC", "GOMEMLIMIT")}
     env.update(extra_env, SOC2OPA_CACHE_DIR=str(tmp_path / "cache"), NO_COLOR="1")
     proc = subprocess.run(
         [
@@ -184,11 +105,8 @@ def test_eval_runs_opa_with_collection_off(tmp_path: Path, opa: Path) -> None:
     envs = _opa_environments(tmp_path, opa, {})
     assert envs and all(e["GOGC"] == "off" for e in envs)
     assert all(_mib(e["GOMEMLIMIT"]) >= 256 for e in envs)
-    assert all(e["GODEBUG"] == opaproc.NO_COLLECTOR for e in envs)
 
 
 def test_eval_passes_the_users_gogc_through(tmp_path: Path, opa: Path) -> None:
     envs = _opa_environments(tmp_path, opa, {"GOGC": "100"})
-    assert envs and all(
-        e == {"GOGC": "100", "GOMEMLIMIT": "unset", "GODEBUG": "unset"} for e in envs
-    )
+    assert envs and all(e == {"GOGC": "100", "GOMEMLIMIT": "unset"} for e in envs)
