@@ -218,13 +218,14 @@ def _sizes(entry: Any, modules: dict[str, str]) -> dict[str, int] | None:
     return entry
 
 
-def _lean(name: str, data: bytes, index: dict[str, Any]) -> bytes:
-    """What the cache writes for a member: Rego without its METADATA (soc2opa/leanrego.py)."""
-    if not name.endswith(".rego"):
-        return data
-    control = index["ids"].get(name)
-    stub = index["stubs"].get(control) if control is not None else None
-    return lean_module(data, stub.get("meta") if isinstance(stub, dict) else None)
+def _metas(index: dict[str, Any]) -> dict[str, Any]:
+    """Each control module's recorded meta value (its stub's), by module path."""
+    stubs = index["stubs"]
+    return {
+        path: stubs[cid].get("meta")
+        for cid, path in index["modules"].items()
+        if isinstance(stubs.get(cid), dict)
+    }
 
 
 def _mtime(path: Path) -> float:
@@ -276,9 +277,13 @@ def cached_bundle(bundle: Path) -> CachedBundle | None:
     except OSError:
         return None
     try:
-        lookup = {**index, "ids": {path: cid for cid, path in index["modules"].items()}}
+        # Rego goes in without its METADATA (soc2opa/leanrego.py).
+        metas = _metas(index)
         for name in index["base"] + list(index["modules"].values()):
-            _write(tmp, name, _lean(name, files[name], lookup))
+            data = files[name]
+            if name.endswith(".rego"):
+                data = lean_module(data, metas.get(name))
+            _write(tmp, name, data)
         # Written last: a folder with an index is complete.
         _write(tmp, INDEX, json.dumps(index).encode())
         os.rename(tmp, root / digest)
