@@ -119,12 +119,17 @@ class CheckCompiler:
         self.out.functions.append(self._pending + text.strip() + "\n")
         self._pending = ""
 
-    def _emit_why(self, n: int, params: str, reasons: str) -> None:
+    def _emit_why(self, n: int, params: str, reasons: str, tests_status: bool = False) -> None:
         # The status test first, so that the children's reasons (arguments of the lib call)
-        # are only built for a node whose outcome is the one explained.
+        # are only built for a node whose outcome is the one explained. A lib call whose
+        # arguments cost nothing and that makes the same test itself (tests_status) goes
+        # without it: every rule and else branch is one more search of OPA's recursion check.
         if self._message is not None:
             reasons = f"check.fail_message(want, {rego_literal(self._message)}, {reasons})"
             self.out.uses_check = True
+        elif tests_status:
+            self._emit(f"_w{n}({params}, want) := {reasons}")
+            return
         self._emit(f"""
 _w{n}({params}, want) := [] if {{
 	_s{n}({params}) != want
@@ -177,7 +182,10 @@ _w{n}({params}, want) := [] if {{
             f'_s{n}({p}) := check.value(r, {path}, "{op}", {arg}, {default}, "{if_unknown}")'
         )
         self._emit_why(
-            n, p, f"check.{why}(r, {path}, {label}, {expect}, {default}, _s{n}({p}), want)"
+            n,
+            p,
+            f"check.{why}(r, {path}, {label}, {expect}, {default}, _s{n}({p}), want)",
+            tests_status=True,
         )
         return n
 
@@ -304,6 +312,7 @@ _w{n}({params}, want) := [] if {{
             n,
             p,
             f'policy.why(r, {path}, {label}, "{mode}", {pattern}, {what}, _s{n}({p}), want)',
+            tests_status=True,
         )
         return n
 

@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "3fab7fbbec80b8ec"
+revision := "9e7fdab035eb7320"
 
 min_opa_version := "1.0.0"

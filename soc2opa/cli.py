@@ -10,7 +10,7 @@ import sys
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,13 +18,11 @@ from soc2opa.batch import evaluate_all, expand_plan_args, open_plans
 from soc2opa.config import Settings, find_config, load_config, merge, split_list
 from soc2opa.engine import CATALOG_QUERY, Engine, LocalEngine, RemoteEngine
 from soc2opa.errors import EngineError, UsageError
-from soc2opa.evidence.record import evaluation_record, sha256_file
 from soc2opa.formats import FORMATS, FormatOptions, get_format
 from soc2opa.formats.base import plain
 from soc2opa.frameworks import FRAMEWORKS, framework_name, ids_in
 from soc2opa.guard import guarded
 from soc2opa.install import PINNED_OPA_VERSION, install_opa
-from soc2opa.locations import locate_results
 from soc2opa.output import SECONDS, seconds, write_atomic, write_stdout
 from soc2opa.report import SEVERITIES, Report, build_report, normalize_criterion
 from soc2opa.shards import jobs_wanted
@@ -33,6 +31,9 @@ from soc2opa.tools import default_bundle, find_opa
 from soc2opa.untrusted import escape
 from soc2opa.waivers import apply_waivers, load_waivers, today_utc, waivers_data
 from soc2opa.warm_commands import warm_group, warm_wanted
+
+if TYPE_CHECKING:
+    from soc2opa.planfile import PlanFile
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -349,11 +350,8 @@ def eval_command(
         judged = [judged_input(f) for f in files]
         raws = evaluate_all(engine, [j.plan for j in judged])
         plan_names = [f.name for f in files]
-        # stdin is never saved: its digest is that of the validated bytes read from it. Only
-        # the evidence store keeps digests (a 100,000-resource plan takes 0.2 s to hash).
-        digests = [hashlib.sha256(f.data).hexdigest() if not Path(f.name).is_file()
-                   else sha256_file(Path(f.name)) or "" for f in files
-                   ] if evidence is not None else []  # fmt: skip
+        # Only the evidence store keeps digests (a 100,000-resource plan takes 0.2 s to hash).
+        digests = _plan_digests(files) if evidence is not None else []
     reports = [
         build_report(
             raw, plan_name=name, bundle_source=source, engine=engine.name,
@@ -376,6 +374,8 @@ def eval_command(
 
         _record(store_target(evidence), reports, digests, started, engine)
     if settings.tf_dir is not None:
+        from soc2opa.locations import locate_results
+
         locate_results(reports, settings.tf_dir)
     file_options = FormatOptions(color=False)
     for name, path, _named in specs:
@@ -389,6 +389,8 @@ def eval_command(
 def _name_waivers_file(reports: list[Report], settings: Settings) -> None:
     """Every report names the waivers file, who chose it and its digest, even when it waived
     nothing: a config file in the scanned repository may choose it (docs/security.md)."""
+    from soc2opa.evidence.record import sha256_file
+
     assert settings.waivers is not None
     chosen = settings.sources.get("waivers", "command line")
     digest = sha256_file(settings.waivers)
@@ -402,9 +404,24 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def _plan_digests(files: list[PlanFile]) -> list[str]:
+    """The SHA-256 of each plan file; stdin is never saved, so its digest is that of the
+    validated bytes read from it."""
+    from soc2opa.evidence.record import sha256_file
+
+    return [
+        hashlib.sha256(f.data).hexdigest()
+        if not Path(f.name).is_file()
+        else sha256_file(Path(f.name)) or ""
+        for f in files
+    ]
+
+
 def _record(
     store: str | Path, reports: list[Any], digests: list[str], started: str, engine: Engine
 ) -> None:
+    from soc2opa.evidence.record import evaluation_record, sha256_file
+
     opa_path = getattr(engine, "opa", None)
     opa = {
         "opa_path": str(opa_path) if opa_path else None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +77,8 @@ def find_config(start: Path) -> Path | None:
             return start / name
     pyproject = start / "pyproject.toml"
     if pyproject.is_file():
+        import tomllib  # only when there is a pyproject.toml
+
         try:
             doc = tomllib.loads(read_repo_text(pyproject, "pyproject.toml", encoding="utf-8"))
         except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, UsageError):
@@ -98,6 +99,8 @@ def _read(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise UsageError(f"{path}: cannot read the config file: not valid UTF-8") from None
     if path.name == "pyproject.toml":
+        import tomllib
+
         try:
             doc: Any = tomllib.loads(text).get("tool", {}).get("soc2opa", {})
         except tomllib.TOMLDecodeError as exc:

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from soc2opa.bundlecache import cached_bundle
 from soc2opa.errors import EngineError, InputError
 from soc2opa.opaproc import OpaTimeout, memory_cap, opa_env, run_opa, run_opa_many
-from soc2opa.opaurl import OpaUrl
 from soc2opa.planfile import PlanFile
 from soc2opa.plantrim import PolicyReads
 from soc2opa.report_shape import check_report
@@ -373,6 +372,8 @@ class RemoteEngine:
     name = "opa-remote"
 
     def __init__(self, url: str, timeout: float = 120.0, token: str | None = None) -> None:
+        from soc2opa.opaurl import OpaUrl
+
         self.server = OpaUrl.parse(url)
         if token and self.server.username is not None:
             raise EngineError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -298,6 +297,8 @@ def _control(raw: dict[str, Any], manages_aws: bool = True) -> Control:
 def _check_ids(controls: dict[str, Control], ids: tuple[str, ...], flag: str) -> None:
     for cid in ids:
         if cid not in controls:
+            import difflib
+
             close = difflib.get_close_matches(cid, list(controls), n=1)
             hint = f"; did you mean {close[0]}?" if close else "; see `soc2opa controls`"
             raise UsageError(f"{flag}: no control {cid!r} in this bundle{hint}")

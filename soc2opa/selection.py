@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from soc2opa.bundlecache import CachedBundle
 from soc2opa.libdeps import base_for
-from soc2opa.shards import control_weight, split
+from soc2opa.shards import control_weight, library_weight, split
 
 
 def selected(cached: CachedBundle, types: Iterable[str]) -> list[str]:
@@ -53,7 +53,7 @@ def sharded_args(
             cid: control_weight(_size(cached, cid), cached.types.get(cid, []), type_counts)
             for cid in chosen
         }
-        groups = split(weights, jobs)
+        groups = split(weights, jobs, *_libraries(cached, chosen))
     args = []
     for group in groups:
         modules = [cached.modules[cid] for cid in group]
@@ -72,6 +72,27 @@ def sharded_args(
         yield args
     finally:
         os.unlink(name)
+
+
+def _libraries(
+    cached: CachedBundle, chosen: list[str]
+) -> tuple[dict[str, list[str]], dict[str, float]]:
+    """The libraries each chosen control needs beyond those every process loads, and their
+    compile weights; nothing when the index does not say (every process then loads them all)."""
+    if cached.libs is None:
+        return {}, {}
+    common = set(cached.libs["rest"])
+    needs = {
+        cid: [lib for lib in cached.libs["controls"][cached.modules[cid]] if lib not in common]
+        for cid in chosen
+    }
+    sizes = {}
+    for lib in {lib for libs in needs.values() for lib in libs}:
+        try:
+            sizes[lib] = library_weight((cached.folder / lib).stat().st_size)
+        except OSError:
+            sizes[lib] = 0.0
+    return needs, sizes
 
 
 def _size(cached: CachedBundle, cid: str) -> int:

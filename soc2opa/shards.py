@@ -75,19 +75,41 @@ def control_weight(
     return _US_PER_MODULE_BYTE * module_bytes + _US_PER_TYPE_OCCURRENCE * occurrences
 
 
-def split(weights: Mapping[str, float], jobs: int) -> list[list[str]]:
-    """Groups of control ids with nearly equal total weight (heaviest first, to the lightest).
+def library_weight(module_bytes: int) -> float:
+    """The estimated cost of compiling a library module, once per process that loads it."""
+    return _US_PER_MODULE_BYTE * module_bytes
 
-    The number of groups is at most jobs and leaves MIN_CONTROLS_PER_JOB controls to each; each
-    group is sorted, and the result is the same for the same weights.
+
+def split(
+    weights: Mapping[str, float],
+    jobs: int,
+    libraries: Mapping[str, Sequence[str]] | None = None,
+    library_weights: Mapping[str, float] | None = None,
+) -> list[list[str]]:
+    """Groups of control ids with nearly equal total cost, heaviest control first.
+
+    Each control goes to the group whose cost it raises least: its weight plus the weights of
+    the libraries (libraries[cid]) the group does not load yet, since every process compiles
+    each library it loads. Without libraries that is the lightest group. The number of groups
+    is at most jobs and leaves MIN_CONTROLS_PER_JOB controls to each; each group is sorted, and
+    the result is the same for the same arguments.
     """
     count = max(1, min(jobs, len(weights) // MIN_CONTROLS_PER_JOB))
     groups: list[list[str]] = [[] for _ in range(count)]
     loads = [0.0] * count
+    loaded: list[set[str]] = [set() for _ in range(count)]
+    libs = libraries or {}
+    lib_cost = library_weights or {}
+
+    def added(i: int, cid: str) -> float:
+        new = {lib for lib in libs.get(cid, ()) if lib not in loaded[i]}
+        return weights[cid] + sum(lib_cost.get(lib, 0.0) for lib in new)
+
     for cid in sorted(weights, key=lambda c: (-weights[c], c)):
-        lightest = min(range(count), key=lambda i: (loads[i], i))
-        groups[lightest].append(cid)
-        loads[lightest] += weights[cid]
+        best = min(range(count), key=lambda i: (loads[i] + added(i, cid), i))
+        loads[best] += added(best, cid)
+        groups[best].append(cid)
+        loaded[best].update(libs.get(cid, ()))
     return [sorted(g) for g in groups]
 
 

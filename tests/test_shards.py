@@ -23,9 +23,10 @@ from soc2opa.engine import LocalEngine
 from soc2opa.errors import EngineError, UsageError
 from soc2opa.opaproc import run_opa_many
 from soc2opa.planfile import parse_plan
-from soc2opa.selection import selected, sharded_args
+from soc2opa.selection import _libraries, _size, selected, sharded_args
 from soc2opa.shards import (
     MIN_CONTROLS_PER_JOB,
+    control_weight,
     jobs_for_memory,
     jobs_wanted,
     join_reports,
@@ -53,6 +54,55 @@ def test_split_balances_and_keeps_every_control_once() -> None:
     few = {f"c{i}": 1.0 for i in range(2 * MIN_CONTROLS_PER_JOB - 1)}
     assert len(split(few, 4)) == 1
     assert split({}, 4) == [[]]
+
+
+def test_split_weighs_the_libraries_a_group_would_load() -> None:
+    # c0 and c2 need library l, c1 library m, each as costly as three c2s. By weight alone c2
+    # goes to the lighter group, c1's, and both processes compile l.
+    weights = {"c0": 20.0, "c1": 19.0, "c2": 10.0}
+    weights |= {f"d{i:02d}": 1.0 for i in range(29)}
+    libraries = {"c0": ["lib/l.rego"], "c1": ["lib/m.rego"], "c2": ["lib/l.rego"]}
+    costs = {"lib/l.rego": 30.0, "lib/m.rego": 30.0}
+    plain = split(weights, 2)
+    assert not any({"c0", "c2"} <= set(g) for g in plain)
+    groups = split(weights, 2, libraries, costs)
+    assert any({"c0", "c2"} <= set(g) for g in groups)
+    assert sorted(c for g in groups for c in g) == sorted(weights)
+    loads = [
+        sum(weights[c] for c in g)
+        + sum(costs[x] for x in {x for c in g for x in libraries.get(c, [])})
+        for g in groups
+    ]
+    assert max(loads) - min(loads) <= 1.0
+    assert split(weights, 2, libraries, costs) == groups
+    # Without library costs the split is the plain balance by weight.
+    assert split(weights, 2, libraries, {}) == plain
+
+
+def test_library_weights_cut_what_the_processes_compile(tmp_path: Path) -> None:
+    cached = cached_bundle(BUNDLE)
+    assert cached is not None and cached.libs is not None
+    plan = parse_plan(write_synthetic(tmp_path / "p.json", 100, seed=0).read_bytes(), "p")
+    chosen = selected(cached, plan.types)
+    weights = {
+        c: control_weight(_size(cached, c), cached.types.get(c, []), plan.type_counts)
+        for c in chosen
+    }
+    needs, costs = _libraries(cached, chosen)
+    assert needs and costs and set(needs) == set(chosen)
+
+    def libraries(groups: list[list[str]]) -> list[float]:
+        return [sum(costs[lib] for lib in {x for c in g for x in needs[c]}) for g in groups]
+
+    def heaviest(groups: list[list[str]]) -> float:
+        return max(
+            sum(weights[c] for c in g) + lib
+            for g, lib in zip(groups, libraries(groups), strict=True)
+        )
+
+    aware, plain = split(weights, 2, needs, costs), split(weights, 2)
+    assert sum(libraries(aware)) < sum(libraries(plain))
+    assert heaviest(aware) <= heaviest(plain)
 
 
 def test_sharded_args_give_each_selected_control_to_one_process(tmp_path: Path) -> None:

@@ -7,10 +7,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from soc2opa.locations import SourceLine
 from soc2opa.report import Control, Report, Result
 from soc2opa.untrusted import escape
+
+if TYPE_CHECKING:
+    from soc2opa.locations import SourceLine
 
 # Where each control's page lives in the repository (docs/controls/<service>/<id>.md).
 DOCS_BASE_URL = "https://github.com/soc2opa/soc2opa/blob/main/"

@@ -54,18 +54,12 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: 'options[0].certificate_transparency_logging_preference', not_equals: DISABLED, default: ENABLED,
 #   if_unknown: default, label: certificate transparency logging, expect: ENABLED}
 _s0(r) := check.value(r, ["options", 0, "certificate_transparency_logging_preference"], "not_equals", "DISABLED", "ENABLED", "default")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_default(r, ["options", 0, "certificate_transparency_logging_preference"], "certificate transparency logging", "ENABLED", "ENABLED", _s0(r), want)
+_w0(r, want) := check.why_default(r, ["options", 0, "certificate_transparency_logging_preference"], "certificate transparency logging", "ENABLED", "ENABLED", _s0(r), want)

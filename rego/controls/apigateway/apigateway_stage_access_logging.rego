@@ -63,29 +63,21 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: 'access_log_settings[0].destination_arn', exists: true, label: access_log_settings destination_arn,
 #   expect: the ARN of a log group or Firehose stream}
 _s0(r) := check.value(r, ["access_log_settings", 0, "destination_arn"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["access_log_settings", 0, "destination_arn"], "access_log_settings destination_arn", "the ARN of a log group or Firehose stream", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["access_log_settings", 0, "destination_arn"], "access_log_settings destination_arn", "the ARN of a log group or Firehose stream", null, _s0(r), want)
 
 # {attr: 'access_log_settings[0].format', exists: true, label: access_log_settings format, expect: a
 #     log format}
 _s1(r) := check.value(r, ["access_log_settings", 0, "format"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["access_log_settings", 0, "format"], "access_log_settings format", "a log format", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["access_log_settings", 0, "format"], "access_log_settings format", "a log format", null, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

@@ -87,30 +87,22 @@ _reason(r, want) := _why(r, want)
 # {attr: cache_cluster_enabled, truthy: true, default: false}
 _s0(r) := check.value(r, ["cache_cluster_enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["cache_cluster_enabled"], "cache_cluster_enabled", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["cache_cluster_enabled"], "cache_cluster_enabled", "true", false, _s0(r), want)
 
 # {attr: method_path, equals: '*/*', expect: '"*/*" (every method of the stage)'}
 _s1(r) := check.value(r, ["method_path"], "equals", "*/*", null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["method_path"], "method_path", "\"*/*\" (every method of the stage)", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["method_path"], "method_path", "\"*/*\" (every method of the stage)", null, _s1(r), want)
 
 # {attr: 'settings[0].caching_enabled', truthy: true}
 _s2(r) := check.value(r, ["settings", 0, "caching_enabled"], "truthy", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["settings", 0, "caching_enabled"], "settings[0].caching_enabled", "true", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["settings", 0, "caching_enabled"], "settings[0].caching_enabled", "true", null, _s2(r), want)
 
 # {attr: 'settings[0].cache_data_encrypted', truthy: true}
 _s3(r) := check.value(r, ["settings", 0, "cache_data_encrypted"], "truthy", null, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["settings", 0, "cache_data_encrypted"], "settings[0].cache_data_encrypted", "true", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["settings", 0, "cache_data_encrypted"], "settings[0].cache_data_encrypted", "true", null, _s3(r), want)
 
 # {all: the 3 nodes above}
 _s4(r) := tri.all_of([_s1(r), _s2(r), _s3(r)])

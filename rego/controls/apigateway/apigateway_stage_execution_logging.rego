@@ -81,29 +81,21 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {attr: method_path, equals: '*/*', expect: '"*/*" (every method of the stage)'}
 _s0(r) := check.value(r, ["method_path"], "equals", "*/*", null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["method_path"], "method_path", "\"*/*\" (every method of the stage)", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["method_path"], "method_path", "\"*/*\" (every method of the stage)", null, _s0(r), want)
 
 # attr: settings[0].logging_level
 # one_of: [ERROR, INFO]
 # label: settings logging_level
 _s1(r) := check.value(r, ["settings", 0, "logging_level"], "one_of", {"ERROR", "INFO"}, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["settings", 0, "logging_level"], "settings logging_level", "one of \"ERROR\", \"INFO\"", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["settings", 0, "logging_level"], "settings logging_level", "one of \"ERROR\", \"INFO\"", null, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

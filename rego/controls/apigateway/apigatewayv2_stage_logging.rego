@@ -94,9 +94,7 @@ _reason(r, want) := _why(r, want)
 # {attr: protocol_type, equals: WEBSOCKET}
 _s0(r) := check.value(r, ["protocol_type"], "equals", "WEBSOCKET", null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["protocol_type"], "protocol_type", "\"WEBSOCKET\"", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["protocol_type"], "protocol_type", "\"WEBSOCKET\"", null, _s0(r), want)
 
 # refers_to: {type: aws_apigatewayv2_api, via: api_id}
 # check: the node above
@@ -114,6 +112,4 @@ _w1(r, want) := [] if {
 # label: default_route_settings logging_level
 _s2(r) := check.value(r, ["default_route_settings", 0, "logging_level"], "one_of", {"ERROR", "INFO"}, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["default_route_settings", 0, "logging_level"], "default_route_settings logging_level", "one of \"ERROR\", \"INFO\"", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["default_route_settings", 0, "logging_level"], "default_route_settings logging_level", "one of \"ERROR\", \"INFO\"", null, _s2(r), want)

@@ -58,30 +58,22 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # attr: log_config[0].field_log_level
 # one_of: [ERROR, ALL, INFO, DEBUG]
 # label: log_config field_log_level
 _s0(r) := check.value(r, ["log_config", 0, "field_log_level"], "one_of", {"ERROR", "ALL", "INFO", "DEBUG"}, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["log_config", 0, "field_log_level"], "log_config field_log_level", "one of \"ERROR\", \"ALL\", \"INFO\", \"DEBUG\"", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["log_config", 0, "field_log_level"], "log_config field_log_level", "one of \"ERROR\", \"ALL\", \"INFO\", \"DEBUG\"", null, _s0(r), want)
 
 # {attr: 'log_config[0].cloudwatch_logs_role_arn', exists: true, label: log_config cloudwatch_logs_role_arn,
 #   expect: the ARN of a role that may write to CloudWatch Logs}
 _s1(r) := check.value(r, ["log_config", 0, "cloudwatch_logs_role_arn"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["log_config", 0, "cloudwatch_logs_role_arn"], "log_config cloudwatch_logs_role_arn", "the ARN of a role that may write to CloudWatch Logs", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["log_config", 0, "cloudwatch_logs_role_arn"], "log_config cloudwatch_logs_role_arn", "the ARN of a role that may write to CloudWatch Logs", null, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

@@ -60,19 +60,13 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # attr: configuration[0].result_configuration[0].encryption_configuration[0].encryption_option
 # one_of: [SSE_S3, SSE_KMS, CSE_KMS]
 # label: result encryption_option
 _s0(r) := check.value(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"], "one_of", {"SSE_S3", "SSE_KMS", "CSE_KMS"}, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"], "result encryption_option", "one of \"SSE_S3\", \"SSE_KMS\", \"CSE_KMS\"", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["configuration", 0, "result_configuration", 0, "encryption_configuration", 0, "encryption_option"], "result encryption_option", "one of \"SSE_S3\", \"SSE_KMS\", \"CSE_KMS\"", null, _s0(r), want)

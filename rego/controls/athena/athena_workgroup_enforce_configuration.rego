@@ -63,20 +63,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s1(r)
+_status := {r.address: _s1(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w1(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w1(r, want))
 
 # {attr: enforce_workgroup_configuration, truthy: true, default: true}
 _s0(r, i1) := check.value(r, ["configuration", i1, "enforce_workgroup_configuration"], "truthy", null, true, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["configuration", i1, "enforce_workgroup_configuration"], sprintf("configuration[%d].enforce_workgroup_configuration", [i1]), "true", true, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["configuration", i1, "enforce_workgroup_configuration"], sprintf("configuration[%d].enforce_workgroup_configuration", [i1]), "true", true, _s0(r, i1), want)
 
 # {any_items: configuration, check: the node above}
 _s1(r) := check.items(r, ["configuration"], "any", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["configuration"])], "fail", "unknown")

@@ -72,27 +72,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s10(r)
+_status := {r.address: _s10(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w10(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w10(r, want))
 
 # {attr: delete_after, equals: 0, default: 0, expect: 0 or unset (never deleted)}
 _s0(r, i1, i2) := check.value(r, ["rule", i1, "lifecycle", i2, "delete_after"], "equals", 0, 0, "unknown")
 
-_w0(r, i1, i2, want) := [] if {
-	_s0(r, i1, i2) != want
-} else := check.why_value(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "0 or unset (never deleted)", 0, _s0(r, i1, i2), want)
+_w0(r, i1, i2, want) := check.why_value(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "0 or unset (never deleted)", 0, _s0(r, i1, i2), want)
 
 # {attr: delete_after, gte: 35, expect: at least 35 days}
 _s1(r, i1, i2) := check.value(r, ["rule", i1, "lifecycle", i2, "delete_after"], "bounds", {"gte": 35}, null, "unknown")
 
-_w1(r, i1, i2, want) := [] if {
-	_s1(r, i1, i2) != want
-} else := check.why_value(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "at least 35 days", null, _s1(r, i1, i2), want)
+_w1(r, i1, i2, want) := check.why_value(r, ["rule", i1, "lifecycle", i2, "delete_after"], sprintf("rule[%d].lifecycle[%d].delete_after", [i1, i2]), "at least 35 days", null, _s1(r, i1, i2), want)
 
 # {any: the 2 nodes above}
 _s2(r, i1, i2) := tri.any_of([_s0(r, i1, i2), _s1(r, i1, i2)])
@@ -111,16 +103,12 @@ _w3(r, i1, want) := [] if {
 # {attr: delete_after, equals: 0, default: 0, expect: 0 or unset (never deleted)}
 _s4(r, i1, i2, i3) := check.value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], "equals", 0, 0, "unknown")
 
-_w4(r, i1, i2, i3, want) := [] if {
-	_s4(r, i1, i2, i3) != want
-} else := check.why_value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "0 or unset (never deleted)", 0, _s4(r, i1, i2, i3), want)
+_w4(r, i1, i2, i3, want) := check.why_value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "0 or unset (never deleted)", 0, _s4(r, i1, i2, i3), want)
 
 # {attr: delete_after, gte: 35, expect: at least 35 days}
 _s5(r, i1, i2, i3) := check.value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], "bounds", {"gte": 35}, null, "unknown")
 
-_w5(r, i1, i2, i3, want) := [] if {
-	_s5(r, i1, i2, i3) != want
-} else := check.why_value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "at least 35 days", null, _s5(r, i1, i2, i3), want)
+_w5(r, i1, i2, i3, want) := check.why_value(r, ["rule", i1, "copy_action", i2, "lifecycle", i3, "delete_after"], sprintf("rule[%d].copy_action[%d].lifecycle[%d].delete_after", [i1, i2, i3]), "at least 35 days", null, _s5(r, i1, i2, i3), want)
 
 # {any: the 2 nodes above}
 _s6(r, i1, i2, i3) := tri.any_of([_s4(r, i1, i2, i3), _s5(r, i1, i2, i3)])

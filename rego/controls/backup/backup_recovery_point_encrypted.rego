@@ -69,20 +69,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s1(r)
+_status := {r.address: _s1(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w1(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w1(r, want))
 
 # {attr: is_enabled, truthy: true, default: true, label: the vault key's is_enabled}
 _s0(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["is_enabled"], "the vault key's is_enabled", "true", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["is_enabled"], "the vault key's is_enabled", "true", true, _s0(r), want)
 
 # refers_to: {type: aws_kms_key, via: kms_key_arn}
 # check: the node above

@@ -66,20 +66,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s4(r)
+_status := {r.address: _s4(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w4(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w4(r, want))
 
 # {attr: backup_vault_name, exists: true}
 _s0(r) := check.value(r, ["backup_vault_name"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["backup_vault_name"], "backup_vault_name", "a value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["backup_vault_name"], "backup_vault_name", "a value", null, _s0(r), want)
 
 # referenced_by: {type: aws_backup_vault_lock_configuration, via: backup_vault_name}
 # check: the node above
@@ -99,9 +93,7 @@ _w1(r, want) := [] if {
 #   actions: ['backup:DeleteRecoveryPoint', 'backup:UpdateRecoveryPointLifecycle', 'backup:PutBackupVaultAccessPolicy']
 _s2(r) := policy.status(r, ["policy"], "some", {"actions": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle", "backup:PutBackupVaultAccessPolicy"], "effect": "Deny"}, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := policy.why(r, ["policy"], "vault policy", "some", {"actions": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle", "backup:PutBackupVaultAccessPolicy"], "effect": "Deny"}, ["a Deny statement covering backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle, backup:PutBackupVaultAccessPolicy", "Deny statement covering backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle, backup:PutBackupVaultAccessPolicy"], _s2(r), want)
+_w2(r, want) := policy.why(r, ["policy"], "vault policy", "some", {"actions": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle", "backup:PutBackupVaultAccessPolicy"], "effect": "Deny"}, ["a Deny statement covering backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle, backup:PutBackupVaultAccessPolicy", "Deny statement covering backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle, backup:PutBackupVaultAccessPolicy"], _s2(r), want)
 
 # referenced_by: {type: aws_backup_vault_policy, via: backup_vault_name}
 # none_message: no aws_backup_vault_policy in this plan applies to this vault

@@ -53,17 +53,11 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: min_retention_days, gte: 35, label: minimum retention (days), expect: at least 35}
 _s0(r) := check.value(r, ["min_retention_days"], "bounds", {"gte": 35}, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["min_retention_days"], "minimum retention (days)", "at least 35", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["min_retention_days"], "minimum retention (days)", "at least 35", null, _s0(r), want)

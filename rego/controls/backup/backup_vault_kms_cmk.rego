@@ -63,21 +63,15 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {attr: customer_master_key_spec, equals: SYMMETRIC_DEFAULT, default: SYMMETRIC_DEFAULT, label: key
 #     spec, expect: SYMMETRIC_DEFAULT (AWS Backup needs a symmetric key)}
 _s0(r) := check.value(r, ["customer_master_key_spec"], "equals", "SYMMETRIC_DEFAULT", "SYMMETRIC_DEFAULT", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["customer_master_key_spec"], "key spec", "SYMMETRIC_DEFAULT (AWS Backup needs a symmetric key)", "SYMMETRIC_DEFAULT", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["customer_master_key_spec"], "key spec", "SYMMETRIC_DEFAULT (AWS Backup needs a symmetric key)", "SYMMETRIC_DEFAULT", _s0(r), want)
 
 # refers_to: {type: aws_kms_key, via: kms_key_arn}
 # check: the node above
@@ -94,9 +88,7 @@ _w1(r, want) := [] if {
 #     a customer managed KMS key}
 _s2(r) := check.value(r, ["kms_key_arn"], "matches", `^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/`, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["kms_key_arn"], "kms_key_arn", "the ARN of a customer managed KMS key", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["kms_key_arn"], "kms_key_arn", "the ARN of a customer managed KMS key", null, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])

@@ -58,20 +58,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s1(r)
+_status := {r.address: _s1(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w1(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w1(r, want))
 
 # {attr: min_retention_days, gte: 35, expect: at least 35 days}
 _s0(r) := check.value(r, ["min_retention_days"], "bounds", {"gte": 35}, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["min_retention_days"], "min_retention_days", "at least 35 days", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["min_retention_days"], "min_retention_days", "at least 35 days", null, _s0(r), want)
 
 # referenced_by: {type: aws_backup_vault_lock_configuration, via: backup_vault_name}
 # check: the node above

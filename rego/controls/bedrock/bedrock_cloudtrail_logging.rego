@@ -79,46 +79,36 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s21(r)
-
-_why(r, want) := plan.reasons(_w21(r, want))
-
 # Account-level control: the plan passes when any judged resource passes. The first passing
 # resource decides (OPA stops there), so the others' outcomes are only computed when none passes.
 _best := "pass" if _any_passes
 
-else := tri.any_of([_outcome(r) | some r in _judged])
+else := tri.any_of([_s21(r) | some r in _judged])
 
 _any_passes if {
 	some r in _judged
-	_outcome(r) == "pass"
+	_s21(r) == "pass"
 }
 
 _status := {r.address: _best | some r in _judged}
 
 # Each resource explains its own outcome, which may differ from the plan-wide one.
-_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
+_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, plan.reasons(_w21(r, _s21(r)))])
 
 # {attr: enable_logging, not_equals: false, default: true, expect: logging switched on}
 _s0(r) := check.value(r, ["enable_logging"], "not_equals", false, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
 
 # {attr: event_selector, absent: true, label: event_selector}
 _s1(r) := check.value(r, ["event_selector"], "absent", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["event_selector"], "event_selector", "no value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["event_selector"], "event_selector", "no value", null, _s1(r), want)
 
 # {attr: advanced_event_selector, absent: true, label: advanced_event_selector}
 _s2(r) := check.value(r, ["advanced_event_selector"], "absent", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["advanced_event_selector"], "advanced_event_selector", "no value", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["advanced_event_selector"], "advanced_event_selector", "no value", null, _s2(r), want)
 
 # {all: the 2 nodes above}
 _s3(r) := tri.all_of([_s1(r), _s2(r)])
@@ -130,16 +120,12 @@ _w3(r, want) := [] if {
 # {attr: include_management_events, truthy: true, default: true}
 _s4(r, i1) := check.value(r, ["event_selector", i1, "include_management_events"], "truthy", null, true, "unknown")
 
-_w4(r, i1, want) := [] if {
-	_s4(r, i1) != want
-} else := check.why_value(r, ["event_selector", i1, "include_management_events"], sprintf("event_selector[%d].include_management_events", [i1]), "true", true, _s4(r, i1), want)
+_w4(r, i1, want) := check.why_value(r, ["event_selector", i1, "include_management_events"], sprintf("event_selector[%d].include_management_events", [i1]), "true", true, _s4(r, i1), want)
 
 # {not_equals: bedrock.amazonaws.com, expect: Bedrock events not excluded}
 _s5(r, i1, i2) := check.value(r, ["event_selector", i1, "exclude_management_event_sources", i2], "not_equals", "bedrock.amazonaws.com", null, "unknown")
 
-_w5(r, i1, i2, want) := [] if {
-	_s5(r, i1, i2) != want
-} else := check.why_value(r, ["event_selector", i1, "exclude_management_event_sources", i2], sprintf("event_selector[%d].exclude_management_event_sources[%d]", [i1, i2]), "Bedrock events not excluded", null, _s5(r, i1, i2), want)
+_w5(r, i1, i2, want) := check.why_value(r, ["event_selector", i1, "exclude_management_event_sources", i2], sprintf("event_selector[%d].exclude_management_event_sources[%d]", [i1, i2]), "Bedrock events not excluded", null, _s5(r, i1, i2), want)
 
 # {attr: 'exclude_management_event_sources[*]', not_equals: bedrock.amazonaws.com, expect: Bedrock
 #     events not excluded}
@@ -166,16 +152,12 @@ _w8(r, want) := [] if {
 # {attr: field, equals: eventCategory}
 _s9(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "eventCategory", null, "unknown")
 
-_w9(r, i1, i2, want) := [] if {
-	_s9(r, i1, i2) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s9(r, i1, i2), want)
+_w9(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s9(r, i1, i2), want)
 
 # {equals: Management}
 _s10(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "equals", "Management", null, "unknown")
 
-_w10(r, i1, i2, i3, want) := [] if {
-	_s10(r, i1, i2, i3) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Management\"", null, _s10(r, i1, i2, i3), want)
+_w10(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Management\"", null, _s10(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', equals: Management, each: any}
 _s11(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s10(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")
@@ -194,16 +176,12 @@ _w12(r, i1, i2, want) := [] if {
 # {attr: field, equals: resources.type}
 _s13(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "resources.type", null, "unknown")
 
-_w13(r, i1, i2, want) := [] if {
-	_s13(r, i1, i2) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"resources.type\"", null, _s13(r, i1, i2), want)
+_w13(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"resources.type\"", null, _s13(r, i1, i2), want)
 
 # {matches: '^AWS::Bedrock::'}
 _s14(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "matches", `^AWS::Bedrock::`, null, "unknown")
 
-_w14(r, i1, i2, i3, want) := [] if {
-	_s14(r, i1, i2, i3) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "a match for /^AWS::Bedrock::/", null, _s14(r, i1, i2, i3), want)
+_w14(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "a match for /^AWS::Bedrock::/", null, _s14(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', matches: '^AWS::Bedrock::', each: any}
 _s15(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s14(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")

@@ -67,45 +67,33 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s4(r)
+_status := {r.address: _s4(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w4(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w4(r, want))
 
 # {attr: 'logging_config[0].cloudwatch_config[0].log_group_name', exists: true, label: logging_config
 #     cloudwatch_config log_group_name, expect: a log group name}
 _s0(r) := check.value(r, ["logging_config", 0, "cloudwatch_config", 0, "log_group_name"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["logging_config", 0, "cloudwatch_config", 0, "log_group_name"], "logging_config cloudwatch_config log_group_name", "a log group name", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["logging_config", 0, "cloudwatch_config", 0, "log_group_name"], "logging_config cloudwatch_config log_group_name", "a log group name", null, _s0(r), want)
 
 # {attr: 'logging_config[0].s3_config[0].bucket_name', exists: true, label: logging_config s3_config
 #     bucket_name, expect: a bucket name}
 _s1(r) := check.value(r, ["logging_config", 0, "s3_config", 0, "bucket_name"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["logging_config", 0, "s3_config", 0, "bucket_name"], "logging_config s3_config bucket_name", "a bucket name", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["logging_config", 0, "s3_config", 0, "bucket_name"], "logging_config s3_config bucket_name", "a bucket name", null, _s1(r), want)
 
 # {attr: logging_config.cloudwatch_config.log_group_name, exists: true, label: logging_config cloudwatch_config
 #     log_group_name (provider v5), expect: a log group name}
 _s2(r) := check.value(r, ["logging_config", "cloudwatch_config", "log_group_name"], "exists", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["logging_config", "cloudwatch_config", "log_group_name"], "logging_config cloudwatch_config log_group_name (provider v5)", "a log group name", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["logging_config", "cloudwatch_config", "log_group_name"], "logging_config cloudwatch_config log_group_name (provider v5)", "a log group name", null, _s2(r), want)
 
 # {attr: logging_config.s3_config.bucket_name, exists: true, label: logging_config s3_config bucket_name
 #     (provider v5), expect: a bucket name}
 _s3(r) := check.value(r, ["logging_config", "s3_config", "bucket_name"], "exists", null, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["logging_config", "s3_config", "bucket_name"], "logging_config s3_config bucket_name (provider v5)", "a bucket name", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["logging_config", "s3_config", "bucket_name"], "logging_config s3_config bucket_name (provider v5)", "a bucket name", null, _s3(r), want)
 
 # {any: the 4 nodes above}
 _s4(r) := tri.any_of([_s0(r), _s1(r), _s2(r), _s3(r)])

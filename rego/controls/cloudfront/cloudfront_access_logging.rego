@@ -63,35 +63,25 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s6(r)
+_status := {r.address: _s6(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w6(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w6(r, want))
 
 # {attr: 'logging_config[0].bucket', exists: true, label: logging_config bucket, expect: an S3 bucket
 #     domain name (standard logging)}
 _s0(r) := check.value(r, ["logging_config", 0, "bucket"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["logging_config", 0, "bucket"], "logging_config bucket", "an S3 bucket domain name (standard logging)", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["logging_config", 0, "bucket"], "logging_config bucket", "an S3 bucket domain name (standard logging)", null, _s0(r), want)
 
 # {attr: log_type, equals: ACCESS_LOGS}
 _s1(r) := check.value(r, ["log_type"], "equals", "ACCESS_LOGS", null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["log_type"], "log_type", "\"ACCESS_LOGS\"", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["log_type"], "log_type", "\"ACCESS_LOGS\"", null, _s1(r), want)
 
 # {attr: delivery_source_name, exists: true}
 _s2(r) := check.value(r, ["delivery_source_name"], "exists", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["delivery_source_name"], "delivery_source_name", "a value", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["delivery_source_name"], "delivery_source_name", "a value", null, _s2(r), want)
 
 # referenced_by: {type: aws_cloudwatch_log_delivery, via: delivery_source_name}
 # none_message: no aws_cloudwatch_log_delivery uses this delivery source

@@ -57,18 +57,12 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: 'default_cache_behavior[0].field_level_encryption_id', exists: true, label: default_cache_behavior
 #     field_level_encryption_id, expect: the id of an aws_cloudfront_field_level_encryption_config}
 _s0(r) := check.value(r, ["default_cache_behavior", 0, "field_level_encryption_id"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["default_cache_behavior", 0, "field_level_encryption_id"], "default_cache_behavior field_level_encryption_id", "the id of an aws_cloudfront_field_level_encryption_config", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["default_cache_behavior", 0, "field_level_encryption_id"], "default_cache_behavior field_level_encryption_id", "the id of an aws_cloudfront_field_level_encryption_config", null, _s0(r), want)

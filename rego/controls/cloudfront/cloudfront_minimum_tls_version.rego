@@ -55,29 +55,21 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: 'viewer_certificate[0].cloudfront_default_certificate', falsy: true, default: false, label: viewer_certificate
 #     cloudfront_default_certificate, expect: false (a custom ACM or IAM certificate)}
 _s0(r) := check.value(r, ["viewer_certificate", 0, "cloudfront_default_certificate"], "falsy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["viewer_certificate", 0, "cloudfront_default_certificate"], "viewer_certificate cloudfront_default_certificate", "false (a custom ACM or IAM certificate)", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["viewer_certificate", 0, "cloudfront_default_certificate"], "viewer_certificate cloudfront_default_certificate", "false (a custom ACM or IAM certificate)", false, _s0(r), want)
 
 # {attr: 'viewer_certificate[0].minimum_protocol_version', matches: '^TLSv1\.[2-9]_[0-9]{4}$', default: TLSv1,
 #   label: viewer_certificate minimum_protocol_version, expect: a TLSv1.2_* or newer security policy}
 _s1(r) := check.value(r, ["viewer_certificate", 0, "minimum_protocol_version"], "matches", `^TLSv1\.[2-9]_[0-9]{4}$`, "TLSv1", "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["viewer_certificate", 0, "minimum_protocol_version"], "viewer_certificate minimum_protocol_version", "a TLSv1.2_* or newer security policy", "TLSv1", _s1(r), want)
+_w1(r, want) := check.why_value(r, ["viewer_certificate", 0, "minimum_protocol_version"], "viewer_certificate minimum_protocol_version", "a TLSv1.2_* or newer security policy", "TLSv1", _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

@@ -63,22 +63,16 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s16(r)
+_status := {r.address: _s16(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w16(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w16(r, want))
 
 # none_of: [SSLv3, TLSv1]
 # label: origin_ssl_protocols
 # expect: TLSv1.1 or later only (TLSv1.2 recommended)
 _s0(r, i1, i2, i3) := check.value(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols", i3], "none_of", {"SSLv3", "TLSv1"}, null, "unknown")
 
-_w0(r, i1, i2, i3, want) := [] if {
-	_s0(r, i1, i2, i3) != want
-} else := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols", i3], "origin_ssl_protocols", "TLSv1.1 or later only (TLSv1.2 recommended)", null, _s0(r, i1, i2, i3), want)
+_w0(r, i1, i2, i3, want) := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_ssl_protocols", i3], "origin_ssl_protocols", "TLSv1.1 or later only (TLSv1.2 recommended)", null, _s0(r, i1, i2, i3), want)
 
 # attr: origin_ssl_protocols[*]
 # none_of: [SSLv3, TLSv1]
@@ -110,9 +104,7 @@ _w3(r, want) := [] if {
 # {attr: origin_protocol_policy, equals: https-only}
 _s4(r, i1, i2) := check.value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], "equals", "https-only", null, "unknown")
 
-_w4(r, i1, i2, want) := [] if {
-	_s4(r, i1, i2) != want
-} else := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], sprintf("origin[%d].custom_origin_config[%d].origin_protocol_policy", [i1, i2]), "\"https-only\"", null, _s4(r, i1, i2), want)
+_w4(r, i1, i2, want) := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], sprintf("origin[%d].custom_origin_config[%d].origin_protocol_policy", [i1, i2]), "\"https-only\"", null, _s4(r, i1, i2), want)
 
 # {attr: 'custom_origin_config[*].origin_protocol_policy', equals: https-only}
 _s5(r, i1) := check.items(r, ["origin", i1, "custom_origin_config"], "all", [_s4(r, i1, i2) | some i2, _ in plan.list_at(r, ["origin", i1, "custom_origin_config"])], "pass", "unknown")
@@ -132,9 +124,7 @@ _w6(r, want) := [] if {
 # one_of: [https-only, match-viewer]
 _s7(r, i1, i2) := check.value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], "one_of", {"https-only", "match-viewer"}, null, "unknown")
 
-_w7(r, i1, i2, want) := [] if {
-	_s7(r, i1, i2) != want
-} else := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], sprintf("origin[%d].custom_origin_config[%d].origin_protocol_policy", [i1, i2]), "one of \"https-only\", \"match-viewer\"", null, _s7(r, i1, i2), want)
+_w7(r, i1, i2, want) := check.why_value(r, ["origin", i1, "custom_origin_config", i2, "origin_protocol_policy"], sprintf("origin[%d].custom_origin_config[%d].origin_protocol_policy", [i1, i2]), "one of \"https-only\", \"match-viewer\"", null, _s7(r, i1, i2), want)
 
 # attr: custom_origin_config[*].origin_protocol_policy
 # one_of: [https-only, match-viewer]
@@ -157,9 +147,7 @@ _w9(r, want) := [] if {
 # expect: https-only or redirect-to-https (the origin policy is match-viewer)
 _s10(r, i1) := check.value(r, ["default_cache_behavior", i1, "viewer_protocol_policy"], "one_of", {"https-only", "redirect-to-https"}, null, "unknown")
 
-_w10(r, i1, want) := [] if {
-	_s10(r, i1) != want
-} else := check.why_value(r, ["default_cache_behavior", i1, "viewer_protocol_policy"], "default_cache_behavior viewer_protocol_policy", "https-only or redirect-to-https (the origin policy is match-viewer)", null, _s10(r, i1), want)
+_w10(r, i1, want) := check.why_value(r, ["default_cache_behavior", i1, "viewer_protocol_policy"], "default_cache_behavior viewer_protocol_policy", "https-only or redirect-to-https (the origin policy is match-viewer)", null, _s10(r, i1), want)
 
 # attr: default_cache_behavior[*].viewer_protocol_policy
 # one_of: [https-only, redirect-to-https]
@@ -176,9 +164,7 @@ _w11(r, want) := [] if {
 # expect: https-only or redirect-to-https (the origin policy is match-viewer)
 _s12(r, i1) := check.value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], "one_of", {"https-only", "redirect-to-https"}, null, "unknown")
 
-_w12(r, i1, want) := [] if {
-	_s12(r, i1) != want
-} else := check.why_value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], sprintf("ordered_cache_behavior[%d].viewer_protocol_policy", [i1]), "https-only or redirect-to-https (the origin policy is match-viewer)", null, _s12(r, i1), want)
+_w12(r, i1, want) := check.why_value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], sprintf("ordered_cache_behavior[%d].viewer_protocol_policy", [i1]), "https-only or redirect-to-https (the origin policy is match-viewer)", null, _s12(r, i1), want)
 
 # attr: ordered_cache_behavior[*].viewer_protocol_policy
 # one_of: [https-only, redirect-to-https]

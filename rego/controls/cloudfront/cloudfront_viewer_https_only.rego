@@ -59,30 +59,22 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # attr: default_cache_behavior[0].viewer_protocol_policy
 # one_of: [redirect-to-https, https-only]
 # label: default_cache_behavior viewer_protocol_policy
 _s0(r) := check.value(r, ["default_cache_behavior", 0, "viewer_protocol_policy"], "one_of", {"redirect-to-https", "https-only"}, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["default_cache_behavior", 0, "viewer_protocol_policy"], "default_cache_behavior viewer_protocol_policy", "one of \"redirect-to-https\", \"https-only\"", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["default_cache_behavior", 0, "viewer_protocol_policy"], "default_cache_behavior viewer_protocol_policy", "one of \"redirect-to-https\", \"https-only\"", null, _s0(r), want)
 
 # attr: viewer_protocol_policy
 # one_of: [redirect-to-https, https-only]
 _s1(r, i1) := check.value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], "one_of", {"redirect-to-https", "https-only"}, null, "unknown")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := check.why_value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], sprintf("ordered_cache_behavior[%d].viewer_protocol_policy", [i1]), "one of \"redirect-to-https\", \"https-only\"", null, _s1(r, i1), want)
+_w1(r, i1, want) := check.why_value(r, ["ordered_cache_behavior", i1, "viewer_protocol_policy"], sprintf("ordered_cache_behavior[%d].viewer_protocol_policy", [i1]), "one of \"redirect-to-https\", \"https-only\"", null, _s1(r, i1), want)
 
 # attr: ordered_cache_behavior[*].viewer_protocol_policy
 # one_of: [redirect-to-https, https-only]

@@ -53,20 +53,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: web_acl_id, exists: true, expect: a web ACL}
 _s0(r) := check.value(r, ["web_acl_id"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["web_acl_id"], "web_acl_id", "a web ACL", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["web_acl_id"], "web_acl_id", "a web ACL", null, _s0(r), want)
 
 # refers_to:
 #   type: [aws_wafv2_web_acl, aws_waf_web_acl]

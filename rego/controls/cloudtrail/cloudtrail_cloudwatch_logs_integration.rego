@@ -98,20 +98,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s6(r)
+_status := {r.address: _s6(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w6(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w6(r, want))
 
 # {attr: cloud_watch_logs_group_arn, exists: true, label: CloudWatch Logs group}
 _s0(r) := check.value(r, ["cloud_watch_logs_group_arn"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["cloud_watch_logs_group_arn"], "CloudWatch Logs group", "a value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["cloud_watch_logs_group_arn"], "CloudWatch Logs group", "a value", null, _s0(r), want)
 
 # refers_to: {type: aws_cloudwatch_log_group, via: cloud_watch_logs_group_arn}
 # quiet: true
@@ -133,9 +127,7 @@ _w2(r, want) := [] if {
 # {attr: cloud_watch_logs_role_arn, exists: true, label: CloudWatch Logs delivery role}
 _s3(r) := check.value(r, ["cloud_watch_logs_role_arn"], "exists", null, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["cloud_watch_logs_role_arn"], "CloudWatch Logs delivery role", "a value", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["cloud_watch_logs_role_arn"], "CloudWatch Logs delivery role", "a value", null, _s3(r), want)
 
 # refers_to: {type: aws_iam_role, via: cloud_watch_logs_role_arn}
 # quiet: true

@@ -88,39 +88,31 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
-
-_why(r, want) := plan.reasons(_w2(r, want))
-
 # Account-level control: the plan passes when any judged resource passes. The first passing
 # resource decides (OPA stops there), so the others' outcomes are only computed when none passes.
 _best := "pass" if _any_passes
 
-else := tri.any_of([_outcome(r) | some r in _judged])
+else := tri.any_of([_s2(r) | some r in _judged])
 
 _any_passes if {
 	some r in _judged
-	_outcome(r) == "pass"
+	_s2(r) == "pass"
 }
 
 _status := {r.address: _best | some r in _judged}
 
 # Each resource explains its own outcome, which may differ from the plan-wide one.
-_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
+_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, plan.reasons(_w2(r, _s2(r)))])
 
 # {attr: is_multi_region_trail, truthy: true, default: false}
 _s0(r) := check.value(r, ["is_multi_region_trail"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["is_multi_region_trail"], "is_multi_region_trail", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["is_multi_region_trail"], "is_multi_region_trail", "true", false, _s0(r), want)
 
 # {attr: enable_logging, not_equals: false, default: true, expect: logging switched on}
 _s1(r) := check.value(r, ["enable_logging"], "not_equals", false, true, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

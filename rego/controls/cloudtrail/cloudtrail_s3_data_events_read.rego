@@ -94,39 +94,31 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s24(r)
-
-_why(r, want) := plan.reasons(_w24(r, want))
-
 # Account-level control: the plan passes when any judged resource passes. The first passing
 # resource decides (OPA stops there), so the others' outcomes are only computed when none passes.
 _best := "pass" if _any_passes
 
-else := tri.any_of([_outcome(r) | some r in _judged])
+else := tri.any_of([_s24(r) | some r in _judged])
 
 _any_passes if {
 	some r in _judged
-	_outcome(r) == "pass"
+	_s24(r) == "pass"
 }
 
 _status := {r.address: _best | some r in _judged}
 
 # Each resource explains its own outcome, which may differ from the plan-wide one.
-_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
+_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, plan.reasons(_w24(r, _s24(r)))])
 
 # {attr: enable_logging, not_equals: false, default: true, expect: logging switched on}
 _s0(r) := check.value(r, ["enable_logging"], "not_equals", false, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
 
 # {attr: type, equals: 'AWS::S3::Object'}
 _s1(r, i1, i2) := check.value(r, ["event_selector", i1, "data_resource", i2, "type"], "equals", "AWS::S3::Object", null, "unknown")
 
-_w1(r, i1, i2, want) := [] if {
-	_s1(r, i1, i2) != want
-} else := check.why_value(r, ["event_selector", i1, "data_resource", i2, "type"], sprintf("event_selector[%d].data_resource[%d].type", [i1, i2]), "\"AWS::S3::Object\"", null, _s1(r, i1, i2), want)
+_w1(r, i1, i2, want) := check.why_value(r, ["event_selector", i1, "data_resource", i2, "type"], sprintf("event_selector[%d].data_resource[%d].type", [i1, i2]), "\"AWS::S3::Object\"", null, _s1(r, i1, i2), want)
 
 # {attr: 'data_resource[*].type', equals: 'AWS::S3::Object', each: any}
 _s2(r, i1) := check.items(r, ["event_selector", i1, "data_resource"], "any", [_s1(r, i1, i2) | some i2, _ in plan.list_at(r, ["event_selector", i1, "data_resource"])], "fail", "unknown")
@@ -140,9 +132,7 @@ _w2(r, i1, want) := [] if {
 # default: All
 _s3(r, i1) := check.value(r, ["event_selector", i1, "read_write_type"], "one_of", {"All", "ReadOnly"}, "All", "unknown")
 
-_w3(r, i1, want) := [] if {
-	_s3(r, i1) != want
-} else := check.why_value(r, ["event_selector", i1, "read_write_type"], sprintf("event_selector[%d].read_write_type", [i1]), "one of \"All\", \"ReadOnly\"", "All", _s3(r, i1), want)
+_w3(r, i1, want) := check.why_value(r, ["event_selector", i1, "read_write_type"], sprintf("event_selector[%d].read_write_type", [i1]), "one of \"All\", \"ReadOnly\"", "All", _s3(r, i1), want)
 
 # {all: the 2 nodes above}
 _s4(r, i1) := tri.all_of([_s2(r, i1), _s3(r, i1)])
@@ -161,16 +151,12 @@ _w5(r, want) := [] if {
 # {attr: field, equals: eventCategory}
 _s6(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "eventCategory", null, "unknown")
 
-_w6(r, i1, i2, want) := [] if {
-	_s6(r, i1, i2) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s6(r, i1, i2), want)
+_w6(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s6(r, i1, i2), want)
 
 # {equals: Data}
 _s7(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "equals", "Data", null, "unknown")
 
-_w7(r, i1, i2, i3, want) := [] if {
-	_s7(r, i1, i2, i3) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Data\"", null, _s7(r, i1, i2, i3), want)
+_w7(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Data\"", null, _s7(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', equals: Data, each: any}
 _s8(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s7(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")
@@ -196,16 +182,12 @@ _w10(r, i1, want) := [] if {
 # {attr: field, equals: resources.type}
 _s11(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "resources.type", null, "unknown")
 
-_w11(r, i1, i2, want) := [] if {
-	_s11(r, i1, i2) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"resources.type\"", null, _s11(r, i1, i2), want)
+_w11(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"resources.type\"", null, _s11(r, i1, i2), want)
 
 # {equals: 'AWS::S3::Object'}
 _s12(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "equals", "AWS::S3::Object", null, "unknown")
 
-_w12(r, i1, i2, i3, want) := [] if {
-	_s12(r, i1, i2, i3) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"AWS::S3::Object\"", null, _s12(r, i1, i2, i3), want)
+_w12(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"AWS::S3::Object\"", null, _s12(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', equals: 'AWS::S3::Object', each: any}
 _s13(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s12(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")
@@ -231,16 +213,12 @@ _w15(r, i1, want) := [] if {
 # {attr: field, not_equals: readOnly}
 _s16(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "not_equals", "readOnly", null, "unknown")
 
-_w16(r, i1, i2, want) := [] if {
-	_s16(r, i1, i2) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "anything but \"readOnly\"", null, _s16(r, i1, i2), want)
+_w16(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "anything but \"readOnly\"", null, _s16(r, i1, i2), want)
 
 # {not_equals: 'false', expect: a readOnly selector that does not exclude reads}
 _s17(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "not_equals", "false", null, "unknown")
 
-_w17(r, i1, i2, i3, want) := [] if {
-	_s17(r, i1, i2, i3) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "a readOnly selector that does not exclude reads", null, _s17(r, i1, i2, i3), want)
+_w17(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "a readOnly selector that does not exclude reads", null, _s17(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', not_equals: 'false', expect: a readOnly selector that does not exclude reads}
 _s18(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "all", [_s17(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "pass", "unknown")

@@ -69,60 +69,46 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s25(r)
-
-_why(r, want) := plan.reasons(_w25(r, want))
-
 # Account-level control: the plan passes when any judged resource passes. The first passing
 # resource decides (OPA stops there), so the others' outcomes are only computed when none passes.
 _best := "pass" if _any_passes
 
-else := tri.any_of([_outcome(r) | some r in _judged])
+else := tri.any_of([_s25(r) | some r in _judged])
 
 _any_passes if {
 	some r in _judged
-	_outcome(r) == "pass"
+	_s25(r) == "pass"
 }
 
 _status := {r.address: _best | some r in _judged}
 
 # Each resource explains its own outcome, which may differ from the plan-wide one.
-_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
+_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, plan.reasons(_w25(r, _s25(r)))])
 
 # {attr: enable_logging, not_equals: false, default: true, expect: logging switched on}
 _s0(r) := check.value(r, ["enable_logging"], "not_equals", false, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["enable_logging"], "enable_logging", "logging switched on", true, _s0(r), want)
 
 # {attr: is_multi_region_trail, truthy: true, default: false}
 _s1(r) := check.value(r, ["is_multi_region_trail"], "truthy", null, false, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["is_multi_region_trail"], "is_multi_region_trail", "true", false, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["is_multi_region_trail"], "is_multi_region_trail", "true", false, _s1(r), want)
 
 # {attr: include_global_service_events, truthy: true, default: true}
 _s2(r) := check.value(r, ["include_global_service_events"], "truthy", null, true, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["include_global_service_events"], "include_global_service_events", "true", true, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["include_global_service_events"], "include_global_service_events", "true", true, _s2(r), want)
 
 # {attr: enable_log_file_validation, truthy: true, default: false}
 _s3(r) := check.value(r, ["enable_log_file_validation"], "truthy", null, false, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["enable_log_file_validation"], "enable_log_file_validation", "true", false, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["enable_log_file_validation"], "enable_log_file_validation", "true", false, _s3(r), want)
 
 # {attr: kms_key_id, exists: true, label: KMS key}
 _s4(r) := check.value(r, ["kms_key_id"], "exists", null, null, "unknown")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_value(r, ["kms_key_id"], "KMS key", "a value", null, _s4(r), want)
+_w4(r, want) := check.why_value(r, ["kms_key_id"], "KMS key", "a value", null, _s4(r), want)
 
 # refers_to:
 #   type: [aws_kms_key, aws_kms_alias, aws_kms_replica_key]
@@ -146,16 +132,12 @@ _w6(r, want) := [] if {
 # {attr: event_selector, absent: true, label: event_selector}
 _s7(r) := check.value(r, ["event_selector"], "absent", null, null, "unknown")
 
-_w7(r, want) := [] if {
-	_s7(r) != want
-} else := check.why_value(r, ["event_selector"], "event_selector", "no value", null, _s7(r), want)
+_w7(r, want) := check.why_value(r, ["event_selector"], "event_selector", "no value", null, _s7(r), want)
 
 # {attr: advanced_event_selector, absent: true, label: advanced_event_selector}
 _s8(r) := check.value(r, ["advanced_event_selector"], "absent", null, null, "unknown")
 
-_w8(r, want) := [] if {
-	_s8(r) != want
-} else := check.why_value(r, ["advanced_event_selector"], "advanced_event_selector", "no value", null, _s8(r), want)
+_w8(r, want) := check.why_value(r, ["advanced_event_selector"], "advanced_event_selector", "no value", null, _s8(r), want)
 
 # {all: the 2 nodes above}
 _s9(r) := tri.all_of([_s7(r), _s8(r)])
@@ -167,23 +149,17 @@ _w9(r, want) := [] if {
 # {attr: read_write_type, equals: All, default: All}
 _s10(r, i1) := check.value(r, ["event_selector", i1, "read_write_type"], "equals", "All", "All", "unknown")
 
-_w10(r, i1, want) := [] if {
-	_s10(r, i1) != want
-} else := check.why_value(r, ["event_selector", i1, "read_write_type"], sprintf("event_selector[%d].read_write_type", [i1]), "\"All\"", "All", _s10(r, i1), want)
+_w10(r, i1, want) := check.why_value(r, ["event_selector", i1, "read_write_type"], sprintf("event_selector[%d].read_write_type", [i1]), "\"All\"", "All", _s10(r, i1), want)
 
 # {attr: include_management_events, truthy: true, default: true}
 _s11(r, i1) := check.value(r, ["event_selector", i1, "include_management_events"], "truthy", null, true, "unknown")
 
-_w11(r, i1, want) := [] if {
-	_s11(r, i1) != want
-} else := check.why_value(r, ["event_selector", i1, "include_management_events"], sprintf("event_selector[%d].include_management_events", [i1]), "true", true, _s11(r, i1), want)
+_w11(r, i1, want) := check.why_value(r, ["event_selector", i1, "include_management_events"], sprintf("event_selector[%d].include_management_events", [i1]), "true", true, _s11(r, i1), want)
 
 # {attr: exclude_management_event_sources, absent: true}
 _s12(r, i1) := check.value(r, ["event_selector", i1, "exclude_management_event_sources"], "absent", null, null, "unknown")
 
-_w12(r, i1, want) := [] if {
-	_s12(r, i1) != want
-} else := check.why_value(r, ["event_selector", i1, "exclude_management_event_sources"], sprintf("event_selector[%d].exclude_management_event_sources", [i1]), "no value", null, _s12(r, i1), want)
+_w12(r, i1, want) := check.why_value(r, ["event_selector", i1, "exclude_management_event_sources"], sprintf("event_selector[%d].exclude_management_event_sources", [i1]), "no value", null, _s12(r, i1), want)
 
 # {all: the 3 nodes above}
 _s13(r, i1) := tri.all_of([_s10(r, i1), _s11(r, i1), _s12(r, i1)])
@@ -202,16 +178,12 @@ _w14(r, want) := [] if {
 # {attr: field, equals: eventCategory}
 _s15(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "equals", "eventCategory", null, "unknown")
 
-_w15(r, i1, i2, want) := [] if {
-	_s15(r, i1, i2) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s15(r, i1, i2), want)
+_w15(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "\"eventCategory\"", null, _s15(r, i1, i2), want)
 
 # {equals: Management}
 _s16(r, i1, i2, i3) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], "equals", "Management", null, "unknown")
 
-_w16(r, i1, i2, i3, want) := [] if {
-	_s16(r, i1, i2, i3) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Management\"", null, _s16(r, i1, i2, i3), want)
+_w16(r, i1, i2, i3, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "equals", i3], sprintf("advanced_event_selector[%d].field_selector[%d].equals[%d]", [i1, i2, i3]), "\"Management\"", null, _s16(r, i1, i2, i3), want)
 
 # {attr: 'equals[*]', equals: Management, each: any}
 _s17(r, i1, i2) := check.items(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"], "any", [_s16(r, i1, i2, i3) | some i3, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector", i2, "equals"])], "fail", "unknown")
@@ -239,9 +211,7 @@ _w19(r, i1, want) := [] if {
 # expect: no readOnly or eventSource narrowing
 _s20(r, i1, i2) := check.value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], "none_of", {"readOnly", "eventSource"}, null, "unknown")
 
-_w20(r, i1, i2, want) := [] if {
-	_s20(r, i1, i2) != want
-} else := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "no readOnly or eventSource narrowing", null, _s20(r, i1, i2), want)
+_w20(r, i1, i2, want) := check.why_value(r, ["advanced_event_selector", i1, "field_selector", i2, "field"], sprintf("advanced_event_selector[%d].field_selector[%d].field", [i1, i2]), "no readOnly or eventSource narrowing", null, _s20(r, i1, i2), want)
 
 # {all_items: field_selector, check: the node above}
 _s21(r, i1) := check.items(r, ["advanced_event_selector", i1, "field_selector"], "all", [_s20(r, i1, i2) | some i2, _ in plan.list_at(r, ["advanced_event_selector", i1, "field_selector"])], "pass", "unknown")

@@ -76,34 +76,24 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
+_status := {r.address: _s5(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w5(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w5(r, want))
 
 # {attr: alarm_actions, exists: true}
 _s0(r) := check.value(r, ["alarm_actions"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["alarm_actions"], "alarm_actions", "a value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["alarm_actions"], "alarm_actions", "a value", null, _s0(r), want)
 
 # {attr: ok_actions, exists: true}
 _s1(r) := check.value(r, ["ok_actions"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["ok_actions"], "ok_actions", "a value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["ok_actions"], "ok_actions", "a value", null, _s1(r), want)
 
 # {attr: insufficient_data_actions, exists: true}
 _s2(r) := check.value(r, ["insufficient_data_actions"], "exists", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["insufficient_data_actions"], "insufficient_data_actions", "a value", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["insufficient_data_actions"], "insufficient_data_actions", "a value", null, _s2(r), want)
 
 # refers_to:
 #   type: [aws_sns_topic, aws_autoscaling_policy, aws_appautoscaling_policy]

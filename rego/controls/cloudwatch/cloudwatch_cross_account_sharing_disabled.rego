@@ -53,18 +53,12 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: name, not_matches: '(?i)^CloudWatch-CrossAccountSharingRole$', if_unknown: default, default: '',
 #   expect: a name other than CloudWatch-CrossAccountSharingRole}
 _s0(r) := check.value(r, ["name"], "not_matches", `(?i)^CloudWatch-CrossAccountSharingRole$`, "", "default")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_default(r, ["name"], "name", "a name other than CloudWatch-CrossAccountSharingRole", "", _s0(r), want)
+_w0(r, want) := check.why_default(r, ["name"], "name", "a name other than CloudWatch-CrossAccountSharingRole", "", _s0(r), want)

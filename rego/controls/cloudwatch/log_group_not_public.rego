@@ -64,13 +64,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # policy: policy_document
 # no_statement:
@@ -79,6 +75,4 @@ _reason(r, want) := _why(r, want)
 #   restricted_by: ['aws:SourceAccount', 'aws:SourceArn', 'aws:PrincipalOrgID']
 _s0(r) := policy.status(r, ["policy_document"], "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn"]}, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := policy.why(r, ["policy_document"], "policy_document", "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn"]}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s0(r), want)
+_w0(r, want) := policy.why(r, ["policy_document"], "policy_document", "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn"]}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s0(r), want)

@@ -74,27 +74,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: retention_in_days, equals: 0, default: 0, expect: 0 (never expire), quiet: true}
 _s0(r) := check.value(r, ["retention_in_days"], "equals", 0, 0, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["retention_in_days"], "retention_in_days", "0 (never expire)", 0, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["retention_in_days"], "retention_in_days", "0 (never expire)", 0, _s0(r), want)
 
 # {attr: retention_in_days, gte: 365, expect: at least 365 days}
 _s1(r) := check.value(r, ["retention_in_days"], "bounds", {"gte": 365}, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["retention_in_days"], "retention_in_days", "at least 365 days", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["retention_in_days"], "retention_in_days", "at least 365 days", null, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])

@@ -63,13 +63,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # attr: type
 # one_of: [PARAMETER_STORE, SECRETS_MANAGER]
@@ -78,17 +74,13 @@ _reason(r, want) := _why(r, want)
 # expect: PARAMETER_STORE or SECRETS_MANAGER for a credential
 _s0(r, i1) := check.value(r, ["environment", 0, "environment_variable", i1, "type"], "one_of", {"PARAMETER_STORE", "SECRETS_MANAGER"}, "PLAINTEXT", "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["environment", 0, "environment_variable", i1, "type"], "environment variable type", "PARAMETER_STORE or SECRETS_MANAGER for a credential", "PLAINTEXT", _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["environment", 0, "environment_variable", i1, "type"], "environment variable type", "PARAMETER_STORE or SECRETS_MANAGER for a credential", "PLAINTEXT", _s0(r, i1), want)
 
 # {attr: name, not_matches: '(?i)AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|PASSWORD', label: environment
 #     variable name, expect: a name that does not look like an AWS key or a password}
 _s1(r, i1) := check.value(r, ["environment", 0, "environment_variable", i1, "name"], "not_matches", `(?i)AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|PASSWORD`, null, "unknown")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := check.why_value(r, ["environment", 0, "environment_variable", i1, "name"], "environment variable name", "a name that does not look like an AWS key or a password", null, _s1(r, i1), want)
+_w1(r, i1, want) := check.why_value(r, ["environment", 0, "environment_variable", i1, "name"], "environment variable name", "a name that does not look like an AWS key or a password", null, _s1(r, i1), want)
 
 # {any: the 2 nodes above}
 _s2(r, i1) := tri.any_of([_s0(r, i1), _s1(r, i1)])

@@ -60,28 +60,20 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: 'logs_config[0].cloudwatch_logs[0].status', not_equals: DISABLED, default: ENABLED, label: CloudWatch
 #     Logs status, expect: ENABLED}
 _s0(r) := check.value(r, ["logs_config", 0, "cloudwatch_logs", 0, "status"], "not_equals", "DISABLED", "ENABLED", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["logs_config", 0, "cloudwatch_logs", 0, "status"], "CloudWatch Logs status", "ENABLED", "ENABLED", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["logs_config", 0, "cloudwatch_logs", 0, "status"], "CloudWatch Logs status", "ENABLED", "ENABLED", _s0(r), want)
 
 # {attr: 'logs_config[0].s3_logs[0].status', equals: ENABLED, default: DISABLED, label: S3 logs status}
 _s1(r) := check.value(r, ["logs_config", 0, "s3_logs", 0, "status"], "equals", "ENABLED", "DISABLED", "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["logs_config", 0, "s3_logs", 0, "status"], "S3 logs status", "\"ENABLED\"", "DISABLED", _s1(r), want)
+_w1(r, want) := check.why_value(r, ["logs_config", 0, "s3_logs", 0, "status"], "S3 logs status", "\"ENABLED\"", "DISABLED", _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])

@@ -79,9 +79,7 @@ _reason(r, want) := _why(r, want)
 # one_of: [GITHUB, GITHUB_ENTERPRISE, BITBUCKET, GITLAB, GITLAB_SELF_MANAGED]
 _s0(r) := check.value(r, ["source", 0, "type"], "one_of", {"GITHUB", "GITHUB_ENTERPRISE", "BITBUCKET", "GITLAB", "GITLAB_SELF_MANAGED"}, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["source", 0, "type"], "source[0].type", "one of \"GITHUB\", \"GITHUB_ENTERPRISE\", \"BITBUCKET\", \"GITLAB\", \"GITLAB_SELF_MANAGED\"", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["source", 0, "type"], "source[0].type", "one of \"GITHUB\", \"GITHUB_ENTERPRISE\", \"BITBUCKET\", \"GITLAB\", \"GITLAB_SELF_MANAGED\"", null, _s0(r), want)
 
 # {rego: file}
 _s1(r) := result(r).status

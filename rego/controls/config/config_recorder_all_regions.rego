@@ -84,32 +84,26 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
-
-_why(r, want) := plan.reasons(_w5(r, want))
-
 # Account-level control: the plan passes when any judged resource passes. The first passing
 # resource decides (OPA stops there), so the others' outcomes are only computed when none passes.
 _best := "pass" if _any_passes
 
-else := tri.any_of([_outcome(r) | some r in _judged])
+else := tri.any_of([_s5(r) | some r in _judged])
 
 _any_passes if {
 	some r in _judged
-	_outcome(r) == "pass"
+	_s5(r) == "pass"
 }
 
 _status := {r.address: _best | some r in _judged}
 
 # Each resource explains its own outcome, which may differ from the plan-wide one.
-_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
+_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, plan.reasons(_w5(r, _s5(r)))])
 
 # {attr: all_supported, truthy: true, default: true}
 _s0(r, i1) := check.value(r, ["recording_group", i1, "all_supported"], "truthy", null, true, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["recording_group", i1, "all_supported"], sprintf("recording_group[%d].all_supported", [i1]), "true", true, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["recording_group", i1, "all_supported"], sprintf("recording_group[%d].all_supported", [i1]), "true", true, _s0(r, i1), want)
 
 # {all_items: recording_group, check: the node above}
 _s1(r) := check.items(r, ["recording_group"], "all", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["recording_group"])], "pass", "unknown")
@@ -121,9 +115,7 @@ _w1(r, want) := [] if {
 # {attr: is_enabled, truthy: true}
 _s2(r) := check.value(r, ["is_enabled"], "truthy", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["is_enabled"], "is_enabled", "true", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["is_enabled"], "is_enabled", "true", null, _s2(r), want)
 
 # referenced_by: {type: aws_config_configuration_recorder_status, via: name}
 # check: the node above

@@ -59,20 +59,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
+_status := {r.address: _s5(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w5(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w5(r, want))
 
 # {attr: name, exists: true, label: the log group's name}
 _s0(r) := check.value(r, ["name"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["name"], "the log group's name", "a value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["name"], "the log group's name", "a value", null, _s0(r), want)
 
 # refers_to: {type: aws_cloudwatch_log_group, via: cloudwatch_log_group_arn}
 # check: the node above
@@ -88,9 +82,7 @@ _w1(r, want) := [] if {
 # {attr: cloudwatch_log_group_arn, exists: true, expect: a CloudWatch log group ARN}
 _s2(r) := check.value(r, ["cloudwatch_log_group_arn"], "exists", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["cloudwatch_log_group_arn"], "cloudwatch_log_group_arn", "a CloudWatch log group ARN", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["cloudwatch_log_group_arn"], "cloudwatch_log_group_arn", "a CloudWatch log group ARN", null, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])
@@ -102,9 +94,7 @@ _w3(r, want) := [] if {
 # {attr: 'options[0].log_level', not_equals: 'OFF', default: 'OFF', label: options.log_level}
 _s4(r) := check.value(r, ["options", 0, "log_level"], "not_equals", "OFF", "OFF", "unknown")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_value(r, ["options", 0, "log_level"], "options.log_level", "anything but \"OFF\"", "OFF", _s4(r), want)
+_w4(r, want) := check.why_value(r, ["options", 0, "log_level"], "options.log_level", "anything but \"OFF\"", "OFF", _s4(r), want)
 
 # {all: the 2 nodes above}
 _s5(r) := tri.all_of([_s3(r), _s4(r)])

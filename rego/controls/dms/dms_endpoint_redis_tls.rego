@@ -74,14 +74,10 @@ _reason(r, want) := _why(r, want)
 # {attr: engine_name, equals: redis}
 _s0(r) := check.value(r, ["engine_name"], "equals", "redis", null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["engine_name"], "engine_name", "\"redis\"", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["engine_name"], "engine_name", "\"redis\"", null, _s0(r), want)
 
 # {attr: 'redis_settings[0].ssl_security_protocol', equals: ssl-encryption, default: ssl-encryption,
 #   label: redis_settings.ssl_security_protocol}
 _s1(r) := check.value(r, ["redis_settings", 0, "ssl_security_protocol"], "equals", "ssl-encryption", "ssl-encryption", "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["redis_settings", 0, "ssl_security_protocol"], "redis_settings.ssl_security_protocol", "\"ssl-encryption\"", "ssl-encryption", _s1(r), want)
+_w1(r, want) := check.why_value(r, ["redis_settings", 0, "ssl_security_protocol"], "redis_settings.ssl_security_protocol", "\"ssl-encryption\"", "ssl-encryption", _s1(r), want)

@@ -70,9 +70,7 @@ _reason(r, want) := _why(r, want)
 # expect: a database engine that uses ssl_mode
 _s0(r) := check.value(r, ["engine_name"], "none_of", {"s3", "dynamodb", "kinesis", "kafka", "elasticsearch", "opensearch", "neptune", "redis", "redshift", "redshift-serverless"}, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["engine_name"], "engine_name", "a database engine that uses ssl_mode", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["engine_name"], "engine_name", "a database engine that uses ssl_mode", null, _s0(r), want)
 
 # attr: ssl_mode
 # one_of: [require, verify-ca, verify-full]
@@ -80,6 +78,4 @@ _w0(r, want) := [] if {
 # label: ssl_mode
 _s1(r) := check.value(r, ["ssl_mode"], "one_of", {"require", "verify-ca", "verify-full"}, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["ssl_mode"], "ssl_mode", "one of \"require\", \"verify-ca\", \"verify-full\"", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["ssl_mode"], "ssl_mode", "one of \"require\", \"verify-ca\", \"verify-full\"", null, _s1(r), want)

@@ -75,18 +75,12 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: 'server_side_encryption[0].enabled', truthy: true, default: false, if_unknown: default, expect: true
 #     (a KMS key instead of the AWS owned key)}
 _s0(r) := check.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "default")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_default(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false, _s0(r), want)
+_w0(r, want) := check.why_default(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true (a KMS key instead of the AWS owned key)", false, _s0(r), want)

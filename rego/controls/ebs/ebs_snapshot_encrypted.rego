@@ -61,34 +61,24 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
+_status := {r.address: _s5(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w5(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w5(r, want))
 
 # {attr: encrypted, truthy: true, if_unknown: fail, label: the snapshot's own encrypted flag}
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["encrypted"], "the snapshot's own encrypted flag", "true", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["encrypted"], "the snapshot's own encrypted flag", "true", null, _s0(r), want)
 
 # {attr: encrypted, truthy: true}
 _s1(r) := check.value(r, ["encrypted"], "truthy", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s1(r), want)
 
 # {attr: enabled, truthy: true, default: true}
 _s2(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["enabled"], "enabled", "true", true, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s2(r), want)
 
 # account_default:
 #   type: aws_ebs_encryption_by_default

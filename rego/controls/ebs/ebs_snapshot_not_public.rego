@@ -65,17 +65,11 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: account_id, matches: '^[0-9]{12}$', expect: a 12-digit AWS account id}
 _s0(r) := check.value(r, ["account_id"], "matches", `^[0-9]{12}$`, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["account_id"], "account_id", "a 12-digit AWS account id", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["account_id"], "account_id", "a 12-digit AWS account id", null, _s0(r), want)

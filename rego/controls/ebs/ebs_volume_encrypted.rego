@@ -71,27 +71,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: encrypted, truthy: true}
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)
 
 # {attr: enabled, truthy: true, default: true}
 _s1(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["enabled"], "enabled", "true", true, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s1(r), want)
 
 # account_default:
 #   type: aws_ebs_encryption_by_default

@@ -58,27 +58,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {attr: group, not_equals: all, expect: not "all" (share with named accounts or organisations instead)}
 _s0(r) := check.value(r, ["group"], "not_equals", "all", null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["group"], "group", "not \"all\" (share with named accounts or organisations instead)", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["group"], "group", "not \"all\" (share with named accounts or organisations instead)", null, _s0(r), want)
 
 # {attr: state, equals: block-new-sharing}
 _s1(r) := check.value(r, ["state"], "equals", "block-new-sharing", null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["state"], "state", "\"block-new-sharing\"", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["state"], "state", "\"block-new-sharing\"", null, _s1(r), want)
 
 # in_plan: {type: aws_ec2_image_block_public_access}
 # check: the node above

@@ -58,27 +58,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: 'connection_log_options[0].enabled', truthy: true, default: false}
 _s0(r) := check.value(r, ["connection_log_options", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["connection_log_options", 0, "enabled"], "connection_log_options[0].enabled", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["connection_log_options", 0, "enabled"], "connection_log_options[0].enabled", "true", false, _s0(r), want)
 
 # {attr: 'connection_log_options[0].cloudwatch_log_group', exists: true, label: connection log group}
 _s1(r) := check.value(r, ["connection_log_options", 0, "cloudwatch_log_group"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["connection_log_options", 0, "cloudwatch_log_group"], "connection log group", "a value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["connection_log_options", 0, "cloudwatch_log_group"], "connection log group", "a value", null, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

@@ -82,20 +82,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s6(r)
+_status := {r.address: _s6(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w6(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w6(r, want))
 
 # {attr: encrypted, truthy: true}
 _s0(r, i1) := check.value(r, ["root_block_device", i1, "encrypted"], "truthy", null, null, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["root_block_device", i1, "encrypted"], sprintf("root_block_device[%d].encrypted", [i1]), "true", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["root_block_device", i1, "encrypted"], sprintf("root_block_device[%d].encrypted", [i1]), "true", null, _s0(r, i1), want)
 
 # {all_items: root_block_device, if_empty: unknown, check: the node above}
 _s1(r) := check.items(r, ["root_block_device"], "all", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["root_block_device"])], "unknown", "unknown")
@@ -107,9 +101,7 @@ _w1(r, want) := [] if {
 # {attr: encrypted, truthy: true}
 _s2(r, i1) := check.value(r, ["ebs_block_device", i1, "encrypted"], "truthy", null, null, "unknown")
 
-_w2(r, i1, want) := [] if {
-	_s2(r, i1) != want
-} else := check.why_value(r, ["ebs_block_device", i1, "encrypted"], sprintf("ebs_block_device[%d].encrypted", [i1]), "true", null, _s2(r, i1), want)
+_w2(r, i1, want) := check.why_value(r, ["ebs_block_device", i1, "encrypted"], sprintf("ebs_block_device[%d].encrypted", [i1]), "true", null, _s2(r, i1), want)
 
 # {attr: 'ebs_block_device[*].encrypted', truthy: true}
 _s3(r) := check.items(r, ["ebs_block_device"], "all", [_s2(r, i1) | some i1, _ in plan.list_at(r, ["ebs_block_device"])], "pass", "unknown")
@@ -128,9 +120,7 @@ _w4(r, want) := [] if {
 # {attr: enabled, truthy: true, default: true}
 _s5(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_value(r, ["enabled"], "enabled", "true", true, _s5(r), want)
+_w5(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s5(r), want)
 
 # account_default:
 #   type: aws_ebs_encryption_by_default

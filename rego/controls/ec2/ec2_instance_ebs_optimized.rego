@@ -74,24 +74,18 @@ _reason(r, want) := _why(r, want)
 #     type that supports EBS optimization}
 _s0(r) := check.value(r, ["instance_type"], "not_matches", `^t[12]\.`, "", "default")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_default(r, ["instance_type"], "instance_type", "an instance type that supports EBS optimization", "", _s0(r), want)
+_w0(r, want) := check.why_default(r, ["instance_type"], "instance_type", "an instance type that supports EBS optimization", "", _s0(r), want)
 
 # {attr: instance_type, matches: '^(a1|c[4-9][a-z]*|d[23][a-z]*|dl[12][a-z]*|f[12]|g[3-6][a-z]*|h1|hpc[0-9][a-z]*|i3[a-z]*|i[4-8][a-z]*|im4gn|inf[12]|is4gen|m[4-8][a-z-]*|mac[0-9a-z-]*|p[2-5][a-z]*|r[4-8][a-z-]*|t3a?|t4g|trn[12][a-z]*|u-.*|u7.*|vt1|x1e?|x2[a-z]*|x8g|z1d)\.',
 #   expect: a type that is EBS-optimized by default, quiet: true}
 _s1(r) := check.value(r, ["instance_type"], "matches", `^(a1|c[4-9][a-z]*|d[23][a-z]*|dl[12][a-z]*|f[12]|g[3-6][a-z]*|h1|hpc[0-9][a-z]*|i3[a-z]*|i[4-8][a-z]*|im4gn|inf[12]|is4gen|m[4-8][a-z-]*|mac[0-9a-z-]*|p[2-5][a-z]*|r[4-8][a-z-]*|t3a?|t4g|trn[12][a-z]*|u-.*|u7.*|vt1|x1e?|x2[a-z]*|x8g|z1d)\.`, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["instance_type"], "instance_type", "a type that is EBS-optimized by default", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["instance_type"], "instance_type", "a type that is EBS-optimized by default", null, _s1(r), want)
 
 # {attr: ebs_optimized, truthy: true, default: false, if_unknown: default}
 _s2(r) := check.value(r, ["ebs_optimized"], "truthy", null, false, "default")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_default(r, ["ebs_optimized"], "ebs_optimized", "true", false, _s2(r), want)
+_w2(r, want) := check.why_default(r, ["ebs_optimized"], "ebs_optimized", "true", false, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])

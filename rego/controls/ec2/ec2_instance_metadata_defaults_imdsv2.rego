@@ -68,29 +68,23 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
-
-_why(r, want) := plan.reasons(_w0(r, want))
-
 # Account-level control: the plan passes when any judged resource passes. The first passing
 # resource decides (OPA stops there), so the others' outcomes are only computed when none passes.
 _best := "pass" if _any_passes
 
-else := tri.any_of([_outcome(r) | some r in _judged])
+else := tri.any_of([_s0(r) | some r in _judged])
 
 _any_passes if {
 	some r in _judged
-	_outcome(r) == "pass"
+	_s0(r) == "pass"
 }
 
 _status := {r.address: _best | some r in _judged}
 
 # Each resource explains its own outcome, which may differ from the plan-wide one.
-_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
+_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, plan.reasons(_w0(r, _s0(r)))])
 
 # {attr: http_tokens, equals: required, if_unknown: fail, label: default http_tokens}
 _s0(r) := check.value(r, ["http_tokens"], "equals", "required", null, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["http_tokens"], "default http_tokens", "\"required\"", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["http_tokens"], "default http_tokens", "\"required\"", null, _s0(r), want)

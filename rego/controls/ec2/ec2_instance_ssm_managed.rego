@@ -75,28 +75,20 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s10(r)
+_status := {r.address: _s10(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w10(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w10(r, want))
 
 # {attr: iam_instance_profile, exists: true, if_unknown: fail, label: instance profile}
 _s0(r) := check.value(r, ["iam_instance_profile"], "exists", null, null, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["iam_instance_profile"], "instance profile", "a value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["iam_instance_profile"], "instance profile", "a value", null, _s0(r), want)
 
 # {if_unknown: default, matches: '^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$',
 #   quiet: true}
 _s1(r, i1) := check.value(r, ["managed_policy_arns", i1], "matches", `^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$`, null, "default")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := check.why_default(r, ["managed_policy_arns", i1], sprintf("managed_policy_arns[%d]", [i1]), "a match for /^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$/", null, _s1(r, i1), want)
+_w1(r, i1, want) := check.why_default(r, ["managed_policy_arns", i1], sprintf("managed_policy_arns[%d]", [i1]), "a match for /^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$/", null, _s1(r, i1), want)
 
 # {attr: 'managed_policy_arns[*]', each: any, if_unknown: default, matches: '^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$',
 #   quiet: true}
@@ -112,9 +104,7 @@ _w2(r, want) := [] if {
 #   actions: ['ssm:UpdateInstanceInformation', 'ssmmessages:CreateControlChannel']
 _s3(r) := policy.status(r, ["policy"], "some", {"actions": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel"], "effect": "Allow"}, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := policy.why(r, ["policy"], "policy", "some", {"actions": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel"], "effect": "Allow"}, ["an Allow statement covering ssm:UpdateInstanceInformation, ssmmessages:CreateControlChannel", "Allow statement covering ssm:UpdateInstanceInformation, ssmmessages:CreateControlChannel"], _s3(r), want)
+_w3(r, want) := policy.why(r, ["policy"], "policy", "some", {"actions": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel"], "effect": "Allow"}, ["an Allow statement covering ssm:UpdateInstanceInformation, ssmmessages:CreateControlChannel", "Allow statement covering ssm:UpdateInstanceInformation, ssmmessages:CreateControlChannel"], _s3(r), want)
 
 # referenced_by: {type: aws_iam_role_policy, via: role}
 # quiet: true
@@ -131,9 +121,7 @@ _w4(r, want) := [] if {
 #   expect: the AmazonSSMManagedInstanceCore managed policy}
 _s5(r) := check.value(r, ["policy_arn"], "matches", `^arn:aws[a-z-]*:iam::aws:policy/(service-role/)?(AmazonSSMManagedInstanceCore|AmazonEC2RoleforSSM|AmazonSSMManagedEC2InstanceDefaultPolicy)$`, null, "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_value(r, ["policy_arn"], "policy_arn", "the AmazonSSMManagedInstanceCore managed policy", null, _s5(r), want)
+_w5(r, want) := check.why_value(r, ["policy_arn"], "policy_arn", "the AmazonSSMManagedInstanceCore managed policy", null, _s5(r), want)
 
 # referenced_by: {type: aws_iam_role_policy_attachment, via: role}
 # none_message: the instance role has no Systems Manager policy (AmazonSSMManagedInstanceCore) attached

@@ -77,20 +77,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: encrypted, truthy: true, expect: '"true"'}
 _s0(r, i1, i2) := check.value(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"], "truthy", null, null, "unknown")
 
-_w0(r, i1, i2, want) := [] if {
-	_s0(r, i1, i2) != want
-} else := check.why_value(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"], sprintf("block_device_mappings[%d].ebs[%d].encrypted", [i1, i2]), "\"true\"", null, _s0(r, i1, i2), want)
+_w0(r, i1, i2, want) := check.why_value(r, ["block_device_mappings", i1, "ebs", i2, "encrypted"], sprintf("block_device_mappings[%d].ebs[%d].encrypted", [i1, i2]), "\"true\"", null, _s0(r, i1, i2), want)
 
 # {attr: 'ebs[*].encrypted', truthy: true, expect: '"true"'}
 _s1(r, i1) := check.items(r, ["block_device_mappings", i1, "ebs"], "all", [_s0(r, i1, i2) | some i2, _ in plan.list_at(r, ["block_device_mappings", i1, "ebs"])], "pass", "unknown")

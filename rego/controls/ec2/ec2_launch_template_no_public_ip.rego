@@ -59,20 +59,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s1(r)
+_status := {r.address: _s1(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w1(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w1(r, want))
 
 # {attr: associate_public_ip_address, falsy: true, label: network_interfaces associate_public_ip_address}
 _s0(r, i1) := check.value(r, ["network_interfaces", i1, "associate_public_ip_address"], "falsy", null, null, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["network_interfaces", i1, "associate_public_ip_address"], "network_interfaces associate_public_ip_address", "false or unset", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["network_interfaces", i1, "associate_public_ip_address"], "network_interfaces associate_public_ip_address", "false or unset", null, _s0(r, i1), want)
 
 # {attr: 'network_interfaces[*].associate_public_ip_address', falsy: true, label: network_interfaces
 #     associate_public_ip_address}

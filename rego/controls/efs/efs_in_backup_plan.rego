@@ -65,13 +65,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {in_backup_plan: true}
 _s0(r) := backup.status(r)
@@ -81,9 +77,7 @@ _w0(r, want) := backup.why(r, want)
 # {attr: 'backup_policy[0].status', equals: ENABLED, label: automatic backup policy status}
 _s1(r) := check.value(r, ["backup_policy", 0, "status"], "equals", "ENABLED", null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["backup_policy", 0, "status"], "automatic backup policy status", "\"ENABLED\"", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["backup_policy", 0, "status"], "automatic backup policy status", "\"ENABLED\"", null, _s1(r), want)
 
 # referenced_by: {type: aws_efs_backup_policy, via: file_system_id}
 # check: the node above

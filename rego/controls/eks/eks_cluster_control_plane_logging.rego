@@ -64,20 +64,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s6(r)
+_status := {r.address: _s6(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w6(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w6(r, want))
 
 # {equals: api, label: control plane log type, expect: '"api" among them'}
 _s0(r, i1) := check.value(r, ["enabled_cluster_log_types", i1], "equals", "api", null, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["enabled_cluster_log_types", i1], "control plane log type", "\"api\" among them", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["enabled_cluster_log_types", i1], "control plane log type", "\"api\" among them", null, _s0(r, i1), want)
 
 # {attr: 'enabled_cluster_log_types[*]', equals: api, each: any, label: control plane log type, expect: '"api"
 #     among them'}
@@ -90,9 +84,7 @@ _w1(r, want) := [] if {
 # {equals: audit, label: control plane log type, expect: '"audit" among them'}
 _s2(r, i1) := check.value(r, ["enabled_cluster_log_types", i1], "equals", "audit", null, "unknown")
 
-_w2(r, i1, want) := [] if {
-	_s2(r, i1) != want
-} else := check.why_value(r, ["enabled_cluster_log_types", i1], "control plane log type", "\"audit\" among them", null, _s2(r, i1), want)
+_w2(r, i1, want) := check.why_value(r, ["enabled_cluster_log_types", i1], "control plane log type", "\"audit\" among them", null, _s2(r, i1), want)
 
 # {attr: 'enabled_cluster_log_types[*]', equals: audit, each: any, label: control plane log type,
 #   expect: '"audit" among them'}
@@ -105,9 +97,7 @@ _w3(r, want) := [] if {
 # {equals: authenticator, label: control plane log type, expect: '"authenticator" among them'}
 _s4(r, i1) := check.value(r, ["enabled_cluster_log_types", i1], "equals", "authenticator", null, "unknown")
 
-_w4(r, i1, want) := [] if {
-	_s4(r, i1) != want
-} else := check.why_value(r, ["enabled_cluster_log_types", i1], "control plane log type", "\"authenticator\" among them", null, _s4(r, i1), want)
+_w4(r, i1, want) := check.why_value(r, ["enabled_cluster_log_types", i1], "control plane log type", "\"authenticator\" among them", null, _s4(r, i1), want)
 
 # {attr: 'enabled_cluster_log_types[*]', equals: authenticator, each: any, label: control plane log
 #     type, expect: '"authenticator" among them'}

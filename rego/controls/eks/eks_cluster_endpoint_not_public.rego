@@ -65,38 +65,28 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
+_status := {r.address: _s5(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w5(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w5(r, want))
 
 # {attr: 'vpc_config[0].endpoint_public_access', equals: false, default: true, label: public endpoint
 #     access, expect: 'false'}
 _s0(r) := check.value(r, ["vpc_config", 0, "endpoint_public_access"], "equals", false, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["vpc_config", 0, "endpoint_public_access"], "public endpoint access", "false", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["vpc_config", 0, "endpoint_public_access"], "public endpoint access", "false", true, _s0(r), want)
 
 # {attr: 'vpc_config[0].public_access_cidrs', exists: true, if_unknown: fail, label: public_access_cidrs,
 #   expect: trusted ranges (AWS opens the endpoint to 0.0.0.0/0 otherwise)}
 _s1(r) := check.value(r, ["vpc_config", 0, "public_access_cidrs"], "exists", null, null, "fail")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["vpc_config", 0, "public_access_cidrs"], "public_access_cidrs", "trusted ranges (AWS opens the endpoint to 0.0.0.0/0 otherwise)", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["vpc_config", 0, "public_access_cidrs"], "public_access_cidrs", "trusted ranges (AWS opens the endpoint to 0.0.0.0/0 otherwise)", null, _s1(r), want)
 
 # none_of: [0.0.0.0/0]
 # label: public access range
 # expect: not 0.0.0.0/0
 _s2(r, i1) := check.value(r, ["vpc_config", 0, "public_access_cidrs", i1], "none_of", {"0.0.0.0/0"}, null, "unknown")
 
-_w2(r, i1, want) := [] if {
-	_s2(r, i1) != want
-} else := check.why_value(r, ["vpc_config", 0, "public_access_cidrs", i1], "public access range", "not 0.0.0.0/0", null, _s2(r, i1), want)
+_w2(r, i1, want) := check.why_value(r, ["vpc_config", 0, "public_access_cidrs", i1], "public access range", "not 0.0.0.0/0", null, _s2(r, i1), want)
 
 # attr: vpc_config[0].public_access_cidrs[*]
 # none_of: [0.0.0.0/0]

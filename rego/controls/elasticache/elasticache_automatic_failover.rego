@@ -59,34 +59,24 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s4(r)
+_status := {r.address: _s4(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w4(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w4(r, want))
 
 # {attr: automatic_failover_enabled, truthy: true, default: false}
 _s0(r) := check.value(r, ["automatic_failover_enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["automatic_failover_enabled"], "automatic_failover_enabled", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["automatic_failover_enabled"], "automatic_failover_enabled", "true", false, _s0(r), want)
 
 # {attr: num_cache_clusters, gte: 2}
 _s1(r) := check.value(r, ["num_cache_clusters"], "bounds", {"gte": 2}, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["num_cache_clusters"], "num_cache_clusters", ">= 2", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["num_cache_clusters"], "num_cache_clusters", ">= 2", null, _s1(r), want)
 
 # {attr: replicas_per_node_group, gte: 1}
 _s2(r) := check.value(r, ["replicas_per_node_group"], "bounds", {"gte": 1}, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["replicas_per_node_group"], "replicas_per_node_group", ">= 1", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["replicas_per_node_group"], "replicas_per_node_group", ">= 1", null, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])

@@ -75,16 +75,12 @@ _reason(r, want) := _why(r, want)
 #     always judged)}
 _s0(r) := check.value(r, ["cluster_id"], "absent", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["cluster_id"], "cluster_id (only clusters have one; replication groups are always judged)", "no value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["cluster_id"], "cluster_id (only clusters have one; replication groups are always judged)", "no value", null, _s0(r), want)
 
 # {attr: engine, exists: true, if_unknown: default}
 _s1(r) := check.value(r, ["engine"], "exists", null, null, "default")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_default(r, ["engine"], "engine", "a value", null, _s1(r), want)
+_w1(r, want) := check.why_default(r, ["engine"], "engine", "a value", null, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
@@ -96,9 +92,7 @@ _w2(r, want) := [] if {
 # {attr: transit_encryption_enabled, truthy: true}
 _s3(r) := check.value(r, ["transit_encryption_enabled"], "truthy", null, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["transit_encryption_enabled"], "transit_encryption_enabled", "true", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["transit_encryption_enabled"], "transit_encryption_enabled", "true", null, _s3(r), want)
 
 # attr: transit_encryption_mode
 # none_of: [preferred]
@@ -106,9 +100,7 @@ _w3(r, want) := [] if {
 # if_unknown: default
 _s4(r) := check.value(r, ["transit_encryption_mode"], "none_of", {"preferred"}, "required", "default")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_default(r, ["transit_encryption_mode"], "transit_encryption_mode", "none of \"preferred\"", "required", _s4(r), want)
+_w4(r, want) := check.why_default(r, ["transit_encryption_mode"], "transit_encryption_mode", "none of \"preferred\"", "required", _s4(r), want)
 
 # {all: the 2 nodes above}
 _s5(r) := tri.all_of([_s3(r), _s4(r)])

@@ -81,18 +81,14 @@ _reason(r, want) := _why(r, want)
 #     always judged)}
 _s0(r) := check.value(r, ["cluster_id"], "absent", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["cluster_id"], "cluster_id (only clusters have one; replication groups are always judged)", "no value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["cluster_id"], "cluster_id (only clusters have one; replication groups are always judged)", "no value", null, _s0(r), want)
 
 # attr: engine
 # one_of: [redis, valkey]
 # if_unknown: default
 _s1(r) := check.value(r, ["engine"], "one_of", {"redis", "valkey"}, null, "default")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_default(r, ["engine"], "engine", "one of \"redis\", \"valkey\"", null, _s1(r), want)
+_w1(r, want) := check.why_default(r, ["engine"], "engine", "one of \"redis\", \"valkey\"", null, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
@@ -104,6 +100,4 @@ _w2(r, want) := [] if {
 # {attr: snapshot_retention_limit, gte: 15, default: 0}
 _s3(r) := check.value(r, ["snapshot_retention_limit"], "bounds", {"gte": 15}, 0, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["snapshot_retention_limit"], "snapshot_retention_limit", ">= 15", 0, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["snapshot_retention_limit"], "snapshot_retention_limit", ">= 15", 0, _s3(r), want)

@@ -61,34 +61,24 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s4(r)
+_status := {r.address: _s4(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w4(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w4(r, want))
 
 # {attr: namespace, equals: 'aws:elasticbeanstalk:cloudwatch:logs'}
 _s0(r, i1) := check.value(r, ["setting", i1, "namespace"], "equals", "aws:elasticbeanstalk:cloudwatch:logs", null, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["setting", i1, "namespace"], sprintf("setting[%d].namespace", [i1]), "\"aws:elasticbeanstalk:cloudwatch:logs\"", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["setting", i1, "namespace"], sprintf("setting[%d].namespace", [i1]), "\"aws:elasticbeanstalk:cloudwatch:logs\"", null, _s0(r, i1), want)
 
 # {attr: name, equals: StreamLogs}
 _s1(r, i1) := check.value(r, ["setting", i1, "name"], "equals", "StreamLogs", null, "unknown")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := check.why_value(r, ["setting", i1, "name"], sprintf("setting[%d].name", [i1]), "\"StreamLogs\"", null, _s1(r, i1), want)
+_w1(r, i1, want) := check.why_value(r, ["setting", i1, "name"], sprintf("setting[%d].name", [i1]), "\"StreamLogs\"", null, _s1(r, i1), want)
 
 # {attr: value, truthy: true}
 _s2(r, i1) := check.value(r, ["setting", i1, "value"], "truthy", null, null, "unknown")
 
-_w2(r, i1, want) := [] if {
-	_s2(r, i1) != want
-} else := check.why_value(r, ["setting", i1, "value"], sprintf("setting[%d].value", [i1]), "true", null, _s2(r, i1), want)
+_w2(r, i1, want) := check.why_value(r, ["setting", i1, "value"], sprintf("setting[%d].value", [i1]), "true", null, _s2(r, i1), want)
 
 # {all: the 3 nodes above}
 _s3(r, i1) := tri.all_of([_s0(r, i1), _s1(r, i1), _s2(r, i1)])

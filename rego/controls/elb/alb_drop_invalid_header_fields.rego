@@ -66,13 +66,9 @@ _reason(r, want) := _why(r, want)
 # {attr: load_balancer_type, equals: application, default: application}
 _s0(r) := check.value(r, ["load_balancer_type"], "equals", "application", "application", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "\"application\"", "application", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "\"application\"", "application", _s0(r), want)
 
 # {attr: drop_invalid_header_fields, truthy: true, default: false}
 _s1(r) := check.value(r, ["drop_invalid_header_fields"], "truthy", null, false, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["drop_invalid_header_fields"], "drop_invalid_header_fields", "true", false, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["drop_invalid_header_fields"], "drop_invalid_header_fields", "true", false, _s1(r), want)

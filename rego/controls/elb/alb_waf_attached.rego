@@ -72,16 +72,12 @@ _reason(r, want) := _why(r, want)
 # {attr: load_balancer_type, equals: application, default: application}
 _s0(r) := check.value(r, ["load_balancer_type"], "equals", "application", "application", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "\"application\"", "application", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "\"application\"", "application", _s0(r), want)
 
 # {attr: internal, falsy: true, default: false, if_unknown: default}
 _s1(r) := check.value(r, ["internal"], "falsy", null, false, "default")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_default(r, ["internal"], "internal", "false or unset", false, _s1(r), want)
+_w1(r, want) := check.why_default(r, ["internal"], "internal", "false or unset", false, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

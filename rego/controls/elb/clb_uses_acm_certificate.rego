@@ -75,29 +75,21 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {attr: lb_protocol, not_matches: '(?i)^(https|ssl)$', expect: 'a listener without TLS, or an ACM
 #     certificate', quiet: true}
 _s0(r, i1) := check.value(r, ["listener", i1, "lb_protocol"], "not_matches", `(?i)^(https|ssl)$`, null, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["listener", i1, "lb_protocol"], sprintf("listener[%d].lb_protocol", [i1]), "a listener without TLS, or an ACM certificate", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["listener", i1, "lb_protocol"], sprintf("listener[%d].lb_protocol", [i1]), "a listener without TLS, or an ACM certificate", null, _s0(r, i1), want)
 
 # {attr: ssl_certificate_id, matches: '^arn:aws[a-z-]*:acm:', label: listener certificate, expect: an
 #     ACM certificate ARN}
 _s1(r, i1) := check.value(r, ["listener", i1, "ssl_certificate_id"], "matches", `^arn:aws[a-z-]*:acm:`, null, "unknown")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := check.why_value(r, ["listener", i1, "ssl_certificate_id"], "listener certificate", "an ACM certificate ARN", null, _s1(r, i1), want)
+_w1(r, i1, want) := check.why_value(r, ["listener", i1, "ssl_certificate_id"], "listener certificate", "an ACM certificate ARN", null, _s1(r, i1), want)
 
 # {any: the 2 nodes above}
 _s2(r, i1) := tri.any_of([_s0(r, i1), _s1(r, i1)])

@@ -96,38 +96,28 @@ _reason(r, want) := _why(r, want)
 # {attr: load_balancer_type, not_equals: gateway, default: application}
 _s0(r) := check.value(r, ["load_balancer_type"], "not_equals", "gateway", "application", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "anything but \"gateway\"", "application", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "anything but \"gateway\"", "application", _s0(r), want)
 
 # {attr: 'access_logs[0].bucket', exists: true, label: access log bucket}
 _s1(r) := check.value(r, ["access_logs", 0, "bucket"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["access_logs", 0, "bucket"], "access log bucket", "a value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["access_logs", 0, "bucket"], "access log bucket", "a value", null, _s1(r), want)
 
 # {attr: 'access_logs[0].enabled', truthy: true, default: false}
 _s2(r) := check.value(r, ["access_logs", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["access_logs", 0, "enabled"], "access_logs[0].enabled", "true", false, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["access_logs", 0, "enabled"], "access_logs[0].enabled", "true", false, _s2(r), want)
 
 # {attr: listener, exists: true, label: classic listener}
 _s3(r) := check.value(r, ["listener"], "exists", null, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["listener"], "classic listener", "a value", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["listener"], "classic listener", "a value", null, _s3(r), want)
 
 # {attr: 'access_logs[0].enabled', not_equals: false, default: true, expect: not false (classic load
 #     balancers log by default)}
 _s4(r) := check.value(r, ["access_logs", 0, "enabled"], "not_equals", false, true, "unknown")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_value(r, ["access_logs", 0, "enabled"], "access_logs[0].enabled", "not false (classic load balancers log by default)", true, _s4(r), want)
+_w4(r, want) := check.why_value(r, ["access_logs", 0, "enabled"], "access_logs[0].enabled", "not false (classic load balancers log by default)", true, _s4(r), want)
 
 # {quiet: true, all: the 2 nodes above}
 _s5(r) := tri.all_of([_s3(r), _s4(r)])

@@ -71,20 +71,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s1(r)
+_status := {r.address: _s1(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w1(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w1(r, want))
 
 # {attr: lb_protocol, matches: '(?i)^(https|ssl)$', expect: HTTPS or SSL}
 _s0(r, i1) := check.value(r, ["listener", i1, "lb_protocol"], "matches", `(?i)^(https|ssl)$`, null, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["listener", i1, "lb_protocol"], sprintf("listener[%d].lb_protocol", [i1]), "HTTPS or SSL", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["listener", i1, "lb_protocol"], sprintf("listener[%d].lb_protocol", [i1]), "HTTPS or SSL", null, _s0(r, i1), want)
 
 # {attr: 'listener[*].lb_protocol', matches: '(?i)^(https|ssl)$', expect: HTTPS or SSL}
 _s1(r) := check.items(r, ["listener"], "all", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["listener"])], "pass", "unknown")

@@ -63,17 +63,11 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: enable_deletion_protection, truthy: true, default: false}
 _s0(r) := check.value(r, ["enable_deletion_protection"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["enable_deletion_protection"], "enable_deletion_protection", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["enable_deletion_protection"], "enable_deletion_protection", "true", false, _s0(r), want)

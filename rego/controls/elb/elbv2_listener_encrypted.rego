@@ -104,9 +104,7 @@ _reason(r, want) := _why(r, want)
 # {attr: load_balancer_type, not_equals: gateway, default: application}
 _s0(r) := check.value(r, ["load_balancer_type"], "not_equals", "gateway", "application", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "anything but \"gateway\"", "application", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["load_balancer_type"], "load_balancer_type", "anything but \"gateway\"", "application", _s0(r), want)
 
 # refers_to:
 #   type: [aws_lb, aws_alb]
@@ -124,23 +122,17 @@ _w1(r, want) := [] if {
 # {attr: protocol, matches: '(?i)^(https|tls)$', expect: HTTPS or TLS}
 _s2(r) := check.value(r, ["protocol"], "matches", `(?i)^(https|tls)$`, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["protocol"], "protocol", "HTTPS or TLS", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["protocol"], "protocol", "HTTPS or TLS", null, _s2(r), want)
 
 # {attr: type, matches: '(?i)^redirect$', expect: a redirect to HTTPS}
 _s3(r, i1) := check.value(r, ["default_action", i1, "type"], "matches", `(?i)^redirect$`, null, "unknown")
 
-_w3(r, i1, want) := [] if {
-	_s3(r, i1) != want
-} else := check.why_value(r, ["default_action", i1, "type"], sprintf("default_action[%d].type", [i1]), "a redirect to HTTPS", null, _s3(r, i1), want)
+_w3(r, i1, want) := check.why_value(r, ["default_action", i1, "type"], sprintf("default_action[%d].type", [i1]), "a redirect to HTTPS", null, _s3(r, i1), want)
 
 # {attr: 'redirect[0].protocol', equals: HTTPS, default: '#{protocol}', label: redirect protocol}
 _s4(r, i1) := check.value(r, ["default_action", i1, "redirect", 0, "protocol"], "equals", "HTTPS", "#{protocol}", "unknown")
 
-_w4(r, i1, want) := [] if {
-	_s4(r, i1) != want
-} else := check.why_value(r, ["default_action", i1, "redirect", 0, "protocol"], "redirect protocol", "\"HTTPS\"", "#{protocol}", _s4(r, i1), want)
+_w4(r, i1, want) := check.why_value(r, ["default_action", i1, "redirect", 0, "protocol"], "redirect protocol", "\"HTTPS\"", "#{protocol}", _s4(r, i1), want)
 
 # {all: the 2 nodes above}
 _s5(r, i1) := tri.all_of([_s3(r, i1), _s4(r, i1)])

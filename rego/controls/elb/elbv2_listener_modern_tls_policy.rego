@@ -76,15 +76,11 @@ _reason(r, want) := _why(r, want)
 #     or TLS}
 _s0(r) := check.value(r, ["protocol"], "matches", `(?i)^(https|tls)$`, "HTTP", "default")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_default(r, ["protocol"], "protocol", "HTTPS or TLS", "HTTP", _s0(r), want)
+_w0(r, want) := check.why_default(r, ["protocol"], "protocol", "HTTPS or TLS", "HTTP", _s0(r), want)
 
 # {attr: ssl_policy, matches: '^ELBSecurityPolicy-(TLS13-1-[23]-|FS-1-2-|TLS-1-2-)', default: ELBSecurityPolicy-2016-08,
 #   if_unknown: default, label: TLS security policy, expect: a policy with TLS 1.2 or later (ELBSecurityPolicy-TLS13-1-2-2021-06
 #     or newer)}
 _s1(r) := check.value(r, ["ssl_policy"], "matches", `^ELBSecurityPolicy-(TLS13-1-[23]-|FS-1-2-|TLS-1-2-)`, "ELBSecurityPolicy-2016-08", "default")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_default(r, ["ssl_policy"], "TLS security policy", "a policy with TLS 1.2 or later (ELBSecurityPolicy-TLS13-1-2-2021-06 or newer)", "ELBSecurityPolicy-2016-08", _s1(r), want)
+_w1(r, want) := check.why_default(r, ["ssl_policy"], "TLS security policy", "a policy with TLS 1.2 or later (ELBSecurityPolicy-TLS13-1-2-2021-06 or newer)", "ELBSecurityPolicy-2016-08", _s1(r), want)

@@ -67,20 +67,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s6(r)
+_status := {r.address: _s6(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w6(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w6(r, want))
 
 # {attr: map_public_ip_on_launch, falsy: true, default: false, label: the subnet's map_public_ip_on_launch}
 _s0(r) := check.value(r, ["map_public_ip_on_launch"], "falsy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["map_public_ip_on_launch"], "the subnet's map_public_ip_on_launch", "false or unset", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["map_public_ip_on_launch"], "the subnet's map_public_ip_on_launch", "false or unset", false, _s0(r), want)
 
 # refers_to: {type: aws_subnet, via: 'ec2_attributes[0].subnet_id'}
 # check: the node above
@@ -97,16 +91,12 @@ _w1(r, want) := [] if {
 #   expect: a private subnet}
 _s2(r) := check.value(r, ["ec2_attributes", 0, "subnet_id"], "exists", null, null, "fail")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["ec2_attributes", 0, "subnet_id"], "ec2_attributes.subnet_id", "a private subnet", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["ec2_attributes", 0, "subnet_id"], "ec2_attributes.subnet_id", "a private subnet", null, _s2(r), want)
 
 # {attr: map_public_ip_on_launch, falsy: true, default: false}
 _s3(r) := check.value(r, ["map_public_ip_on_launch"], "falsy", null, false, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["map_public_ip_on_launch"], "map_public_ip_on_launch", "false or unset", false, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["map_public_ip_on_launch"], "map_public_ip_on_launch", "false or unset", false, _s3(r), want)
 
 # refers_to: {type: aws_subnet, via: 'ec2_attributes[0].subnet_id'}
 # check: the node above

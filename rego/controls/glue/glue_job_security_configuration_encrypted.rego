@@ -63,20 +63,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
+_status := {r.address: _s5(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w5(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w5(r, want))
 
 # {attr: security_configuration, exists: true, expect: the name of a security configuration}
 _s0(r) := check.value(r, ["security_configuration"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["security_configuration"], "security_configuration", "the name of a security configuration", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["security_configuration"], "security_configuration", "the name of a security configuration", null, _s0(r), want)
 
 # attr: encryption_configuration[0].s3_encryption[0].s3_encryption_mode
 # one_of: [SSE-S3, SSE-KMS]
@@ -84,17 +78,13 @@ _w0(r, want) := [] if {
 # label: s3_encryption_mode
 _s1(r) := check.value(r, ["encryption_configuration", 0, "s3_encryption", 0, "s3_encryption_mode"], "one_of", {"SSE-S3", "SSE-KMS"}, "DISABLED", "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["encryption_configuration", 0, "s3_encryption", 0, "s3_encryption_mode"], "s3_encryption_mode", "one of \"SSE-S3\", \"SSE-KMS\"", "DISABLED", _s1(r), want)
+_w1(r, want) := check.why_value(r, ["encryption_configuration", 0, "s3_encryption", 0, "s3_encryption_mode"], "s3_encryption_mode", "one of \"SSE-S3\", \"SSE-KMS\"", "DISABLED", _s1(r), want)
 
 # {attr: 'encryption_configuration[0].cloudwatch_encryption[0].cloudwatch_encryption_mode', equals: SSE-KMS,
 #   default: DISABLED, label: cloudwatch_encryption_mode}
 _s2(r) := check.value(r, ["encryption_configuration", 0, "cloudwatch_encryption", 0, "cloudwatch_encryption_mode"], "equals", "SSE-KMS", "DISABLED", "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["encryption_configuration", 0, "cloudwatch_encryption", 0, "cloudwatch_encryption_mode"], "cloudwatch_encryption_mode", "\"SSE-KMS\"", "DISABLED", _s2(r), want)
+_w2(r, want) := check.why_value(r, ["encryption_configuration", 0, "cloudwatch_encryption", 0, "cloudwatch_encryption_mode"], "cloudwatch_encryption_mode", "\"SSE-KMS\"", "DISABLED", _s2(r), want)
 
 # {all: the 2 nodes above}
 _s3(r) := tri.all_of([_s1(r), _s2(r)])

@@ -67,13 +67,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # policy: policy
 # label: policy
@@ -83,6 +79,4 @@ _reason(r, want) := _why(r, want)
 #   resources: ['*']
 _s0(r) := policy.status(r, ["policy"], "none", {"actions": ["aws-marketplace:Subscribe"], "effect": "Allow", "resources": ["*"]}, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := policy.why(r, ["policy"], "policy", "none", {"actions": ["aws-marketplace:Subscribe"], "effect": "Allow", "resources": ["*"]}, ["an Allow statement covering aws-marketplace:Subscribe on resource *", "Allow statement covering aws-marketplace:Subscribe on resource *"], _s0(r), want)
+_w0(r, want) := policy.why(r, ["policy"], "policy", "none", {"actions": ["aws-marketplace:Subscribe"], "effect": "Allow", "resources": ["*"]}, ["an Allow statement covering aws-marketplace:Subscribe on resource *", "Allow statement covering aws-marketplace:Subscribe on resource *"], _s0(r), want)

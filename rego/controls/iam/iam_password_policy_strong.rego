@@ -61,77 +61,59 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s7(r)
-
-_why(r, want) := plan.reasons(_w7(r, want))
-
 # Account-level control: the plan passes when any judged resource passes. The first passing
 # resource decides (OPA stops there), so the others' outcomes are only computed when none passes.
 _best := "pass" if _any_passes
 
-else := tri.any_of([_outcome(r) | some r in _judged])
+else := tri.any_of([_s7(r) | some r in _judged])
 
 _any_passes if {
 	some r in _judged
-	_outcome(r) == "pass"
+	_s7(r) == "pass"
 }
 
 _status := {r.address: _best | some r in _judged}
 
 # Each resource explains its own outcome, which may differ from the plan-wide one.
-_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
+_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, plan.reasons(_w7(r, _s7(r)))])
 
 # {attr: minimum_password_length, gte: 14, default: 6, label: minimum_password_length, expect: 14
 #     or more}
 _s0(r) := check.value(r, ["minimum_password_length"], "bounds", {"gte": 14}, 6, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["minimum_password_length"], "minimum_password_length", "14 or more", 6, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["minimum_password_length"], "minimum_password_length", "14 or more", 6, _s0(r), want)
 
 # {attr: password_reuse_prevention, gte: 24, default: 0, if_unknown: default, label: password_reuse_prevention,
 #   expect: 24 (the last 24 passwords cannot be reused)}
 _s1(r) := check.value(r, ["password_reuse_prevention"], "bounds", {"gte": 24}, 0, "default")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_default(r, ["password_reuse_prevention"], "password_reuse_prevention", "24 (the last 24 passwords cannot be reused)", 0, _s1(r), want)
+_w1(r, want) := check.why_default(r, ["password_reuse_prevention"], "password_reuse_prevention", "24 (the last 24 passwords cannot be reused)", 0, _s1(r), want)
 
 # {attr: require_lowercase_characters, truthy: true, default: false, if_unknown: default}
 _s2(r) := check.value(r, ["require_lowercase_characters"], "truthy", null, false, "default")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_default(r, ["require_lowercase_characters"], "require_lowercase_characters", "true", false, _s2(r), want)
+_w2(r, want) := check.why_default(r, ["require_lowercase_characters"], "require_lowercase_characters", "true", false, _s2(r), want)
 
 # {attr: require_uppercase_characters, truthy: true, default: false, if_unknown: default}
 _s3(r) := check.value(r, ["require_uppercase_characters"], "truthy", null, false, "default")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_default(r, ["require_uppercase_characters"], "require_uppercase_characters", "true", false, _s3(r), want)
+_w3(r, want) := check.why_default(r, ["require_uppercase_characters"], "require_uppercase_characters", "true", false, _s3(r), want)
 
 # {attr: require_numbers, truthy: true, default: false, if_unknown: default}
 _s4(r) := check.value(r, ["require_numbers"], "truthy", null, false, "default")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_default(r, ["require_numbers"], "require_numbers", "true", false, _s4(r), want)
+_w4(r, want) := check.why_default(r, ["require_numbers"], "require_numbers", "true", false, _s4(r), want)
 
 # {attr: require_symbols, truthy: true, default: false, if_unknown: default}
 _s5(r) := check.value(r, ["require_symbols"], "truthy", null, false, "default")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_default(r, ["require_symbols"], "require_symbols", "true", false, _s5(r), want)
+_w5(r, want) := check.why_default(r, ["require_symbols"], "require_symbols", "true", false, _s5(r), want)
 
 # {attr: max_password_age, gte: 1, lte: 90, default: 0, if_unknown: default, label: max_password_age,
 #   expect: 1 to 90 days}
 _s6(r) := check.value(r, ["max_password_age"], "bounds", {"gte": 1, "lte": 90}, 0, "default")
 
-_w6(r, want) := [] if {
-	_s6(r) != want
-} else := check.why_default(r, ["max_password_age"], "max_password_age", "1 to 90 days", 0, _s6(r), want)
+_w6(r, want) := check.why_default(r, ["max_password_age"], "max_password_age", "1 to 90 days", 0, _s6(r), want)
 
 # {all: the 7 nodes above}
 _s7(r) := tri.all_of([_s0(r), _s1(r), _s2(r), _s3(r), _s4(r), _s5(r), _s6(r)])

@@ -67,35 +67,25 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
+_status := {r.address: _s5(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w5(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w5(r, want))
 
 # {attr: 'server_side_encryption[0].enabled', truthy: true, default: false}
 _s0(r) := check.value(r, ["server_side_encryption", 0, "enabled"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["server_side_encryption", 0, "enabled"], "server_side_encryption[0].enabled", "true", false, _s0(r), want)
 
 # {attr: kinesis_source_configuration, exists: true, label: kinesis_source_configuration, expect: a
 #     Kinesis source stream}
 _s1(r) := check.value(r, ["kinesis_source_configuration"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["kinesis_source_configuration"], "kinesis_source_configuration", "a Kinesis source stream", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["kinesis_source_configuration"], "kinesis_source_configuration", "a Kinesis source stream", null, _s1(r), want)
 
 # {attr: encryption_type, equals: KMS, default: NONE, label: the source stream's encryption_type}
 _s2(r) := check.value(r, ["encryption_type"], "equals", "KMS", "NONE", "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["encryption_type"], "the source stream's encryption_type", "\"KMS\"", "NONE", _s2(r), want)
+_w2(r, want) := check.why_value(r, ["encryption_type"], "the source stream's encryption_type", "\"KMS\"", "NONE", _s2(r), want)
 
 # refers_to: {type: aws_kinesis_stream, via: 'kinesis_source_configuration[0].kinesis_stream_arn'}
 # check: the node above

@@ -61,27 +61,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
+_status := {r.address: _s5(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w5(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w5(r, want))
 
 # {attr: encryption_type, equals: KMS, default: NONE}
 _s0(r) := check.value(r, ["encryption_type"], "equals", "KMS", "NONE", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["encryption_type"], "encryption_type", "\"KMS\"", "NONE", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["encryption_type"], "encryption_type", "\"KMS\"", "NONE", _s0(r), want)
 
 # {attr: is_enabled, truthy: true, default: true, label: the key's is_enabled}
 _s1(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["is_enabled"], "the key's is_enabled", "true", true, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["is_enabled"], "the key's is_enabled", "true", true, _s1(r), want)
 
 # refers_to: {type: aws_kms_key, via: kms_key_id}
 # check: the node above
@@ -98,9 +90,7 @@ _w2(r, want) := [] if {
 #   expect: a customer managed key (not alias/aws/kinesis)}
 _s3(r) := check.value(r, ["kms_key_id"], "matches", `^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/|[0-9a-f]{8}-[0-9a-f]{4}-|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:alias/[^a]|alias/[^a]|alias/a[^w]|alias/aw[^s]|alias/aws[^/])`, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["kms_key_id"], "kms_key_id", "a customer managed key (not alias/aws/kinesis)", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["kms_key_id"], "kms_key_id", "a customer managed key (not alias/aws/kinesis)", null, _s3(r), want)
 
 # {any: the 2 nodes above}
 _s4(r) := tri.any_of([_s2(r), _s3(r)])

@@ -59,20 +59,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: is_enabled, truthy: true, default: true}
 _s0(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["is_enabled"], "is_enabled", "true", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["is_enabled"], "is_enabled", "true", true, _s0(r), want)
 
 # {rego: file}
 _s1(r) := result(r).status

@@ -76,16 +76,12 @@ _reason(r, want) := _why(r, want)
 #     spec}
 _s0(r) := check.value(r, ["customer_master_key_spec"], "equals", "SYMMETRIC_DEFAULT", "SYMMETRIC_DEFAULT", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["customer_master_key_spec"], "key spec", "\"SYMMETRIC_DEFAULT\"", "SYMMETRIC_DEFAULT", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["customer_master_key_spec"], "key spec", "\"SYMMETRIC_DEFAULT\"", "SYMMETRIC_DEFAULT", _s0(r), want)
 
 # {attr: key_usage, equals: ENCRYPT_DECRYPT, default: ENCRYPT_DECRYPT, label: key usage}
 _s1(r) := check.value(r, ["key_usage"], "equals", "ENCRYPT_DECRYPT", "ENCRYPT_DECRYPT", "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["key_usage"], "key usage", "\"ENCRYPT_DECRYPT\"", "ENCRYPT_DECRYPT", _s1(r), want)
+_w1(r, want) := check.why_value(r, ["key_usage"], "key usage", "\"ENCRYPT_DECRYPT\"", "ENCRYPT_DECRYPT", _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])
@@ -97,17 +93,13 @@ _w2(r, want) := [] if {
 # {attr: enable_key_rotation, truthy: true, default: false}
 _s3(r) := check.value(r, ["enable_key_rotation"], "truthy", null, false, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["enable_key_rotation"], "enable_key_rotation", "true", false, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["enable_key_rotation"], "enable_key_rotation", "true", false, _s3(r), want)
 
 # {attr: rotation_period_in_days, lte: 365, default: 365, if_unknown: default, label: rotation period
 #     (days)}
 _s4(r) := check.value(r, ["rotation_period_in_days"], "bounds", {"lte": 365}, 365, "default")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_default(r, ["rotation_period_in_days"], "rotation period (days)", "<= 365", 365, _s4(r), want)
+_w4(r, want) := check.why_default(r, ["rotation_period_in_days"], "rotation period (days)", "<= 365", 365, _s4(r), want)
 
 # {all: the 2 nodes above}
 _s5(r) := tri.all_of([_s3(r), _s4(r)])

@@ -59,18 +59,12 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: reserved_concurrent_executions, gte: 0, default: -1, expect: a reservation of 0 or more concurrent
 #     executions}
 _s0(r) := check.value(r, ["reserved_concurrent_executions"], "bounds", {"gte": 0}, -1, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["reserved_concurrent_executions"], "reserved_concurrent_executions", "a reservation of 0 or more concurrent executions", -1, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["reserved_concurrent_executions"], "reserved_concurrent_executions", "a reservation of 0 or more concurrent executions", -1, _s0(r), want)

@@ -67,28 +67,20 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {attr: dead_letter_config, exists: true, label: dead_letter_config, expect: a dead-letter queue
 #     or topic}
 _s0(r) := check.value(r, ["dead_letter_config"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["dead_letter_config"], "dead_letter_config", "a dead-letter queue or topic", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["dead_letter_config"], "dead_letter_config", "a dead-letter queue or topic", null, _s0(r), want)
 
 # {attr: 'destination_config[0].on_failure', exists: true, label: on_failure destination}
 _s1(r) := check.value(r, ["destination_config", 0, "on_failure"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["destination_config", 0, "on_failure"], "on_failure destination", "a value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["destination_config", 0, "on_failure"], "on_failure destination", "a value", null, _s1(r), want)
 
 # referenced_by: {type: aws_lambda_function_event_invoke_config, via: function_name}
 # check: the node above

@@ -71,21 +71,15 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s6(r)
+_status := {r.address: _s6(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w6(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w6(r, want))
 
 # {attr: 'vpc_config[0].subnet_ids', exists: true, label: vpc_config subnet_ids, expect: at least
 #     one subnet}
 _s0(r) := check.value(r, ["vpc_config", 0, "subnet_ids"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["vpc_config", 0, "subnet_ids"], "vpc_config subnet_ids", "at least one subnet", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["vpc_config", 0, "subnet_ids"], "vpc_config subnet_ids", "at least one subnet", null, _s0(r), want)
 
 # refers_to: {type: aws_subnet, via: 'vpc_config[0].subnet_ids'}
 # quiet: true
@@ -108,9 +102,7 @@ _w2(r, want) := [] if {
 #     least one security group}
 _s3(r) := check.value(r, ["vpc_config", 0, "security_group_ids"], "exists", null, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["vpc_config", 0, "security_group_ids"], "vpc_config security_group_ids", "at least one security group", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["vpc_config", 0, "security_group_ids"], "vpc_config security_group_ids", "at least one security group", null, _s3(r), want)
 
 # refers_to: {type: aws_security_group, via: 'vpc_config[0].security_group_ids'}
 # quiet: true

@@ -76,35 +76,25 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s9(r)
+_status := {r.address: _s9(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w9(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w9(r, want))
 
 # {attr: authorization_type, not_equals: NONE, label: function URL authorization_type, expect: AWS_IAM}
 _s0(r) := check.value(r, ["authorization_type"], "not_equals", "NONE", null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["authorization_type"], "function URL authorization_type", "AWS_IAM", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["authorization_type"], "function URL authorization_type", "AWS_IAM", null, _s0(r), want)
 
 # {attr: principal, not_matches: '^\*$|\.amazonaws\.com(\.cn)?$', label: principal, expect: 'an account
 #     or role, or a principal limited by source_arn or source_account'}
 _s1(r) := check.value(r, ["principal"], "not_matches", `^\*$|\.amazonaws\.com(\.cn)?$`, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["principal"], "principal", "an account or role, or a principal limited by source_arn or source_account", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["principal"], "principal", "an account or role, or a principal limited by source_arn or source_account", null, _s1(r), want)
 
 # {attr: source_arn, exists: true, quiet: true}
 _s2(r) := check.value(r, ["source_arn"], "exists", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["source_arn"], "source_arn", "a value", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["source_arn"], "source_arn", "a value", null, _s2(r), want)
 
 # refers_to:
 #   type: [aws_s3_bucket, aws_sns_topic, aws_sqs_queue, aws_cloudwatch_event_rule, aws_cloudwatch_log_group,
@@ -123,23 +113,17 @@ _w3(r, want) := [] if {
 # {attr: source_account, exists: true, quiet: true}
 _s4(r) := check.value(r, ["source_account"], "exists", null, null, "unknown")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_value(r, ["source_account"], "source_account", "a value", null, _s4(r), want)
+_w4(r, want) := check.why_value(r, ["source_account"], "source_account", "a value", null, _s4(r), want)
 
 # {attr: principal, equals: '*'}
 _s5(r) := check.value(r, ["principal"], "equals", "*", null, "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_value(r, ["principal"], "principal", "\"*\"", null, _s5(r), want)
+_w5(r, want) := check.why_value(r, ["principal"], "principal", "\"*\"", null, _s5(r), want)
 
 # {attr: principal_org_id, exists: true, quiet: true}
 _s6(r) := check.value(r, ["principal_org_id"], "exists", null, null, "unknown")
 
-_w6(r, want) := [] if {
-	_s6(r) != want
-} else := check.why_value(r, ["principal_org_id"], "principal_org_id", "a value", null, _s6(r), want)
+_w6(r, want) := check.why_value(r, ["principal_org_id"], "principal_org_id", "a value", null, _s6(r), want)
 
 # {all: the 2 nodes above, quiet: true}
 _s7(r) := tri.all_of([_s5(r), _s6(r)])

@@ -52,18 +52,12 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: 'tracing_config[0].mode', equals: Active, default: PassThrough, if_unknown: default, label: tracing
 #     mode}
 _s0(r) := check.value(r, ["tracing_config", 0, "mode"], "equals", "Active", "PassThrough", "default")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_default(r, ["tracing_config", 0, "mode"], "tracing mode", "\"Active\"", "PassThrough", _s0(r), want)
+_w0(r, want) := check.why_default(r, ["tracing_config", 0, "mode"], "tracing mode", "\"Active\"", "PassThrough", _s0(r), want)

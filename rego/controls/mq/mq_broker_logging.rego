@@ -57,34 +57,24 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s4(r)
+_status := {r.address: _s4(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w4(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w4(r, want))
 
 # {attr: 'logs[0].general', truthy: true, default: false, label: logs.general}
 _s0(r) := check.value(r, ["logs", 0, "general"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["logs", 0, "general"], "logs.general", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["logs", 0, "general"], "logs.general", "true", false, _s0(r), want)
 
 # {attr: engine_type, equals: RabbitMQ, expect: RabbitMQ (no audit log)}
 _s1(r) := check.value(r, ["engine_type"], "equals", "RabbitMQ", null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["engine_type"], "engine_type", "RabbitMQ (no audit log)", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["engine_type"], "engine_type", "RabbitMQ (no audit log)", null, _s1(r), want)
 
 # {attr: 'logs[0].audit', truthy: true, default: false, label: logs.audit}
 _s2(r) := check.value(r, ["logs", 0, "audit"], "truthy", null, false, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["logs", 0, "audit"], "logs.audit", "true", false, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["logs", 0, "audit"], "logs.audit", "true", false, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])

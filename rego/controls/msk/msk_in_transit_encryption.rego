@@ -60,27 +60,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: 'encryption_info[0].encryption_in_transit[0].client_broker', equals: TLS, default: TLS, label: client_broker}
 _s0(r) := check.value(r, ["encryption_info", 0, "encryption_in_transit", 0, "client_broker"], "equals", "TLS", "TLS", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["encryption_info", 0, "encryption_in_transit", 0, "client_broker"], "client_broker", "\"TLS\"", "TLS", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["encryption_info", 0, "encryption_in_transit", 0, "client_broker"], "client_broker", "\"TLS\"", "TLS", _s0(r), want)
 
 # {attr: 'encryption_info[0].encryption_in_transit[0].in_cluster', truthy: true, default: true, label: in_cluster}
 _s1(r) := check.value(r, ["encryption_info", 0, "encryption_in_transit", 0, "in_cluster"], "truthy", null, true, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["encryption_info", 0, "encryption_in_transit", 0, "in_cluster"], "in_cluster", "true", true, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["encryption_info", 0, "encryption_in_transit", 0, "in_cluster"], "in_cluster", "true", true, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

@@ -56,18 +56,12 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: 'kafka_cluster_encryption_in_transit[0].encryption_type', equals: TLS, default: PLAINTEXT,
 #   label: kafka_cluster_encryption_in_transit encryption_type}
 _s0(r) := check.value(r, ["kafka_cluster_encryption_in_transit", 0, "encryption_type"], "equals", "TLS", "PLAINTEXT", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["kafka_cluster_encryption_in_transit", 0, "encryption_type"], "kafka_cluster_encryption_in_transit encryption_type", "\"TLS\"", "PLAINTEXT", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["kafka_cluster_encryption_in_transit", 0, "encryption_type"], "kafka_cluster_encryption_in_transit encryption_type", "\"TLS\"", "PLAINTEXT", _s0(r), want)

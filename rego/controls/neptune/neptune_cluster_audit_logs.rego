@@ -65,20 +65,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s1(r)
+_status := {r.address: _s1(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w1(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w1(r, want))
 
 # {equals: audit, label: exported log type}
 _s0(r, i1) := check.value(r, ["enable_cloudwatch_logs_exports", i1], "equals", "audit", null, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["enable_cloudwatch_logs_exports", i1], "exported log type", "\"audit\"", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["enable_cloudwatch_logs_exports", i1], "exported log type", "\"audit\"", null, _s0(r, i1), want)
 
 # {attr: 'enable_cloudwatch_logs_exports[*]', equals: audit, each: any, label: exported log type}
 _s1(r) := check.items(r, ["enable_cloudwatch_logs_exports"], "any", [_s0(r, i1) | some i1, _ in plan.list_at(r, ["enable_cloudwatch_logs_exports"])], "fail", "unknown")

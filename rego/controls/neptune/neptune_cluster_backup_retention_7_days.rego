@@ -54,18 +54,12 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: backup_retention_period, gte: 7, default: 1, label: backup_retention_period, expect: at least
 #     7 days}
 _s0(r) := check.value(r, ["backup_retention_period"], "bounds", {"gte": 7}, 1, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["backup_retention_period"], "backup_retention_period", "at least 7 days", 1, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["backup_retention_period"], "backup_retention_period", "at least 7 days", 1, _s0(r), want)

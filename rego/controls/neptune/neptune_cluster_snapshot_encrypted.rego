@@ -55,27 +55,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {attr: storage_encrypted, truthy: true, computed: true, if_unknown: fail, quiet: true}
 _s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s0(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false, label: storage_encrypted}
 _s1(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
 
 # refers_to: {type: aws_neptune_cluster, via: db_cluster_identifier}
 # check: the node above

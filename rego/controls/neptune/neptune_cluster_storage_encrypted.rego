@@ -61,27 +61,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s9(r)
+_status := {r.address: _s9(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w9(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w9(r, want))
 
 # {attr: storage_encrypted, truthy: true, default: false, label: storage_encrypted}
 _s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s0(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false, label: storage_encrypted}
 _s1(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
 
 # refers_to: {type: aws_neptune_cluster, via: db_cluster_identifier}
 # check: the node above
@@ -110,16 +102,12 @@ _w3(r, want) := [] if {
 # {attr: snapshot_identifier, exists: true}
 _s4(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "unknown")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s4(r), want)
+_w4(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s4(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false, label: storage_encrypted}
 _s5(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s5(r), want)
+_w5(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s5(r), want)
 
 # refers_to: {type: aws_neptune_cluster, via: db_cluster_identifier}
 # check: the node above

@@ -68,34 +68,24 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s6(r)
+_status := {r.address: _s6(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w6(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w6(r, want))
 
 # {attr: log_type, equals: AUDIT_LOGS}
 _s0(r, i1) := check.value(r, ["log_publishing_options", i1, "log_type"], "equals", "AUDIT_LOGS", null, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["log_publishing_options", i1, "log_type"], sprintf("log_publishing_options[%d].log_type", [i1]), "\"AUDIT_LOGS\"", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["log_publishing_options", i1, "log_type"], sprintf("log_publishing_options[%d].log_type", [i1]), "\"AUDIT_LOGS\"", null, _s0(r, i1), want)
 
 # {attr: enabled, truthy: true, default: true}
 _s1(r, i1) := check.value(r, ["log_publishing_options", i1, "enabled"], "truthy", null, true, "unknown")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := check.why_value(r, ["log_publishing_options", i1, "enabled"], sprintf("log_publishing_options[%d].enabled", [i1]), "true", true, _s1(r, i1), want)
+_w1(r, i1, want) := check.why_value(r, ["log_publishing_options", i1, "enabled"], sprintf("log_publishing_options[%d].enabled", [i1]), "true", true, _s1(r, i1), want)
 
 # {attr: cloudwatch_log_group_arn, exists: true}
 _s2(r, i1) := check.value(r, ["log_publishing_options", i1, "cloudwatch_log_group_arn"], "exists", null, null, "unknown")
 
-_w2(r, i1, want) := [] if {
-	_s2(r, i1) != want
-} else := check.why_value(r, ["log_publishing_options", i1, "cloudwatch_log_group_arn"], sprintf("log_publishing_options[%d].cloudwatch_log_group_arn", [i1]), "a value", null, _s2(r, i1), want)
+_w2(r, i1, want) := check.why_value(r, ["log_publishing_options", i1, "cloudwatch_log_group_arn"], sprintf("log_publishing_options[%d].cloudwatch_log_group_arn", [i1]), "a value", null, _s2(r, i1), want)
 
 # {all: the 3 nodes above}
 _s3(r, i1) := tri.all_of([_s0(r, i1), _s1(r, i1), _s2(r, i1)])
@@ -114,9 +104,7 @@ _w4(r, want) := [] if {
 # {attr: 'advanced_security_options[0].enabled', truthy: true, default: false, if_unknown: default}
 _s5(r) := check.value(r, ["advanced_security_options", 0, "enabled"], "truthy", null, false, "default")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_default(r, ["advanced_security_options", 0, "enabled"], "advanced_security_options[0].enabled", "true", false, _s5(r), want)
+_w5(r, want) := check.why_default(r, ["advanced_security_options", 0, "enabled"], "advanced_security_options[0].enabled", "true", false, _s5(r), want)
 
 # {all: the 2 nodes above}
 _s6(r) := tri.all_of([_s4(r), _s5(r)])

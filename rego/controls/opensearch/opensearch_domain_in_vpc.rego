@@ -71,17 +71,11 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: 'vpc_options[0].subnet_ids', exists: true, expect: subnets in a VPC}
 _s0(r) := check.value(r, ["vpc_options", 0, "subnet_ids"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["vpc_options", 0, "subnet_ids"], "vpc_options[0].subnet_ids", "subnets in a VPC", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["vpc_options", 0, "subnet_ids"], "vpc_options[0].subnet_ids", "subnets in a VPC", null, _s0(r), want)

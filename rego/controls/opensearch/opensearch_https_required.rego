@@ -58,28 +58,20 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: 'domain_endpoint_options[0].enforce_https', truthy: true, default: true}
 _s0(r) := check.value(r, ["domain_endpoint_options", 0, "enforce_https"], "truthy", null, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["domain_endpoint_options", 0, "enforce_https"], "domain_endpoint_options[0].enforce_https", "true", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["domain_endpoint_options", 0, "enforce_https"], "domain_endpoint_options[0].enforce_https", "true", true, _s0(r), want)
 
 # attr: domain_endpoint_options[0].tls_security_policy
 # one_of: [Policy-Min-TLS-1-2-2019-07, Policy-Min-TLS-1-2-PFS-2023-10]
 _s1(r) := check.value(r, ["domain_endpoint_options", 0, "tls_security_policy"], "one_of", {"Policy-Min-TLS-1-2-2019-07", "Policy-Min-TLS-1-2-PFS-2023-10"}, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["domain_endpoint_options", 0, "tls_security_policy"], "domain_endpoint_options[0].tls_security_policy", "one of \"Policy-Min-TLS-1-2-2019-07\", \"Policy-Min-TLS-1-2-PFS-2023-10\"", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["domain_endpoint_options", 0, "tls_security_policy"], "domain_endpoint_options[0].tls_security_policy", "one of \"Policy-Min-TLS-1-2-2019-07\", \"Policy-Min-TLS-1-2-PFS-2023-10\"", null, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

@@ -73,17 +73,11 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: 'node_to_node_encryption[0].enabled', truthy: true}
 _s0(r) := check.value(r, ["node_to_node_encryption", 0, "enabled"], "truthy", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["node_to_node_encryption", 0, "enabled"], "node_to_node_encryption[0].enabled", "true", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["node_to_node_encryption", 0, "enabled"], "node_to_node_encryption[0].enabled", "true", null, _s0(r), want)

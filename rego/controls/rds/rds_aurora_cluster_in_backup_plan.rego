@@ -70,9 +70,7 @@ _reason(r, want) := _why(r, want)
 # expect: an Aurora engine
 _s0(r) := check.value(r, ["engine"], "one_of", {"aurora", "aurora-mysql", "aurora-postgresql"}, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["engine"], "engine", "an Aurora engine", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["engine"], "engine", "an Aurora engine", null, _s0(r), want)
 
 # {in_backup_plan: true}
 _s1(r) := backup.status(r)

@@ -56,37 +56,27 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s9(r)
+_status := {r.address: _s9(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w9(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w9(r, want))
 
 # {attr: enabled_cloudwatch_logs_exports, exists: true, label: enabled_cloudwatch_logs_exports, expect: at
 #     least one log type}
 _s0(r) := check.value(r, ["enabled_cloudwatch_logs_exports"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", "at least one log type", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports"], "enabled_cloudwatch_logs_exports", "at least one log type", null, _s0(r), want)
 
 # attr: engine
 # none_of: [aurora-mysql, aurora]
 # quiet: true
 _s1(r) := check.value(r, ["engine"], "none_of", {"aurora-mysql", "aurora"}, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["engine"], "engine", "none of \"aurora-mysql\", \"aurora\"", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["engine"], "engine", "none of \"aurora-mysql\", \"aurora\"", null, _s1(r), want)
 
 # {equals: audit, label: exported log, expect: '"audit" among them'}
 _s2(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "audit", null, "unknown")
 
-_w2(r, i1, want) := [] if {
-	_s2(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s2(r, i1), want)
+_w2(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s2(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: audit, each: any, label: exported log, expect: '"audit"
 #     among them'}
@@ -106,16 +96,12 @@ _w4(r, want) := [] if {
 # {attr: engine, not_equals: aurora-postgresql, quiet: true}
 _s5(r) := check.value(r, ["engine"], "not_equals", "aurora-postgresql", null, "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_value(r, ["engine"], "engine", "anything but \"aurora-postgresql\"", null, _s5(r), want)
+_w5(r, want) := check.why_value(r, ["engine"], "engine", "anything but \"aurora-postgresql\"", null, _s5(r), want)
 
 # {equals: postgresql, label: exported log, expect: '"postgresql" among them'}
 _s6(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "postgresql", null, "unknown")
 
-_w6(r, i1, want) := [] if {
-	_s6(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"postgresql\" among them", null, _s6(r, i1), want)
+_w6(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"postgresql\" among them", null, _s6(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: postgresql, each: any, label: exported log,
 #   expect: '"postgresql" among them'}

@@ -72,23 +72,17 @@ _reason(r, want) := _why(r, want)
 # {attr: engine_mode, not_equals: serverless, default: provisioned}
 _s0(r) := check.value(r, ["engine_mode"], "not_equals", "serverless", "provisioned", "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["engine_mode"], "engine_mode", "anything but \"serverless\"", "provisioned", _s0(r), want)
+_w0(r, want) := check.why_value(r, ["engine_mode"], "engine_mode", "anything but \"serverless\"", "provisioned", _s0(r), want)
 
 # {attr: db_cluster_instance_class, exists: true, quiet: true}
 _s1(r) := check.value(r, ["db_cluster_instance_class"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["db_cluster_instance_class"], "db_cluster_instance_class", "a value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["db_cluster_instance_class"], "db_cluster_instance_class", "a value", null, _s1(r), want)
 
 # {attr: instance_class, exists: true}
 _s2(r) := check.value(r, ["instance_class"], "exists", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["instance_class"], "instance_class", "a value", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["instance_class"], "instance_class", "a value", null, _s2(r), want)
 
 # referenced_by: {type: aws_rds_cluster_instance, via: cluster_identifier}
 # check: the node above

@@ -62,61 +62,45 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s9(r)
+_status := {r.address: _s9(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w9(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w9(r, want))
 
 # {attr: storage_encrypted, truthy: true, if_unknown: fail, label: storage_encrypted}
 _s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s0(r), want)
 
 # {attr: engine_mode, equals: serverless, default: provisioned, label: engine_mode, expect: '"serverless"
 #     (Aurora Serverless v1); AWS creates any other new cluster unencrypted unless storage_encrypted
 #     = true'}
 _s1(r) := check.value(r, ["engine_mode"], "equals", "serverless", "provisioned", "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\" (Aurora Serverless v1); AWS creates any other new cluster unencrypted unless storage_encrypted = true", "provisioned", _s1(r), want)
+_w1(r, want) := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\" (Aurora Serverless v1); AWS creates any other new cluster unencrypted unless storage_encrypted = true", "provisioned", _s1(r), want)
 
 # {attr: snapshot_identifier, exists: true, label: snapshot_identifier, expect: a snapshot whose encryption
 #     the cluster would inherit}
 _s2(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a snapshot whose encryption the cluster would inherit", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a snapshot whose encryption the cluster would inherit", null, _s2(r), want)
 
 # {attr: replication_source_identifier, exists: true, label: replication_source_identifier, expect: a
 #     source cluster whose encryption the replica would inherit}
 _s3(r) := check.value(r, ["replication_source_identifier"], "exists", null, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a source cluster whose encryption the replica would inherit", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a source cluster whose encryption the replica would inherit", null, _s3(r), want)
 
 # {attr: global_cluster_identifier, exists: true, label: global_cluster_identifier, expect: a global
 #     cluster whose encryption the member would inherit}
 _s4(r) := check.value(r, ["global_cluster_identifier"], "exists", null, null, "unknown")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a global cluster whose encryption the member would inherit", null, _s4(r), want)
+_w4(r, want) := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a global cluster whose encryption the member would inherit", null, _s4(r), want)
 
 # {attr: restore_to_point_in_time, exists: true, label: restore_to_point_in_time, expect: a source
 #     cluster whose encryption the restore would inherit}
 _s5(r) := check.value(r, ["restore_to_point_in_time"], "exists", null, null, "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a source cluster whose encryption the restore would inherit", null, _s5(r), want)
+_w5(r, want) := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a source cluster whose encryption the restore would inherit", null, _s5(r), want)
 
 # {any: the 4 nodes above}
 _s6(r) := tri.any_of([_s2(r), _s3(r), _s4(r), _s5(r)])
@@ -128,9 +112,7 @@ _w6(r, want) := [] if {
 # {attr: storage_encrypted, truthy: true, label: storage_encrypted}
 _s7(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "unknown")
 
-_w7(r, want) := [] if {
-	_s7(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s7(r), want)
+_w7(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s7(r), want)
 
 # {quiet: true, all: the 2 nodes above}
 _s8(r) := tri.all_of([_s6(r), _s7(r)])

@@ -56,48 +56,38 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s22(r)
-
-_why(r, want) := plan.reasons(_w22(r, want))
-
 # Account-level control: the plan passes when any judged resource passes. The first passing
 # resource decides (OPA stops there), so the others' outcomes are only computed when none passes.
 _best := "pass" if _any_passes
 
-else := tri.any_of([_outcome(r) | some r in _judged])
+else := tri.any_of([_s22(r) | some r in _judged])
 
 _any_passes if {
 	some r in _judged
-	_outcome(r) == "pass"
+	_s22(r) == "pass"
 }
 
 _status := {r.address: _best | some r in _judged}
 
 # Each resource explains its own outcome, which may differ from the plan-wide one.
-_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, _why(r, _outcome(r))])
+_reason(r, _) := sprintf("no %s in this plan qualifies; this one: %s", [r.type, plan.reasons(_w22(r, _s22(r)))])
 
 # {attr: enabled, truthy: true, default: true, label: enabled}
 _s0(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["enabled"], "enabled", "true", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s0(r), want)
 
 # {attr: source_type, absent: true, quiet: true}
 _s1(r) := check.value(r, ["source_type"], "absent", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["source_type"], "source_type", "no value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["source_type"], "source_type", "no value", null, _s1(r), want)
 
 # attr: source_type
 # one_of: [db-instance, db-cluster]
 # label: source_type
 _s2(r) := check.value(r, ["source_type"], "one_of", {"db-instance", "db-cluster"}, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["source_type"], "source_type", "one of \"db-instance\", \"db-cluster\"", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["source_type"], "source_type", "one of \"db-instance\", \"db-cluster\"", null, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])
@@ -109,23 +99,17 @@ _w3(r, want) := [] if {
 # {attr: event_categories, absent: true, quiet: true}
 _s4(r) := check.value(r, ["event_categories"], "absent", null, null, "unknown")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s4(r), want)
+_w4(r, want) := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s4(r), want)
 
 # {attr: source_type, not_equals: db-instance, quiet: true}
 _s5(r) := check.value(r, ["source_type"], "not_equals", "db-instance", null, "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_value(r, ["source_type"], "source_type", "anything but \"db-instance\"", null, _s5(r), want)
+_w5(r, want) := check.why_value(r, ["source_type"], "source_type", "anything but \"db-instance\"", null, _s5(r), want)
 
 # {equals: failure, label: event category, expect: '"failure" among them'}
 _s6(r, i1) := check.value(r, ["event_categories", i1], "equals", "failure", null, "unknown")
 
-_w6(r, i1, want) := [] if {
-	_s6(r, i1) != want
-} else := check.why_value(r, ["event_categories", i1], "event category", "\"failure\" among them", null, _s6(r, i1), want)
+_w6(r, i1, want) := check.why_value(r, ["event_categories", i1], "event category", "\"failure\" among them", null, _s6(r, i1), want)
 
 # {attr: 'event_categories[*]', equals: failure, each: any, label: event category, expect: '"failure"
 #     among them'}
@@ -138,9 +122,7 @@ _w7(r, want) := [] if {
 # {equals: maintenance, label: event category, expect: '"maintenance" among them'}
 _s8(r, i1) := check.value(r, ["event_categories", i1], "equals", "maintenance", null, "unknown")
 
-_w8(r, i1, want) := [] if {
-	_s8(r, i1) != want
-} else := check.why_value(r, ["event_categories", i1], "event category", "\"maintenance\" among them", null, _s8(r, i1), want)
+_w8(r, i1, want) := check.why_value(r, ["event_categories", i1], "event category", "\"maintenance\" among them", null, _s8(r, i1), want)
 
 # {attr: 'event_categories[*]', equals: maintenance, each: any, label: event category, expect: '"maintenance"
 #     among them'}
@@ -167,23 +149,17 @@ _w11(r, want) := [] if {
 # {attr: event_categories, absent: true, quiet: true}
 _s12(r) := check.value(r, ["event_categories"], "absent", null, null, "unknown")
 
-_w12(r, want) := [] if {
-	_s12(r) != want
-} else := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s12(r), want)
+_w12(r, want) := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s12(r), want)
 
 # {attr: source_type, not_equals: db-cluster, quiet: true}
 _s13(r) := check.value(r, ["source_type"], "not_equals", "db-cluster", null, "unknown")
 
-_w13(r, want) := [] if {
-	_s13(r) != want
-} else := check.why_value(r, ["source_type"], "source_type", "anything but \"db-cluster\"", null, _s13(r), want)
+_w13(r, want) := check.why_value(r, ["source_type"], "source_type", "anything but \"db-cluster\"", null, _s13(r), want)
 
 # {equals: failover, label: event category, expect: '"failover" among them'}
 _s14(r, i1) := check.value(r, ["event_categories", i1], "equals", "failover", null, "unknown")
 
-_w14(r, i1, want) := [] if {
-	_s14(r, i1) != want
-} else := check.why_value(r, ["event_categories", i1], "event category", "\"failover\" among them", null, _s14(r, i1), want)
+_w14(r, i1, want) := check.why_value(r, ["event_categories", i1], "event category", "\"failover\" among them", null, _s14(r, i1), want)
 
 # {attr: 'event_categories[*]', equals: failover, each: any, label: event category, expect: '"failover"
 #     among them'}
@@ -203,23 +179,17 @@ _w16(r, want) := [] if {
 # {attr: event_categories, absent: true, quiet: true}
 _s17(r) := check.value(r, ["event_categories"], "absent", null, null, "unknown")
 
-_w17(r, want) := [] if {
-	_s17(r) != want
-} else := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s17(r), want)
+_w17(r, want) := check.why_value(r, ["event_categories"], "event_categories", "no value", null, _s17(r), want)
 
 # {attr: source_type, exists: true, quiet: true}
 _s18(r) := check.value(r, ["source_type"], "exists", null, null, "unknown")
 
-_w18(r, want) := [] if {
-	_s18(r) != want
-} else := check.why_value(r, ["source_type"], "source_type", "a value", null, _s18(r), want)
+_w18(r, want) := check.why_value(r, ["source_type"], "source_type", "a value", null, _s18(r), want)
 
 # {equals: failure, label: event category, expect: '"failure" among them'}
 _s19(r, i1) := check.value(r, ["event_categories", i1], "equals", "failure", null, "unknown")
 
-_w19(r, i1, want) := [] if {
-	_s19(r, i1) != want
-} else := check.why_value(r, ["event_categories", i1], "event category", "\"failure\" among them", null, _s19(r, i1), want)
+_w19(r, i1, want) := check.why_value(r, ["event_categories", i1], "event category", "\"failure\" among them", null, _s19(r, i1), want)
 
 # {attr: 'event_categories[*]', equals: failure, each: any, label: event category, expect: '"failure"
 #     among them'}

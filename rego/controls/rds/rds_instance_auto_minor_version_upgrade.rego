@@ -67,16 +67,12 @@ _reason(r, want) := _why(r, want)
 # {attr: instance_class, exists: true, label: instance_class (DB instances and cluster instances)}
 _s0(r) := check.value(r, ["instance_class"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["instance_class"], "instance_class (DB instances and cluster instances)", "a value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["instance_class"], "instance_class (DB instances and cluster instances)", "a value", null, _s0(r), want)
 
 # {attr: db_cluster_instance_class, exists: true, label: db_cluster_instance_class (Multi-AZ DB clusters)}
 _s1(r) := check.value(r, ["db_cluster_instance_class"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["db_cluster_instance_class"], "db_cluster_instance_class (Multi-AZ DB clusters)", "a value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["db_cluster_instance_class"], "db_cluster_instance_class (Multi-AZ DB clusters)", "a value", null, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])
@@ -88,6 +84,4 @@ _w2(r, want) := [] if {
 # {attr: auto_minor_version_upgrade, truthy: true, default: true, label: auto_minor_version_upgrade}
 _s3(r) := check.value(r, ["auto_minor_version_upgrade"], "truthy", null, true, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["auto_minor_version_upgrade"], "auto_minor_version_upgrade", "true", true, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["auto_minor_version_upgrade"], "auto_minor_version_upgrade", "true", true, _s3(r), want)

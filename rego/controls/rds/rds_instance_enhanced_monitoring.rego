@@ -58,13 +58,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # attr: monitoring_interval
 # one_of: [1, 5, 10, 15, 30, 60]
@@ -73,6 +69,4 @@ _reason(r, want) := _why(r, want)
 # expect: 1, 5, 10, 15, 30 or 60 seconds (0 is off)
 _s0(r) := check.value(r, ["monitoring_interval"], "one_of", {1, 5, 10, 15, 30, 60}, 0, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["monitoring_interval"], "monitoring_interval", "1, 5, 10, 15, 30 or 60 seconds (0 is off)", 0, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["monitoring_interval"], "monitoring_interval", "1, 5, 10, 15, 30 or 60 seconds (0 is off)", 0, _s0(r), want)

@@ -66,13 +66,9 @@ _reason(r, want) := _why(r, want)
 # expect: an engine with IAM authentication (mysql, mariadb, postgres)
 _s0(r) := check.value(r, ["engine"], "one_of", {"mysql", "mariadb", "postgres"}, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["engine"], "engine", "an engine with IAM authentication (mysql, mariadb, postgres)", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["engine"], "engine", "an engine with IAM authentication (mysql, mariadb, postgres)", null, _s0(r), want)
 
 # {attr: iam_database_authentication_enabled, truthy: true, default: false, label: IAM database authentication}
 _s1(r) := check.value(r, ["iam_database_authentication_enabled"], "truthy", null, false, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["iam_database_authentication_enabled"], "IAM database authentication", "true", false, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["iam_database_authentication_enabled"], "IAM database authentication", "true", false, _s1(r), want)

@@ -79,9 +79,7 @@ _reason(r, want) := _why(r, want)
 #   label: engine, expect: an engine whose log set is known}
 _s0(r) := check.value(r, ["engine"], "matches", `^(mysql|mariadb|postgres|oracle-.+|sqlserver-(ex|ee|se|web))$`, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["engine"], "engine", "an engine whose log set is known", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["engine"], "engine", "an engine whose log set is known", null, _s0(r), want)
 
 # attr: engine
 # none_of: [mysql, mariadb]
@@ -89,16 +87,12 @@ _w0(r, want) := [] if {
 # quiet: true
 _s1(r) := check.value(r, ["engine"], "none_of", {"mysql", "mariadb"}, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["engine"], "engine", "none of \"mysql\", \"mariadb\"", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["engine"], "engine", "none of \"mysql\", \"mariadb\"", null, _s1(r), want)
 
 # {equals: audit, label: exported log, expect: '"audit" among them'}
 _s2(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "audit", null, "unknown")
 
-_w2(r, i1, want) := [] if {
-	_s2(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s2(r, i1), want)
+_w2(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s2(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: audit, each: any, label: exported log, expect: '"audit"
 #     among them'}
@@ -111,9 +105,7 @@ _w3(r, want) := [] if {
 # {equals: error, label: exported log, expect: '"error" among them'}
 _s4(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "error", null, "unknown")
 
-_w4(r, i1, want) := [] if {
-	_s4(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s4(r, i1), want)
+_w4(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s4(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: error, each: any, label: exported log, expect: '"error"
 #     among them'}
@@ -126,9 +118,7 @@ _w5(r, want) := [] if {
 # {equals: general, label: exported log, expect: '"general" among them'}
 _s6(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "general", null, "unknown")
 
-_w6(r, i1, want) := [] if {
-	_s6(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"general\" among them", null, _s6(r, i1), want)
+_w6(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"general\" among them", null, _s6(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: general, each: any, label: exported log, expect: '"general"
 #     among them'}
@@ -141,9 +131,7 @@ _w7(r, want) := [] if {
 # {equals: slowquery, label: exported log, expect: '"slowquery" among them'}
 _s8(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "slowquery", null, "unknown")
 
-_w8(r, i1, want) := [] if {
-	_s8(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"slowquery\" among them", null, _s8(r, i1), want)
+_w8(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"slowquery\" among them", null, _s8(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: slowquery, each: any, label: exported log,
 #   expect: '"slowquery" among them'}
@@ -170,16 +158,12 @@ _w11(r, want) := [] if {
 # {attr: engine, not_equals: postgres, computed: true, quiet: true}
 _s12(r) := check.value(r, ["engine"], "not_equals", "postgres", null, "unknown")
 
-_w12(r, want) := [] if {
-	_s12(r) != want
-} else := check.why_value(r, ["engine"], "engine", "anything but \"postgres\"", null, _s12(r), want)
+_w12(r, want) := check.why_value(r, ["engine"], "engine", "anything but \"postgres\"", null, _s12(r), want)
 
 # {equals: postgresql, label: exported log, expect: '"postgresql" among them'}
 _s13(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "postgresql", null, "unknown")
 
-_w13(r, i1, want) := [] if {
-	_s13(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"postgresql\" among them", null, _s13(r, i1), want)
+_w13(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"postgresql\" among them", null, _s13(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: postgresql, each: any, label: exported log,
 #   expect: '"postgresql" among them'}
@@ -192,9 +176,7 @@ _w14(r, want) := [] if {
 # {equals: upgrade, label: exported log, expect: '"upgrade" among them'}
 _s15(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "upgrade", null, "unknown")
 
-_w15(r, i1, want) := [] if {
-	_s15(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"upgrade\" among them", null, _s15(r, i1), want)
+_w15(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"upgrade\" among them", null, _s15(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: upgrade, each: any, label: exported log, expect: '"upgrade"
 #     among them'}
@@ -221,16 +203,12 @@ _w18(r, want) := [] if {
 # {attr: engine, not_matches: ^oracle-, computed: true, quiet: true}
 _s19(r) := check.value(r, ["engine"], "not_matches", `^oracle-`, null, "unknown")
 
-_w19(r, want) := [] if {
-	_s19(r) != want
-} else := check.why_value(r, ["engine"], "engine", "no match for /^oracle-/", null, _s19(r), want)
+_w19(r, want) := check.why_value(r, ["engine"], "engine", "no match for /^oracle-/", null, _s19(r), want)
 
 # {equals: alert, label: exported log, expect: '"alert" among them'}
 _s20(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "alert", null, "unknown")
 
-_w20(r, i1, want) := [] if {
-	_s20(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"alert\" among them", null, _s20(r, i1), want)
+_w20(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"alert\" among them", null, _s20(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: alert, each: any, label: exported log, expect: '"alert"
 #     among them'}
@@ -243,9 +221,7 @@ _w21(r, want) := [] if {
 # {equals: audit, label: exported log, expect: '"audit" among them'}
 _s22(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "audit", null, "unknown")
 
-_w22(r, i1, want) := [] if {
-	_s22(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s22(r, i1), want)
+_w22(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"audit\" among them", null, _s22(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: audit, each: any, label: exported log, expect: '"audit"
 #     among them'}
@@ -258,9 +234,7 @@ _w23(r, want) := [] if {
 # {equals: trace, label: exported log, expect: '"trace" among them'}
 _s24(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "trace", null, "unknown")
 
-_w24(r, i1, want) := [] if {
-	_s24(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"trace\" among them", null, _s24(r, i1), want)
+_w24(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"trace\" among them", null, _s24(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: trace, each: any, label: exported log, expect: '"trace"
 #     among them'}
@@ -273,9 +247,7 @@ _w25(r, want) := [] if {
 # {equals: listener, label: exported log, expect: '"listener" among them'}
 _s26(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "listener", null, "unknown")
 
-_w26(r, i1, want) := [] if {
-	_s26(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"listener\" among them", null, _s26(r, i1), want)
+_w26(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"listener\" among them", null, _s26(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: listener, each: any, label: exported log, expect: '"listener"
 #     among them'}
@@ -302,16 +274,12 @@ _w29(r, want) := [] if {
 # {attr: engine, not_equals: sqlserver-ex, computed: true, quiet: true}
 _s30(r) := check.value(r, ["engine"], "not_equals", "sqlserver-ex", null, "unknown")
 
-_w30(r, want) := [] if {
-	_s30(r) != want
-} else := check.why_value(r, ["engine"], "engine", "anything but \"sqlserver-ex\"", null, _s30(r), want)
+_w30(r, want) := check.why_value(r, ["engine"], "engine", "anything but \"sqlserver-ex\"", null, _s30(r), want)
 
 # {equals: error, label: exported log, expect: '"error" among them'}
 _s31(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "error", null, "unknown")
 
-_w31(r, i1, want) := [] if {
-	_s31(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s31(r, i1), want)
+_w31(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s31(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: error, each: any, label: exported log, expect: '"error"
 #     among them'}
@@ -341,16 +309,12 @@ _w34(r, want) := [] if {
 # quiet: true
 _s35(r) := check.value(r, ["engine"], "none_of", {"sqlserver-ee", "sqlserver-se", "sqlserver-web"}, null, "unknown")
 
-_w35(r, want) := [] if {
-	_s35(r) != want
-} else := check.why_value(r, ["engine"], "engine", "none of \"sqlserver-ee\", \"sqlserver-se\", \"sqlserver-web\"", null, _s35(r), want)
+_w35(r, want) := check.why_value(r, ["engine"], "engine", "none of \"sqlserver-ee\", \"sqlserver-se\", \"sqlserver-web\"", null, _s35(r), want)
 
 # {equals: error, label: exported log, expect: '"error" among them'}
 _s36(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "error", null, "unknown")
 
-_w36(r, i1, want) := [] if {
-	_s36(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s36(r, i1), want)
+_w36(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"error\" among them", null, _s36(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: error, each: any, label: exported log, expect: '"error"
 #     among them'}
@@ -363,9 +327,7 @@ _w37(r, want) := [] if {
 # {equals: agent, label: exported log, expect: '"agent" among them'}
 _s38(r, i1) := check.value(r, ["enabled_cloudwatch_logs_exports", i1], "equals", "agent", null, "unknown")
 
-_w38(r, i1, want) := [] if {
-	_s38(r, i1) != want
-} else := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"agent\" among them", null, _s38(r, i1), want)
+_w38(r, i1, want) := check.why_value(r, ["enabled_cloudwatch_logs_exports", i1], "exported log", "\"agent\" among them", null, _s38(r, i1), want)
 
 # {attr: 'enabled_cloudwatch_logs_exports[*]', equals: agent, each: any, label: exported log, expect: '"agent"
 #     among them'}

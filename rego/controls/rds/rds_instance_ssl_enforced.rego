@@ -68,27 +68,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s50(r)
+_status := {r.address: _s50(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w50(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w50(r, want))
 
 # {attr: name, equals: rds.force_ssl, quiet: true}
 _s0(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "rds.force_ssl", null, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s0(r, i1), want)
 
 # {attr: value, equals: '1', label: rds.force_ssl}
 _s1(r, i1) := check.value(r, ["parameter", i1, "value"], "equals", "1", null, "unknown")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s1(r, i1), want)
+_w1(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s1(r, i1), want)
 
 # {all: the 2 nodes above}
 _s2(r, i1) := tri.all_of([_s0(r, i1), _s1(r, i1)])
@@ -100,18 +92,14 @@ _w2(r, i1, want) := [] if {
 # {attr: name, equals: require_secure_transport, quiet: true}
 _s3(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "require_secure_transport", null, "unknown")
 
-_w3(r, i1, want) := [] if {
-	_s3(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s3(r, i1), want)
+_w3(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s3(r, i1), want)
 
 # attr: value
 # one_of: ['ON', 'on', '1']
 # label: require_secure_transport
 _s4(r, i1) := check.value(r, ["parameter", i1, "value"], "one_of", {"ON", "on", "1"}, null, "unknown")
 
-_w4(r, i1, want) := [] if {
-	_s4(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s4(r, i1), want)
+_w4(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s4(r, i1), want)
 
 # {all: the 2 nodes above}
 _s5(r, i1) := tri.all_of([_s3(r, i1), _s4(r, i1)])
@@ -150,16 +138,12 @@ _w8(r, want) := [] if {
 # {attr: name, equals: rds.force_ssl, quiet: true}
 _s9(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "rds.force_ssl", null, "unknown")
 
-_w9(r, i1, want) := [] if {
-	_s9(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s9(r, i1), want)
+_w9(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s9(r, i1), want)
 
 # {attr: value, equals: '1', label: rds.force_ssl}
 _s10(r, i1) := check.value(r, ["parameter", i1, "value"], "equals", "1", null, "unknown")
 
-_w10(r, i1, want) := [] if {
-	_s10(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s10(r, i1), want)
+_w10(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s10(r, i1), want)
 
 # {all: the 2 nodes above}
 _s11(r, i1) := tri.all_of([_s9(r, i1), _s10(r, i1)])
@@ -171,18 +155,14 @@ _w11(r, i1, want) := [] if {
 # {attr: name, equals: require_secure_transport, quiet: true}
 _s12(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "require_secure_transport", null, "unknown")
 
-_w12(r, i1, want) := [] if {
-	_s12(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s12(r, i1), want)
+_w12(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s12(r, i1), want)
 
 # attr: value
 # one_of: ['ON', 'on', '1']
 # label: require_secure_transport
 _s13(r, i1) := check.value(r, ["parameter", i1, "value"], "one_of", {"ON", "on", "1"}, null, "unknown")
 
-_w13(r, i1, want) := [] if {
-	_s13(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s13(r, i1), want)
+_w13(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s13(r, i1), want)
 
 # {all: the 2 nodes above}
 _s14(r, i1) := tri.all_of([_s12(r, i1), _s13(r, i1)])
@@ -220,30 +200,22 @@ _w17(r, want) := [] if {
 # {attr: parameter_group_name, exists: true, computed: true, if_unknown: fail}
 _s18(r) := check.value(r, ["parameter_group_name"], "exists", null, null, "fail")
 
-_w18(r, want) := [] if {
-	_s18(r) != want
-} else := check.why_value(r, ["parameter_group_name"], "parameter_group_name", "a value", null, _s18(r), want)
+_w18(r, want) := check.why_value(r, ["parameter_group_name"], "parameter_group_name", "a value", null, _s18(r), want)
 
 # {attr: parameter_group_name, not_matches: ^default\.}
 _s19(r) := check.value(r, ["parameter_group_name"], "not_matches", `^default\.`, null, "unknown")
 
-_w19(r, want) := [] if {
-	_s19(r) != want
-} else := check.why_value(r, ["parameter_group_name"], "parameter_group_name", "no match for /^default\\./", null, _s19(r), want)
+_w19(r, want) := check.why_value(r, ["parameter_group_name"], "parameter_group_name", "no match for /^default\\./", null, _s19(r), want)
 
 # {attr: name, equals: rds.force_ssl, quiet: true}
 _s20(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "rds.force_ssl", null, "unknown")
 
-_w20(r, i1, want) := [] if {
-	_s20(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s20(r, i1), want)
+_w20(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s20(r, i1), want)
 
 # {attr: value, equals: '1', label: rds.force_ssl}
 _s21(r, i1) := check.value(r, ["parameter", i1, "value"], "equals", "1", null, "unknown")
 
-_w21(r, i1, want) := [] if {
-	_s21(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s21(r, i1), want)
+_w21(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s21(r, i1), want)
 
 # {all: the 2 nodes above}
 _s22(r, i1) := tri.all_of([_s20(r, i1), _s21(r, i1)])
@@ -255,18 +227,14 @@ _w22(r, i1, want) := [] if {
 # {attr: name, equals: require_secure_transport, quiet: true}
 _s23(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "require_secure_transport", null, "unknown")
 
-_w23(r, i1, want) := [] if {
-	_s23(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s23(r, i1), want)
+_w23(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s23(r, i1), want)
 
 # attr: value
 # one_of: ['ON', 'on', '1']
 # label: require_secure_transport
 _s24(r, i1) := check.value(r, ["parameter", i1, "value"], "one_of", {"ON", "on", "1"}, null, "unknown")
 
-_w24(r, i1, want) := [] if {
-	_s24(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s24(r, i1), want)
+_w24(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s24(r, i1), want)
 
 # {all: the 2 nodes above}
 _s25(r, i1) := tri.all_of([_s23(r, i1), _s24(r, i1)])
@@ -313,30 +281,22 @@ _w29(r, want) := [] if {
 # {attr: db_cluster_parameter_group_name, exists: true, computed: true, if_unknown: fail}
 _s30(r) := check.value(r, ["db_cluster_parameter_group_name"], "exists", null, null, "fail")
 
-_w30(r, want) := [] if {
-	_s30(r) != want
-} else := check.why_value(r, ["db_cluster_parameter_group_name"], "db_cluster_parameter_group_name", "a value", null, _s30(r), want)
+_w30(r, want) := check.why_value(r, ["db_cluster_parameter_group_name"], "db_cluster_parameter_group_name", "a value", null, _s30(r), want)
 
 # {attr: db_cluster_parameter_group_name, not_matches: ^default\.}
 _s31(r) := check.value(r, ["db_cluster_parameter_group_name"], "not_matches", `^default\.`, null, "unknown")
 
-_w31(r, want) := [] if {
-	_s31(r) != want
-} else := check.why_value(r, ["db_cluster_parameter_group_name"], "db_cluster_parameter_group_name", "no match for /^default\\./", null, _s31(r), want)
+_w31(r, want) := check.why_value(r, ["db_cluster_parameter_group_name"], "db_cluster_parameter_group_name", "no match for /^default\\./", null, _s31(r), want)
 
 # {attr: name, equals: rds.force_ssl, quiet: true}
 _s32(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "rds.force_ssl", null, "unknown")
 
-_w32(r, i1, want) := [] if {
-	_s32(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s32(r, i1), want)
+_w32(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"rds.force_ssl\"", null, _s32(r, i1), want)
 
 # {attr: value, equals: '1', label: rds.force_ssl}
 _s33(r, i1) := check.value(r, ["parameter", i1, "value"], "equals", "1", null, "unknown")
 
-_w33(r, i1, want) := [] if {
-	_s33(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s33(r, i1), want)
+_w33(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "rds.force_ssl", "\"1\"", null, _s33(r, i1), want)
 
 # {all: the 2 nodes above}
 _s34(r, i1) := tri.all_of([_s32(r, i1), _s33(r, i1)])
@@ -348,18 +308,14 @@ _w34(r, i1, want) := [] if {
 # {attr: name, equals: require_secure_transport, quiet: true}
 _s35(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "require_secure_transport", null, "unknown")
 
-_w35(r, i1, want) := [] if {
-	_s35(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s35(r, i1), want)
+_w35(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_secure_transport\"", null, _s35(r, i1), want)
 
 # attr: value
 # one_of: ['ON', 'on', '1']
 # label: require_secure_transport
 _s36(r, i1) := check.value(r, ["parameter", i1, "value"], "one_of", {"ON", "on", "1"}, null, "unknown")
 
-_w36(r, i1, want) := [] if {
-	_s36(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s36(r, i1), want)
+_w36(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], "require_secure_transport", "one of \"ON\", \"on\", \"1\"", null, _s36(r, i1), want)
 
 # {all: the 2 nodes above}
 _s37(r, i1) := tri.all_of([_s35(r, i1), _s36(r, i1)])
@@ -406,30 +362,22 @@ _w41(r, want) := [] if {
 # {attr: engine, equals: postgres}
 _s42(r) := check.value(r, ["engine"], "equals", "postgres", null, "unknown")
 
-_w42(r, want) := [] if {
-	_s42(r) != want
-} else := check.why_value(r, ["engine"], "engine", "\"postgres\"", null, _s42(r), want)
+_w42(r, want) := check.why_value(r, ["engine"], "engine", "\"postgres\"", null, _s42(r), want)
 
 # {attr: engine_version, gte: 15, computed: true}
 _s43(r) := check.value(r, ["engine_version"], "bounds", {"gte": 15}, null, "unknown")
 
-_w43(r, want) := [] if {
-	_s43(r) != want
-} else := check.why_value(r, ["engine_version"], "engine_version", ">= 15", null, _s43(r), want)
+_w43(r, want) := check.why_value(r, ["engine_version"], "engine_version", ">= 15", null, _s43(r), want)
 
 # {attr: name, not_equals: rds.force_ssl}
 _s44(r, i1) := check.value(r, ["parameter", i1, "name"], "not_equals", "rds.force_ssl", null, "unknown")
 
-_w44(r, i1, want) := [] if {
-	_s44(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "anything but \"rds.force_ssl\"", null, _s44(r, i1), want)
+_w44(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "anything but \"rds.force_ssl\"", null, _s44(r, i1), want)
 
 # {attr: value, not_equals: '0'}
 _s45(r, i1) := check.value(r, ["parameter", i1, "value"], "not_equals", "0", null, "unknown")
 
-_w45(r, i1, want) := [] if {
-	_s45(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "value"], sprintf("parameter[%d].value", [i1]), "anything but \"0\"", null, _s45(r, i1), want)
+_w45(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], sprintf("parameter[%d].value", [i1]), "anything but \"0\"", null, _s45(r, i1), want)
 
 # {any: the 2 nodes above}
 _s46(r, i1) := tri.any_of([_s44(r, i1), _s45(r, i1)])

@@ -64,27 +64,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s19(r)
+_status := {r.address: _s19(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w19(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w19(r, want))
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s0(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s0(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s1(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s1(r), want)
 
 # refers_to: {type: aws_db_instance, via: replicate_source_db}
 # check: the node above
@@ -100,16 +92,12 @@ _w2(r, want) := [] if {
 # {attr: replicate_source_db, exists: true}
 _s3(r) := check.value(r, ["replicate_source_db"], "exists", null, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["replicate_source_db"], "replicate_source_db", "a value", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["replicate_source_db"], "replicate_source_db", "a value", null, _s3(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s4(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s4(r), want)
+_w4(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s4(r), want)
 
 # refers_to: {type: aws_db_instance, via: replicate_source_db}
 # check: the node above
@@ -133,16 +121,12 @@ _w6(r, want) := [] if {
 # {attr: encrypted, truthy: true, if_unknown: fail}
 _s7(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w7(r, want) := [] if {
-	_s7(r) != want
-} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s7(r), want)
+_w7(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s7(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s8(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w8(r, want) := [] if {
-	_s8(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s8(r), want)
+_w8(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s8(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above
@@ -178,23 +162,17 @@ _w11(r, want) := [] if {
 # {attr: snapshot_identifier, exists: true, if_unknown: fail}
 _s12(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "fail")
 
-_w12(r, want) := [] if {
-	_s12(r) != want
-} else := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s12(r), want)
+_w12(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s12(r), want)
 
 # {attr: encrypted, truthy: true, if_unknown: fail}
 _s13(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w13(r, want) := [] if {
-	_s13(r) != want
-} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s13(r), want)
+_w13(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s13(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s14(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w14(r, want) := [] if {
-	_s14(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s14(r), want)
+_w14(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s14(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above

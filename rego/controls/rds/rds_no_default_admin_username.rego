@@ -54,29 +54,21 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: username, not_matches: '(?i)^(admin|postgres|root|sa|master|awsuser)$', label: username,
 #   expect: 'a name other than admin, postgres, root, sa, master or awsuser'}
 _s0(r) := check.value(r, ["username"], "not_matches", `(?i)^(admin|postgres|root|sa|master|awsuser)$`, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["username"], "username", "a name other than admin, postgres, root, sa, master or awsuser", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["username"], "username", "a name other than admin, postgres, root, sa, master or awsuser", null, _s0(r), want)
 
 # {attr: master_username, not_matches: '(?i)^(admin|postgres|root|sa|master|awsuser)$', label: master_username,
 #   expect: 'a name other than admin, postgres, root, sa, master or awsuser'}
 _s1(r) := check.value(r, ["master_username"], "not_matches", `(?i)^(admin|postgres|root|sa|master|awsuser)$`, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["master_username"], "master_username", "a name other than admin, postgres, root, sa, master or awsuser", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["master_username"], "master_username", "a name other than admin, postgres, root, sa, master or awsuser", null, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

@@ -65,41 +65,29 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s47(r)
+_status := {r.address: _s47(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w47(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w47(r, want))
 
 # {attr: encrypted, truthy: true, computed: true, if_unknown: fail, quiet: true}
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s0(r), want)
 
 # {attr: storage_encrypted, truthy: true, computed: true, if_unknown: fail, quiet: true}
 _s1(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s1(r), want)
 
 # {attr: kms_key_id, exists: true, if_unknown: fail, quiet: true}
 _s2(r) := check.value(r, ["kms_key_id"], "exists", null, null, "fail")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["kms_key_id"], "kms_key_id", "a value", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["kms_key_id"], "kms_key_id", "a value", null, _s2(r), want)
 
 # {attr: is_enabled, truthy: true, default: true}
 _s3(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["is_enabled"], "is_enabled", "true", true, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["is_enabled"], "is_enabled", "true", true, _s3(r), want)
 
 # refers_to: {type: aws_kms_key, via: kms_key_id}
 # check: the node above
@@ -115,9 +103,7 @@ _w4(r, want) := [] if {
 # {attr: storage_encrypted, truthy: true, default: false}
 _s5(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s5(r), want)
+_w5(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s5(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above
@@ -133,16 +119,12 @@ _w6(r, want) := [] if {
 # {attr: db_instance_identifier, exists: true, if_unknown: fail, quiet: true}
 _s7(r) := check.value(r, ["db_instance_identifier"], "exists", null, null, "fail")
 
-_w7(r, want) := [] if {
-	_s7(r) != want
-} else := check.why_value(r, ["db_instance_identifier"], "db_instance_identifier", "a value", null, _s7(r), want)
+_w7(r, want) := check.why_value(r, ["db_instance_identifier"], "db_instance_identifier", "a value", null, _s7(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s8(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w8(r, want) := [] if {
-	_s8(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s8(r), want)
+_w8(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s8(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above
@@ -167,44 +149,32 @@ _w10(r, want) := [] if {
 # {attr: storage_encrypted, truthy: true, computed: true, if_unknown: fail}
 _s11(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
-_w11(r, want) := [] if {
-	_s11(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s11(r), want)
+_w11(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s11(r), want)
 
 # {attr: engine_mode, equals: serverless, default: provisioned, quiet: true}
 _s12(r) := check.value(r, ["engine_mode"], "equals", "serverless", "provisioned", "unknown")
 
-_w12(r, want) := [] if {
-	_s12(r) != want
-} else := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\"", "provisioned", _s12(r), want)
+_w12(r, want) := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\"", "provisioned", _s12(r), want)
 
 # {attr: snapshot_identifier, exists: true}
 _s13(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "unknown")
 
-_w13(r, want) := [] if {
-	_s13(r) != want
-} else := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s13(r), want)
+_w13(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s13(r), want)
 
 # {attr: replication_source_identifier, exists: true}
 _s14(r) := check.value(r, ["replication_source_identifier"], "exists", null, null, "unknown")
 
-_w14(r, want) := [] if {
-	_s14(r) != want
-} else := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a value", null, _s14(r), want)
+_w14(r, want) := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a value", null, _s14(r), want)
 
 # {attr: global_cluster_identifier, exists: true}
 _s15(r) := check.value(r, ["global_cluster_identifier"], "exists", null, null, "unknown")
 
-_w15(r, want) := [] if {
-	_s15(r) != want
-} else := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a value", null, _s15(r), want)
+_w15(r, want) := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a value", null, _s15(r), want)
 
 # {attr: restore_to_point_in_time, exists: true}
 _s16(r) := check.value(r, ["restore_to_point_in_time"], "exists", null, null, "unknown")
 
-_w16(r, want) := [] if {
-	_s16(r) != want
-} else := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a value", null, _s16(r), want)
+_w16(r, want) := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a value", null, _s16(r), want)
 
 # {any: the 4 nodes above}
 _s17(r) := tri.any_of([_s13(r), _s14(r), _s15(r), _s16(r)])
@@ -216,9 +186,7 @@ _w17(r, want) := [] if {
 # {attr: storage_encrypted, truthy: true, computed: true}
 _s18(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "unknown")
 
-_w18(r, want) := [] if {
-	_s18(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s18(r), want)
+_w18(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s18(r), want)
 
 # {quiet: true, all: the 2 nodes above}
 _s19(r) := tri.all_of([_s17(r), _s18(r)])
@@ -248,51 +216,37 @@ _w21(r, want) := [] if {
 # {attr: db_cluster_identifier, exists: true, if_unknown: fail, quiet: true}
 _s22(r) := check.value(r, ["db_cluster_identifier"], "exists", null, null, "fail")
 
-_w22(r, want) := [] if {
-	_s22(r) != want
-} else := check.why_value(r, ["db_cluster_identifier"], "db_cluster_identifier", "a value", null, _s22(r), want)
+_w22(r, want) := check.why_value(r, ["db_cluster_identifier"], "db_cluster_identifier", "a value", null, _s22(r), want)
 
 # {attr: storage_encrypted, truthy: true, computed: true, if_unknown: fail}
 _s23(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "fail")
 
-_w23(r, want) := [] if {
-	_s23(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s23(r), want)
+_w23(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s23(r), want)
 
 # {attr: engine_mode, equals: serverless, default: provisioned, quiet: true}
 _s24(r) := check.value(r, ["engine_mode"], "equals", "serverless", "provisioned", "unknown")
 
-_w24(r, want) := [] if {
-	_s24(r) != want
-} else := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\"", "provisioned", _s24(r), want)
+_w24(r, want) := check.why_value(r, ["engine_mode"], "engine_mode", "\"serverless\"", "provisioned", _s24(r), want)
 
 # {attr: snapshot_identifier, exists: true}
 _s25(r) := check.value(r, ["snapshot_identifier"], "exists", null, null, "unknown")
 
-_w25(r, want) := [] if {
-	_s25(r) != want
-} else := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s25(r), want)
+_w25(r, want) := check.why_value(r, ["snapshot_identifier"], "snapshot_identifier", "a value", null, _s25(r), want)
 
 # {attr: replication_source_identifier, exists: true}
 _s26(r) := check.value(r, ["replication_source_identifier"], "exists", null, null, "unknown")
 
-_w26(r, want) := [] if {
-	_s26(r) != want
-} else := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a value", null, _s26(r), want)
+_w26(r, want) := check.why_value(r, ["replication_source_identifier"], "replication_source_identifier", "a value", null, _s26(r), want)
 
 # {attr: global_cluster_identifier, exists: true}
 _s27(r) := check.value(r, ["global_cluster_identifier"], "exists", null, null, "unknown")
 
-_w27(r, want) := [] if {
-	_s27(r) != want
-} else := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a value", null, _s27(r), want)
+_w27(r, want) := check.why_value(r, ["global_cluster_identifier"], "global_cluster_identifier", "a value", null, _s27(r), want)
 
 # {attr: restore_to_point_in_time, exists: true}
 _s28(r) := check.value(r, ["restore_to_point_in_time"], "exists", null, null, "unknown")
 
-_w28(r, want) := [] if {
-	_s28(r) != want
-} else := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a value", null, _s28(r), want)
+_w28(r, want) := check.why_value(r, ["restore_to_point_in_time"], "restore_to_point_in_time", "a value", null, _s28(r), want)
 
 # {any: the 4 nodes above}
 _s29(r) := tri.any_of([_s25(r), _s26(r), _s27(r), _s28(r)])
@@ -304,9 +258,7 @@ _w29(r, want) := [] if {
 # {attr: storage_encrypted, truthy: true, computed: true}
 _s30(r) := check.value(r, ["storage_encrypted"], "truthy", null, null, "unknown")
 
-_w30(r, want) := [] if {
-	_s30(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s30(r), want)
+_w30(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", null, _s30(r), want)
 
 # {quiet: true, all: the 2 nodes above}
 _s31(r) := tri.all_of([_s29(r), _s30(r)])
@@ -345,16 +297,12 @@ _w34(r, want) := [] if {
 # {attr: encrypted, truthy: true, computed: true, if_unknown: fail, quiet: true}
 _s35(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w35(r, want) := [] if {
-	_s35(r) != want
-} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s35(r), want)
+_w35(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s35(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s36(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w36(r, want) := [] if {
-	_s36(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s36(r), want)
+_w36(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s36(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above
@@ -389,23 +337,17 @@ _w39(r, want) := [] if {
 # {attr: source_db_snapshot_identifier, exists: true, if_unknown: fail, quiet: true}
 _s40(r) := check.value(r, ["source_db_snapshot_identifier"], "exists", null, null, "fail")
 
-_w40(r, want) := [] if {
-	_s40(r) != want
-} else := check.why_value(r, ["source_db_snapshot_identifier"], "source_db_snapshot_identifier", "a value", null, _s40(r), want)
+_w40(r, want) := check.why_value(r, ["source_db_snapshot_identifier"], "source_db_snapshot_identifier", "a value", null, _s40(r), want)
 
 # {attr: encrypted, truthy: true, computed: true, if_unknown: fail, quiet: true}
 _s41(r) := check.value(r, ["encrypted"], "truthy", null, null, "fail")
 
-_w41(r, want) := [] if {
-	_s41(r) != want
-} else := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s41(r), want)
+_w41(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", null, _s41(r), want)
 
 # {attr: storage_encrypted, truthy: true, default: false}
 _s42(r) := check.value(r, ["storage_encrypted"], "truthy", null, false, "unknown")
 
-_w42(r, want) := [] if {
-	_s42(r) != want
-} else := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s42(r), want)
+_w42(r, want) := check.why_value(r, ["storage_encrypted"], "storage_encrypted", "true", false, _s42(r), want)
 
 # refers_to: {type: aws_db_instance, via: db_instance_identifier}
 # check: the node above

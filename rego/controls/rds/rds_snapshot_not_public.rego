@@ -68,20 +68,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s1(r)
+_status := {r.address: _s1(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w1(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w1(r, want))
 
 # {not_equals: all, label: shared account, expect: 'an account id, not "all"'}
 _s0(r, i1) := check.value(r, ["shared_accounts", i1], "not_equals", "all", null, "unknown")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["shared_accounts", i1], "shared account", "an account id, not \"all\"", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["shared_accounts", i1], "shared account", "an account id, not \"all\"", null, _s0(r, i1), want)
 
 # {attr: 'shared_accounts[*]', not_equals: all, label: shared account, expect: 'an account id, not
 #     "all"'}

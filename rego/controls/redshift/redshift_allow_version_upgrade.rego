@@ -63,27 +63,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: allow_version_upgrade, truthy: true, default: true}
 _s0(r) := check.value(r, ["allow_version_upgrade"], "truthy", null, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["allow_version_upgrade"], "allow_version_upgrade", "true", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["allow_version_upgrade"], "allow_version_upgrade", "true", true, _s0(r), want)
 
 # {attr: automated_snapshot_retention_period, gt: 0, default: 1}
 _s1(r) := check.value(r, ["automated_snapshot_retention_period"], "bounds", {"gt": 0}, 1, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["automated_snapshot_retention_period"], "automated_snapshot_retention_period", "> 0", 1, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["automated_snapshot_retention_period"], "automated_snapshot_retention_period", "> 0", 1, _s1(r), want)
 
 # {all: the 2 nodes above}
 _s2(r) := tri.all_of([_s0(r), _s1(r)])

@@ -97,42 +97,30 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s11(r)
+_status := {r.address: _s11(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w11(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w11(r, want))
 
 # {attr: encrypted, truthy: true, default: false}
 _s0(r) := check.value(r, ["encrypted"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["encrypted"], "encrypted", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["encrypted"], "encrypted", "true", false, _s0(r), want)
 
 # {attr: 'logging[0].enable', truthy: true, default: false, if_unknown: default, label: 'inline logging[0].enable
 #     (provider v5 and earlier)'}
 _s1(r) := check.value(r, ["logging", 0, "enable"], "truthy", null, false, "default")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_default(r, ["logging", 0, "enable"], "inline logging[0].enable (provider v5 and earlier)", "true", false, _s1(r), want)
+_w1(r, want) := check.why_default(r, ["logging", 0, "enable"], "inline logging[0].enable (provider v5 and earlier)", "true", false, _s1(r), want)
 
 # {attr: log_destination_type, equals: s3, default: s3}
 _s2(r) := check.value(r, ["log_destination_type"], "equals", "s3", "s3", "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"s3\"", "s3", _s2(r), want)
+_w2(r, want) := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"s3\"", "s3", _s2(r), want)
 
 # {attr: bucket_name, exists: true}
 _s3(r) := check.value(r, ["bucket_name"], "exists", null, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["bucket_name"], "bucket_name", "a value", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["bucket_name"], "bucket_name", "a value", null, _s3(r), want)
 
 # {all: the 2 nodes above}
 _s4(r) := tri.all_of([_s2(r), _s3(r)])
@@ -144,16 +132,12 @@ _w4(r, want) := [] if {
 # {attr: log_destination_type, equals: cloudwatch}
 _s5(r) := check.value(r, ["log_destination_type"], "equals", "cloudwatch", null, "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"cloudwatch\"", null, _s5(r), want)
+_w5(r, want) := check.why_value(r, ["log_destination_type"], "log_destination_type", "\"cloudwatch\"", null, _s5(r), want)
 
 # {attr: log_exports, exists: true}
 _s6(r) := check.value(r, ["log_exports"], "exists", null, null, "unknown")
 
-_w6(r, want) := [] if {
-	_s6(r) != want
-} else := check.why_value(r, ["log_exports"], "log_exports", "a value", null, _s6(r), want)
+_w6(r, want) := check.why_value(r, ["log_exports"], "log_exports", "a value", null, _s6(r), want)
 
 # {all: the 2 nodes above}
 _s7(r) := tri.all_of([_s5(r), _s6(r)])

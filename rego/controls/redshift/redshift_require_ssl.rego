@@ -82,43 +82,31 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s7(r)
+_status := {r.address: _s7(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w7(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w7(r, want))
 
 # {attr: cluster_parameter_group_name, exists: true, if_unknown: default, expect: a custom parameter
 #     group (the default one does not require SSL)}
 _s0(r) := check.value(r, ["cluster_parameter_group_name"], "exists", null, null, "default")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_default(r, ["cluster_parameter_group_name"], "cluster_parameter_group_name", "a custom parameter group (the default one does not require SSL)", null, _s0(r), want)
+_w0(r, want) := check.why_default(r, ["cluster_parameter_group_name"], "cluster_parameter_group_name", "a custom parameter group (the default one does not require SSL)", null, _s0(r), want)
 
 # {attr: cluster_parameter_group_name, not_matches: ^default\., expect: a custom parameter group (default
 #     groups do not require SSL)}
 _s1(r) := check.value(r, ["cluster_parameter_group_name"], "not_matches", `^default\.`, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["cluster_parameter_group_name"], "cluster_parameter_group_name", "a custom parameter group (default groups do not require SSL)", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["cluster_parameter_group_name"], "cluster_parameter_group_name", "a custom parameter group (default groups do not require SSL)", null, _s1(r), want)
 
 # {attr: name, equals: require_ssl}
 _s2(r, i1) := check.value(r, ["parameter", i1, "name"], "equals", "require_ssl", null, "unknown")
 
-_w2(r, i1, want) := [] if {
-	_s2(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_ssl\"", null, _s2(r, i1), want)
+_w2(r, i1, want) := check.why_value(r, ["parameter", i1, "name"], sprintf("parameter[%d].name", [i1]), "\"require_ssl\"", null, _s2(r, i1), want)
 
 # {attr: value, truthy: true}
 _s3(r, i1) := check.value(r, ["parameter", i1, "value"], "truthy", null, null, "unknown")
 
-_w3(r, i1, want) := [] if {
-	_s3(r, i1) != want
-} else := check.why_value(r, ["parameter", i1, "value"], sprintf("parameter[%d].value", [i1]), "true", null, _s3(r, i1), want)
+_w3(r, i1, want) := check.why_value(r, ["parameter", i1, "value"], sprintf("parameter[%d].value", [i1]), "true", null, _s3(r, i1), want)
 
 # {all: the 2 nodes above}
 _s4(r, i1) := tri.all_of([_s2(r, i1), _s3(r, i1)])

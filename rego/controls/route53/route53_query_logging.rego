@@ -67,9 +67,7 @@ _reason(r, want) := _why(r, want)
 # {attr: vpc, absent: true, label: vpc association}
 _s0(r) := check.value(r, ["vpc"], "absent", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["vpc"], "vpc association", "no value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["vpc"], "vpc association", "no value", null, _s0(r), want)
 
 # referenced_by: {type: aws_route53_query_log, via: zone_id}
 # none_message: no aws_route53_query_log in this plan refers to this hosted zone

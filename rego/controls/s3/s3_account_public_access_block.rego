@@ -70,41 +70,29 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s4(r)
+_status := {r.address: _s4(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w4(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w4(r, want))
 
 # {attr: block_public_acls, truthy: true, default: false}
 _s0(r) := check.value(r, ["block_public_acls"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["block_public_acls"], "block_public_acls", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["block_public_acls"], "block_public_acls", "true", false, _s0(r), want)
 
 # {attr: block_public_policy, truthy: true, default: false}
 _s1(r) := check.value(r, ["block_public_policy"], "truthy", null, false, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["block_public_policy"], "block_public_policy", "true", false, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["block_public_policy"], "block_public_policy", "true", false, _s1(r), want)
 
 # {attr: ignore_public_acls, truthy: true, default: false}
 _s2(r) := check.value(r, ["ignore_public_acls"], "truthy", null, false, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["ignore_public_acls"], "ignore_public_acls", "true", false, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["ignore_public_acls"], "ignore_public_acls", "true", false, _s2(r), want)
 
 # {attr: restrict_public_buckets, truthy: true, default: false}
 _s3(r) := check.value(r, ["restrict_public_buckets"], "truthy", null, false, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["restrict_public_buckets"], "restrict_public_buckets", "true", false, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["restrict_public_buckets"], "restrict_public_buckets", "true", false, _s3(r), want)
 
 # {all: the 4 nodes above}
 _s4(r) := tri.all_of([_s0(r), _s1(r), _s2(r), _s3(r)])

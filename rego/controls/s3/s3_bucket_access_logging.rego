@@ -86,20 +86,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: logging, exists: true, if_unknown: fail, label: inline logging block}
 _s0(r) := check.value(r, ["logging"], "exists", null, null, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["logging"], "inline logging block", "a value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["logging"], "inline logging block", "a value", null, _s0(r), want)
 
 # referenced_by: {type: aws_s3_bucket_logging, via: bucket}
 _related1(r) := [plan.resources[i] | some i in object.get(refs.referenced_by({"aws_s3_bucket_logging"}, ["bucket"], {"aws_s3_bucket"}), r.address, [])]

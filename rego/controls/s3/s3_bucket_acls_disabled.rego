@@ -55,20 +55,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
+_status := {r.address: _s5(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w5(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w5(r, want))
 
 # {attr: 'rule[0].object_ownership', equals: BucketOwnerEnforced, label: object ownership}
 _s0(r) := check.value(r, ["rule", 0, "object_ownership"], "equals", "BucketOwnerEnforced", null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["rule", 0, "object_ownership"], "object ownership", "\"BucketOwnerEnforced\"", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["rule", 0, "object_ownership"], "object ownership", "\"BucketOwnerEnforced\"", null, _s0(r), want)
 
 # referenced_by: {type: aws_s3_bucket_ownership_controls, via: bucket}
 # check: the node above
@@ -84,9 +78,7 @@ _w1(r, want) := [] if {
 # {attr: acl, equals: private, label: bucket ACL}
 _s2(r) := check.value(r, ["acl"], "equals", "private", null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["acl"], "bucket ACL", "\"private\"", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["acl"], "bucket ACL", "\"private\"", null, _s2(r), want)
 
 # referenced_by: {type: aws_s3_bucket_acl, via: bucket}
 # check: the node above
@@ -102,9 +94,7 @@ _w3(r, want) := [] if {
 # {attr: acl, equals: private, default: private, if_unknown: default, label: inline acl}
 _s4(r) := check.value(r, ["acl"], "equals", "private", "private", "default")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_default(r, ["acl"], "inline acl", "\"private\"", "private", _s4(r), want)
+_w4(r, want) := check.why_default(r, ["acl"], "inline acl", "\"private\"", "private", _s4(r), want)
 
 # {all: the 3 nodes above}
 _s5(r) := tri.all_of([_s1(r), _s3(r), _s4(r)])

@@ -75,13 +75,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s8(r)
+_status := {r.address: _s8(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w8(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w8(r, want))
 
 # attr: apply_server_side_encryption_by_default[0].sse_algorithm
 # one_of: [AES256, 'aws:kms', 'aws:kms:dsse']
@@ -89,9 +85,7 @@ _reason(r, want) := _why(r, want)
 # label: inline server_side_encryption_configuration
 _s0(r, i1, i2) := check.value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "one_of", {"AES256", "aws:kms", "aws:kms:dsse"}, null, "fail")
 
-_w0(r, i1, i2, want) := [] if {
-	_s0(r, i1, i2) != want
-} else := check.why_value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "inline server_side_encryption_configuration", "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null, _s0(r, i1, i2), want)
+_w0(r, i1, i2, want) := check.why_value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "inline server_side_encryption_configuration", "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null, _s0(r, i1, i2), want)
 
 # attr: rule[*].apply_server_side_encryption_by_default[0].sse_algorithm
 # one_of: [AES256, 'aws:kms', 'aws:kms:dsse']
@@ -119,9 +113,7 @@ _w2(r, want) := [] if {
 # one_of: [AES256, 'aws:kms', 'aws:kms:dsse']
 _s3(r, i1) := check.value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "one_of", {"AES256", "aws:kms", "aws:kms:dsse"}, null, "unknown")
 
-_w3(r, i1, want) := [] if {
-	_s3(r, i1) != want
-} else := check.why_value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], sprintf("rule[%d].apply_server_side_encryption_by_default[0].sse_algorithm", [i1]), "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null, _s3(r, i1), want)
+_w3(r, i1, want) := check.why_value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], sprintf("rule[%d].apply_server_side_encryption_by_default[0].sse_algorithm", [i1]), "one of \"AES256\", \"aws:kms\", \"aws:kms:dsse\"", null, _s3(r, i1), want)
 
 # attr: rule[*].apply_server_side_encryption_by_default[0].sse_algorithm
 # one_of: [AES256, 'aws:kms', 'aws:kms:dsse']
@@ -146,9 +138,7 @@ _w5(r, want) := [] if {
 #     default SSE-S3), or a named algorithm'}
 _s6(r) := check.value(r, ["rule"], "absent", null, null, "unknown")
 
-_w6(r, want) := [] if {
-	_s6(r) != want
-} else := check.why_value(r, ["rule"], "the declared configuration", "nothing declared (the AWS default SSE-S3), or a named algorithm", null, _s6(r), want)
+_w6(r, want) := check.why_value(r, ["rule"], "the declared configuration", "nothing declared (the AWS default SSE-S3), or a named algorithm", null, _s6(r), want)
 
 # referenced_by: {type: aws_s3_bucket_server_side_encryption_configuration, via: bucket}
 # check: the node above

@@ -82,13 +82,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # policy: policy
 # some_statement:
@@ -100,9 +96,7 @@ _reason(r, want) := _why(r, want)
 #   - {test: NumericLessThan, key: 's3:TlsVersion', value: '1.2'}
 _s0(r) := policy.status(r, ["policy"], "some", {"actions": ["s3:*"], "condition": [{"key": "aws:SecureTransport", "test": "Bool", "value": "false"}, {"key": "s3:TlsVersion", "test": "NumericLessThan", "value": "1.2"}], "effect": "Deny", "principal": "everyone"}, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := policy.why(r, ["policy"], "policy", "some", {"actions": ["s3:*"], "condition": [{"key": "aws:SecureTransport", "test": "Bool", "value": "false"}, {"key": "s3:TlsVersion", "test": "NumericLessThan", "value": "1.2"}], "effect": "Deny", "principal": "everyone"}, ["a Deny statement for everyone covering s3:* under condition Bool aws:SecureTransport \"false\" or NumericLessThan s3:TlsVersion \"1.2\"", "Deny statement for everyone covering s3:* under condition Bool aws:SecureTransport \"false\" or NumericLessThan s3:TlsVersion \"1.2\""], _s0(r), want)
+_w0(r, want) := policy.why(r, ["policy"], "policy", "some", {"actions": ["s3:*"], "condition": [{"key": "aws:SecureTransport", "test": "Bool", "value": "false"}, {"key": "s3:TlsVersion", "test": "NumericLessThan", "value": "1.2"}], "effect": "Deny", "principal": "everyone"}, ["a Deny statement for everyone covering s3:* under condition Bool aws:SecureTransport \"false\" or NumericLessThan s3:TlsVersion \"1.2\"", "Deny statement for everyone covering s3:* under condition Bool aws:SecureTransport \"false\" or NumericLessThan s3:TlsVersion \"1.2\""], _s0(r), want)
 
 # referenced_by: {type: aws_s3_bucket_policy, via: bucket}
 # none_message: no aws_s3_bucket_policy in this plan refers to this bucket
@@ -126,9 +120,7 @@ _w1(r, want) := [] if {
 #   - {test: NumericLessThan, key: 's3:TlsVersion', value: '1.2'}
 _s2(r) := policy.status(r, ["policy"], "some", {"actions": ["s3:*"], "condition": [{"key": "aws:SecureTransport", "test": "Bool", "value": "false"}, {"key": "s3:TlsVersion", "test": "NumericLessThan", "value": "1.2"}], "effect": "Deny", "principal": "everyone"}, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := policy.why(r, ["policy"], "inline policy", "some", {"actions": ["s3:*"], "condition": [{"key": "aws:SecureTransport", "test": "Bool", "value": "false"}, {"key": "s3:TlsVersion", "test": "NumericLessThan", "value": "1.2"}], "effect": "Deny", "principal": "everyone"}, ["a Deny statement for everyone covering s3:* under condition Bool aws:SecureTransport \"false\" or NumericLessThan s3:TlsVersion \"1.2\"", "Deny statement for everyone covering s3:* under condition Bool aws:SecureTransport \"false\" or NumericLessThan s3:TlsVersion \"1.2\""], _s2(r), want)
+_w2(r, want) := policy.why(r, ["policy"], "inline policy", "some", {"actions": ["s3:*"], "condition": [{"key": "aws:SecureTransport", "test": "Bool", "value": "false"}, {"key": "s3:TlsVersion", "test": "NumericLessThan", "value": "1.2"}], "effect": "Deny", "principal": "everyone"}, ["a Deny statement for everyone covering s3:* under condition Bool aws:SecureTransport \"false\" or NumericLessThan s3:TlsVersion \"1.2\"", "Deny statement for everyone covering s3:* under condition Bool aws:SecureTransport \"false\" or NumericLessThan s3:TlsVersion \"1.2\""], _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])

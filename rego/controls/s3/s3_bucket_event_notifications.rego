@@ -52,41 +52,29 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
+_status := {r.address: _s5(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w5(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w5(r, want))
 
 # {attr: eventbridge, truthy: true, default: false}
 _s0(r) := check.value(r, ["eventbridge"], "truthy", null, false, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["eventbridge"], "eventbridge", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["eventbridge"], "eventbridge", "true", false, _s0(r), want)
 
 # {attr: topic, exists: true, label: topic destinations}
 _s1(r) := check.value(r, ["topic"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["topic"], "topic destinations", "a value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["topic"], "topic destinations", "a value", null, _s1(r), want)
 
 # {attr: queue, exists: true, label: queue destinations}
 _s2(r) := check.value(r, ["queue"], "exists", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["queue"], "queue destinations", "a value", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["queue"], "queue destinations", "a value", null, _s2(r), want)
 
 # {attr: lambda_function, exists: true, label: lambda_function destinations}
 _s3(r) := check.value(r, ["lambda_function"], "exists", null, null, "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["lambda_function"], "lambda_function destinations", "a value", null, _s3(r), want)
+_w3(r, want) := check.why_value(r, ["lambda_function"], "lambda_function destinations", "a value", null, _s3(r), want)
 
 # {any: the 4 nodes above}
 _s4(r) := tri.any_of([_s0(r), _s1(r), _s2(r), _s3(r)])

@@ -71,13 +71,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s6(r)
+_status := {r.address: _s6(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w6(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w6(r, want))
 
 # attr: apply_server_side_encryption_by_default[0].sse_algorithm
 # one_of: ['aws:kms', 'aws:kms:dsse']
@@ -85,9 +81,7 @@ _reason(r, want) := _why(r, want)
 # label: inline server_side_encryption_configuration algorithm
 _s0(r, i1, i2) := check.value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "one_of", {"aws:kms", "aws:kms:dsse"}, null, "fail")
 
-_w0(r, i1, i2, want) := [] if {
-	_s0(r, i1, i2) != want
-} else := check.why_value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "inline server_side_encryption_configuration algorithm", "one of \"aws:kms\", \"aws:kms:dsse\"", null, _s0(r, i1, i2), want)
+_w0(r, i1, i2, want) := check.why_value(r, ["server_side_encryption_configuration", i1, "rule", i2, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "inline server_side_encryption_configuration algorithm", "one of \"aws:kms\", \"aws:kms:dsse\"", null, _s0(r, i1, i2), want)
 
 # attr: rule[*].apply_server_side_encryption_by_default[0].sse_algorithm
 # one_of: ['aws:kms', 'aws:kms:dsse']
@@ -116,9 +110,7 @@ _w2(r, want) := [] if {
 # label: default algorithm
 _s3(r, i1) := check.value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "one_of", {"aws:kms", "aws:kms:dsse"}, null, "unknown")
 
-_w3(r, i1, want) := [] if {
-	_s3(r, i1) != want
-} else := check.why_value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "default algorithm", "one of \"aws:kms\", \"aws:kms:dsse\"", null, _s3(r, i1), want)
+_w3(r, i1, want) := check.why_value(r, ["rule", i1, "apply_server_side_encryption_by_default", 0, "sse_algorithm"], "default algorithm", "one of \"aws:kms\", \"aws:kms:dsse\"", null, _s3(r, i1), want)
 
 # attr: rule[*].apply_server_side_encryption_by_default[0].sse_algorithm
 # one_of: ['aws:kms', 'aws:kms:dsse']

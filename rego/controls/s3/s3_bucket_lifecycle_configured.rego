@@ -65,20 +65,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s5(r)
+_status := {r.address: _s5(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w5(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w5(r, want))
 
 # {attr: enabled, truthy: true, if_unknown: fail, label: inline lifecycle_rule enabled}
 _s0(r, i1) := check.value(r, ["lifecycle_rule", i1, "enabled"], "truthy", null, null, "fail")
 
-_w0(r, i1, want) := [] if {
-	_s0(r, i1) != want
-} else := check.why_value(r, ["lifecycle_rule", i1, "enabled"], "inline lifecycle_rule enabled", "true", null, _s0(r, i1), want)
+_w0(r, i1, want) := check.why_value(r, ["lifecycle_rule", i1, "enabled"], "inline lifecycle_rule enabled", "true", null, _s0(r, i1), want)
 
 # {attr: 'lifecycle_rule[*].enabled', truthy: true, each: any, if_unknown: fail, label: inline lifecycle_rule
 #     enabled}
@@ -91,9 +85,7 @@ _w1(r, want) := [] if {
 # {attr: status, equals: Enabled, label: lifecycle rule status}
 _s2(r, i1) := check.value(r, ["rule", i1, "status"], "equals", "Enabled", null, "unknown")
 
-_w2(r, i1, want) := [] if {
-	_s2(r, i1) != want
-} else := check.why_value(r, ["rule", i1, "status"], "lifecycle rule status", "\"Enabled\"", null, _s2(r, i1), want)
+_w2(r, i1, want) := check.why_value(r, ["rule", i1, "status"], "lifecycle rule status", "\"Enabled\"", null, _s2(r, i1), want)
 
 # {attr: 'rule[*].status', equals: Enabled, each: any, label: lifecycle rule status}
 _s3(r) := check.items(r, ["rule"], "any", [_s2(r, i1) | some i1, _ in plan.list_at(r, ["rule"])], "fail", "unknown")

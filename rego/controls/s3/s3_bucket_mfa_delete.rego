@@ -56,28 +56,20 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {attr: 'versioning[0].mfa_delete', truthy: true, default: false, if_unknown: fail, label: inline
 #     versioning mfa_delete}
 _s0(r) := check.value(r, ["versioning", 0, "mfa_delete"], "truthy", null, false, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["versioning", 0, "mfa_delete"], "inline versioning mfa_delete", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["versioning", 0, "mfa_delete"], "inline versioning mfa_delete", "true", false, _s0(r), want)
 
 # {attr: 'versioning_configuration[0].mfa_delete', equals: Enabled, if_unknown: fail, label: MFA delete}
 _s1(r) := check.value(r, ["versioning_configuration", 0, "mfa_delete"], "equals", "Enabled", null, "fail")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["versioning_configuration", 0, "mfa_delete"], "MFA delete", "\"Enabled\"", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["versioning_configuration", 0, "mfa_delete"], "MFA delete", "\"Enabled\"", null, _s1(r), want)
 
 # referenced_by: {type: aws_s3_bucket_versioning, via: bucket}
 # check: the node above

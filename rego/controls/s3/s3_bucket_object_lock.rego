@@ -54,27 +54,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {attr: object_lock_enabled, truthy: true, default: false, if_unknown: fail}
 _s0(r) := check.value(r, ["object_lock_enabled"], "truthy", null, false, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["object_lock_enabled"], "object_lock_enabled", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["object_lock_enabled"], "object_lock_enabled", "true", false, _s0(r), want)
 
 # {attr: object_lock_enabled, equals: Enabled, if_unknown: fail, label: inline object_lock_configuration}
 _s1(r, i1) := check.value(r, ["object_lock_configuration", i1, "object_lock_enabled"], "equals", "Enabled", null, "fail")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := check.why_value(r, ["object_lock_configuration", i1, "object_lock_enabled"], "inline object_lock_configuration", "\"Enabled\"", null, _s1(r, i1), want)
+_w1(r, i1, want) := check.why_value(r, ["object_lock_configuration", i1, "object_lock_enabled"], "inline object_lock_configuration", "\"Enabled\"", null, _s1(r, i1), want)
 
 # {attr: 'object_lock_configuration[*].object_lock_enabled', equals: Enabled, each: any, if_unknown: fail,
 #   label: inline object_lock_configuration}

@@ -77,13 +77,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # policy: policy
 # no_statement:
@@ -93,6 +89,4 @@ _reason(r, want) := _why(r, want)
 #     'aws:SourceIp']
 _s0(r) := policy.status(r, ["policy"], "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn", "aws:sourceip", "aws:sourcevpce"]}, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := policy.why(r, ["policy"], "policy", "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn", "aws:sourceip", "aws:sourcevpce"]}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s0(r), want)
+_w0(r, want) := policy.why(r, ["policy"], "policy", "none", {"effect": "Allow", "principal": "public", "restricted_by": ["aws:principalorgid", "aws:sourceaccount", "aws:sourcearn", "aws:sourceip", "aws:sourcevpce"]}, ["an Allow statement for everyone without a restricting condition", "Allow statement for everyone without a restricting condition"], _s0(r), want)

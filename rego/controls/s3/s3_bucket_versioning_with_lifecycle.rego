@@ -72,16 +72,12 @@ _reason(r, want) := _why(r, want)
 # {attr: 'versioning[0].enabled', truthy: true, default: false, if_unknown: fail, label: inline versioning}
 _s0(r) := check.value(r, ["versioning", 0, "enabled"], "truthy", null, false, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["versioning", 0, "enabled"], "inline versioning", "true", false, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["versioning", 0, "enabled"], "inline versioning", "true", false, _s0(r), want)
 
 # {attr: 'versioning_configuration[0].status', equals: Enabled, label: versioning status}
 _s1(r) := check.value(r, ["versioning_configuration", 0, "status"], "equals", "Enabled", null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["versioning_configuration", 0, "status"], "versioning status", "\"Enabled\"", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["versioning_configuration", 0, "status"], "versioning status", "\"Enabled\"", null, _s1(r), want)
 
 # referenced_by: {type: aws_s3_bucket_versioning, via: bucket}
 # check: the node above
@@ -103,9 +99,7 @@ _w3(r, want) := [] if {
 # {attr: enabled, truthy: true, if_unknown: fail, label: inline lifecycle_rule enabled}
 _s4(r, i1) := check.value(r, ["lifecycle_rule", i1, "enabled"], "truthy", null, null, "fail")
 
-_w4(r, i1, want) := [] if {
-	_s4(r, i1) != want
-} else := check.why_value(r, ["lifecycle_rule", i1, "enabled"], "inline lifecycle_rule enabled", "true", null, _s4(r, i1), want)
+_w4(r, i1, want) := check.why_value(r, ["lifecycle_rule", i1, "enabled"], "inline lifecycle_rule enabled", "true", null, _s4(r, i1), want)
 
 # {attr: 'lifecycle_rule[*].enabled', truthy: true, each: any, if_unknown: fail, label: inline lifecycle_rule
 #     enabled}
@@ -118,9 +112,7 @@ _w5(r, want) := [] if {
 # {attr: status, equals: Enabled, label: lifecycle rule status}
 _s6(r, i1) := check.value(r, ["rule", i1, "status"], "equals", "Enabled", null, "unknown")
 
-_w6(r, i1, want) := [] if {
-	_s6(r, i1) != want
-} else := check.why_value(r, ["rule", i1, "status"], "lifecycle rule status", "\"Enabled\"", null, _s6(r, i1), want)
+_w6(r, i1, want) := check.why_value(r, ["rule", i1, "status"], "lifecycle rule status", "\"Enabled\"", null, _s6(r, i1), want)
 
 # {attr: 'rule[*].status', equals: Enabled, each: any, label: lifecycle rule status}
 _s7(r) := check.items(r, ["rule"], "any", [_s6(r, i1) | some i1, _ in plan.list_at(r, ["rule"])], "fail", "unknown")

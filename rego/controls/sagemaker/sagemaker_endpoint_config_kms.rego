@@ -69,20 +69,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {attr: is_enabled, truthy: true, default: true, label: the key's is_enabled}
 _s0(r) := check.value(r, ["is_enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["is_enabled"], "the key's is_enabled", "true", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["is_enabled"], "the key's is_enabled", "true", true, _s0(r), want)
 
 # refers_to: {type: aws_kms_key, via: kms_key_arn}
 # check: the node above
@@ -98,9 +92,7 @@ _w1(r, want) := [] if {
 # {attr: kms_key_arn, exists: true, expect: a KMS key ARN}
 _s2(r) := check.value(r, ["kms_key_arn"], "exists", null, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["kms_key_arn"], "kms_key_arn", "a KMS key ARN", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["kms_key_arn"], "kms_key_arn", "a KMS key ARN", null, _s2(r), want)
 
 # {any: the 2 nodes above}
 _s3(r) := tri.any_of([_s1(r), _s2(r)])

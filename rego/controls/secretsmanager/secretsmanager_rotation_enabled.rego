@@ -64,27 +64,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # {attr: 'rotation_rules[0].automatically_after_days', lte: 90, label: rotation interval (days)}
 _s0(r) := check.value(r, ["rotation_rules", 0, "automatically_after_days"], "bounds", {"lte": 90}, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["rotation_rules", 0, "automatically_after_days"], "rotation interval (days)", "<= 90", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["rotation_rules", 0, "automatically_after_days"], "rotation interval (days)", "<= 90", null, _s0(r), want)
 
 # {attr: 'rotation_rules[0].schedule_expression', exists: true, label: rotation schedule_expression}
 _s1(r) := check.value(r, ["rotation_rules", 0, "schedule_expression"], "exists", null, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["rotation_rules", 0, "schedule_expression"], "rotation schedule_expression", "a value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["rotation_rules", 0, "schedule_expression"], "rotation schedule_expression", "a value", null, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])

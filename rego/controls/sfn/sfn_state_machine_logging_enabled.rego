@@ -59,13 +59,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # attr: logging_configuration[0].level
 # one_of: [ALL, ERROR, FATAL]
@@ -74,6 +70,4 @@ _reason(r, want) := _why(r, want)
 # label: logging level
 _s0(r) := check.value(r, ["logging_configuration", 0, "level"], "one_of", {"ALL", "ERROR", "FATAL"}, "OFF", "default")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_default(r, ["logging_configuration", 0, "level"], "logging level", "one of \"ALL\", \"ERROR\", \"FATAL\"", "OFF", _s0(r), want)
+_w0(r, want) := check.why_default(r, ["logging_configuration", 0, "level"], "logging level", "one of \"ALL\", \"ERROR\", \"FATAL\"", "OFF", _s0(r), want)

@@ -55,27 +55,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: kms_master_key_id, exists: true, label: kms_master_key_id, expect: a KMS key}
 _s0(r) := check.value(r, ["kms_master_key_id"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["kms_master_key_id"], "kms_master_key_id", "a KMS key", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["kms_master_key_id"], "kms_master_key_id", "a KMS key", null, _s0(r), want)
 
 # {attr: sqs_managed_sse_enabled, truthy: true, default: true, if_unknown: default}
 _s1(r) := check.value(r, ["sqs_managed_sse_enabled"], "truthy", null, true, "default")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_default(r, ["sqs_managed_sse_enabled"], "sqs_managed_sse_enabled", "true", true, _s1(r), want)
+_w1(r, want) := check.why_default(r, ["sqs_managed_sse_enabled"], "sqs_managed_sse_enabled", "true", true, _s1(r), want)
 
 # {any: the 2 nodes above}
 _s2(r) := tri.any_of([_s0(r), _s1(r)])

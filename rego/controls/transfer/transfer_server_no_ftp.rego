@@ -67,16 +67,12 @@ _reason(r, want) := _why(r, want)
 # {attr: protocols, exists: true, if_unknown: fail, label: protocols}
 _s0(r) := check.value(r, ["protocols"], "exists", null, null, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["protocols"], "protocols", "a value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["protocols"], "protocols", "a value", null, _s0(r), want)
 
 # {not_equals: FTP, label: protocol}
 _s1(r, i1) := check.value(r, ["protocols", i1], "not_equals", "FTP", null, "unknown")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := check.why_value(r, ["protocols", i1], "protocol", "anything but \"FTP\"", null, _s1(r, i1), want)
+_w1(r, i1, want) := check.why_value(r, ["protocols", i1], "protocol", "anything but \"FTP\"", null, _s1(r, i1), want)
 
 # {attr: 'protocols[*]', not_equals: FTP, label: protocol}
 _s2(r) := check.items(r, ["protocols"], "all", [_s1(r, i1) | some i1, _ in plan.list_at(r, ["protocols"])], "pass", "unknown")

@@ -58,27 +58,19 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s12(r)
+_status := {r.address: _s12(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w12(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w12(r, want))
 
 # {attr: instance, exists: true, if_unknown: fail, quiet: true}
 _s0(r) := check.value(r, ["instance"], "exists", null, null, "fail")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["instance"], "instance", "a value", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["instance"], "instance", "a value", null, _s0(r), want)
 
 # {attr: network_interface, exists: true, if_unknown: fail, quiet: true}
 _s1(r) := check.value(r, ["network_interface"], "exists", null, null, "fail")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["network_interface"], "network_interface", "a value", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["network_interface"], "network_interface", "a value", null, _s1(r), want)
 
 # refers_to: {type: aws_instance, via: instance}
 # if_none: fail

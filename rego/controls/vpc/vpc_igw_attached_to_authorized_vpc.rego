@@ -54,20 +54,14 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s2(r)
+_status := {r.address: _s2(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w2(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w2(r, want))
 
 # {attr: vpc_id, absent: true, if_unknown: default, quiet: true}
 _s0(r) := check.value(r, ["vpc_id"], "absent", null, null, "default")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_default(r, ["vpc_id"], "vpc_id", "no value", null, _s0(r), want)
+_w0(r, want) := check.why_default(r, ["vpc_id"], "vpc_id", "no value", null, _s0(r), want)
 
 # refers_to: {type: aws_vpc, via: vpc_id}
 # none_message: the gateway attaches to a VPC this configuration does not declare; attach it where

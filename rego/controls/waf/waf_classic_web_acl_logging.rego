@@ -61,18 +61,12 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s0(r)
+_status := {r.address: _s0(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w0(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w0(r, want))
 
 # {attr: logging_configuration, exists: true, label: logging_configuration, expect: a Kinesis Data
 #     Firehose destination}
 _s0(r) := check.value(r, ["logging_configuration"], "exists", null, null, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["logging_configuration"], "logging_configuration", "a Kinesis Data Firehose destination", null, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["logging_configuration"], "logging_configuration", "a Kinesis Data Firehose destination", null, _s0(r), want)

@@ -61,96 +61,70 @@ _reason(r, want) := _why(r, want)
 # {attr: enabled, truthy: true, default: true}
 _s0(r) := check.value(r, ["enabled"], "truthy", null, true, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := check.why_value(r, ["enabled"], "enabled", "true", true, _s0(r), want)
+_w0(r, want) := check.why_value(r, ["enabled"], "enabled", "true", true, _s0(r), want)
 
 # {attr: name, matches: '^[a-z-]+$'}
 _s1(r) := check.value(r, ["name"], "matches", `^[a-z-]+$`, null, "unknown")
 
-_w1(r, want) := [] if {
-	_s1(r) != want
-} else := check.why_value(r, ["name"], "name", "a match for /^[a-z-]+$/", null, _s1(r), want)
+_w1(r, want) := check.why_value(r, ["name"], "name", "a match for /^[a-z-]+$/", null, _s1(r), want)
 
 # {attr: name, not_matches: forbidden}
 _s2(r) := check.value(r, ["name"], "not_matches", `forbidden`, null, "unknown")
 
-_w2(r, want) := [] if {
-	_s2(r) != want
-} else := check.why_value(r, ["name"], "name", "no match for /forbidden/", null, _s2(r), want)
+_w2(r, want) := check.why_value(r, ["name"], "name", "no match for /forbidden/", null, _s2(r), want)
 
 # attr: mode
 # one_of: [a, b]
 # default: a
 _s3(r) := check.value(r, ["mode"], "one_of", {"a", "b"}, "a", "unknown")
 
-_w3(r, want) := [] if {
-	_s3(r) != want
-} else := check.why_value(r, ["mode"], "mode", "one of \"a\", \"b\"", "a", _s3(r), want)
+_w3(r, want) := check.why_value(r, ["mode"], "mode", "one of \"a\", \"b\"", "a", _s3(r), want)
 
 # attr: tier
 # none_of: [free]
 _s4(r) := check.value(r, ["tier"], "none_of", {"free"}, null, "unknown")
 
-_w4(r, want) := [] if {
-	_s4(r) != want
-} else := check.why_value(r, ["tier"], "tier", "none of \"free\"", null, _s4(r), want)
+_w4(r, want) := check.why_value(r, ["tier"], "tier", "none of \"free\"", null, _s4(r), want)
 
 # {attr: size, gte: 10, lte: 100}
 _s5(r) := check.value(r, ["size"], "bounds", {"gte": 10, "lte": 100}, null, "unknown")
 
-_w5(r, want) := [] if {
-	_s5(r) != want
-} else := check.why_value(r, ["size"], "size", ">= 10 and <= 100", null, _s5(r), want)
+_w5(r, want) := check.why_value(r, ["size"], "size", ">= 10 and <= 100", null, _s5(r), want)
 
 # {attr: owner, exists: true, label: owning team}
 _s6(r) := check.value(r, ["owner"], "exists", null, null, "unknown")
 
-_w6(r, want) := [] if {
-	_s6(r) != want
-} else := check.why_value(r, ["owner"], "owning team", "a value", null, _s6(r), want)
+_w6(r, want) := check.why_value(r, ["owner"], "owning team", "a value", null, _s6(r), want)
 
 # {attr: legacy_flag, absent: true}
 _s7(r) := check.value(r, ["legacy_flag"], "absent", null, null, "unknown")
 
-_w7(r, want) := [] if {
-	_s7(r) != want
-} else := check.why_value(r, ["legacy_flag"], "legacy_flag", "no value", null, _s7(r), want)
+_w7(r, want) := check.why_value(r, ["legacy_flag"], "legacy_flag", "no value", null, _s7(r), want)
 
 # {attr: debug, falsy: true}
 _s8(r) := check.value(r, ["debug"], "falsy", null, null, "unknown")
 
-_w8(r, want) := [] if {
-	_s8(r) != want
-} else := check.why_value(r, ["debug"], "debug", "false or unset", null, _s8(r), want)
+_w8(r, want) := check.why_value(r, ["debug"], "debug", "false or unset", null, _s8(r), want)
 
 # {attr: region, not_equals: us-gov-west-1, if_unknown: fail}
 _s9(r) := check.value(r, ["region"], "not_equals", "us-gov-west-1", null, "fail")
 
-_w9(r, want) := [] if {
-	_s9(r) != want
-} else := check.why_value(r, ["region"], "region", "anything but \"us-gov-west-1\"", null, _s9(r), want)
+_w9(r, want) := check.why_value(r, ["region"], "region", "anything but \"us-gov-west-1\"", null, _s9(r), want)
 
 # {attr: version, equals: 2}
 _s10(r) := check.value(r, ["version"], "equals", 2, null, "unknown")
 
-_w10(r, want) := [] if {
-	_s10(r) != want
-} else := check.why_value(r, ["version"], "version", "2", null, _s10(r), want)
+_w10(r, want) := check.why_value(r, ["version"], "version", "2", null, _s10(r), want)
 
 # {attr: action, equals: deny}
 _s11(r, i1) := check.value(r, ["rule", i1, "action"], "equals", "deny", null, "unknown")
 
-_w11(r, i1, want) := [] if {
-	_s11(r, i1) != want
-} else := check.why_value(r, ["rule", i1, "action"], sprintf("rule[%d].action", [i1]), "\"deny\"", null, _s11(r, i1), want)
+_w11(r, i1, want) := check.why_value(r, ["rule", i1, "action"], sprintf("rule[%d].action", [i1]), "\"deny\"", null, _s11(r, i1), want)
 
 # {gte: 1}
 _s12(r, i1, i2) := check.value(r, ["rule", i1, "ports", i2], "bounds", {"gte": 1}, null, "unknown")
 
-_w12(r, i1, i2, want) := [] if {
-	_s12(r, i1, i2) != want
-} else := check.why_value(r, ["rule", i1, "ports", i2], sprintf("rule[%d].ports[%d]", [i1, i2]), ">= 1", null, _s12(r, i1, i2), want)
+_w12(r, i1, i2, want) := check.why_value(r, ["rule", i1, "ports", i2], sprintf("rule[%d].ports[%d]", [i1, i2]), ">= 1", null, _s12(r, i1, i2), want)
 
 # {attr: 'ports[*]', gte: 1}
 _s13(r, i1) := check.items(r, ["rule", i1, "ports"], "all", [_s12(r, i1, i2) | some i2, _ in plan.list_at(r, ["rule", i1, "ports"])], "pass", "unknown")
@@ -176,16 +150,12 @@ _w15(r, want) := [] if {
 # {attr: key_id, exists: true, computed: true, expect: a key}
 _s16(r) := check.value(r, ["key_id"], "exists", null, null, "unknown")
 
-_w16(r, want) := [] if {
-	_s16(r) != want
-} else := check.why_value(r, ["key_id"], "key_id", "a key", null, _s16(r), want)
+_w16(r, want) := check.why_value(r, ["key_id"], "key_id", "a key", null, _s16(r), want)
 
 # {attr: key_id, exists: true}
 _s17(r) := check.value(r, ["key_id"], "exists", null, null, "unknown")
 
-_w17(r, want) := [] if {
-	_s17(r) != want
-} else := check.why_value(r, ["key_id"], "key_id", "a value", null, _s17(r), want)
+_w17(r, want) := check.why_value(r, ["key_id"], "key_id", "a value", null, _s17(r), want)
 
 # referenced_by: {type: aws_example_key_binding, via: widget}
 # check: the node above
@@ -200,9 +170,7 @@ _w18(r, want) := [] if {
 # {attr: rotation, truthy: true}
 _s19(r) := check.value(r, ["rotation"], "truthy", null, null, "unknown")
 
-_w19(r, want) := [] if {
-	_s19(r) != want
-} else := check.why_value(r, ["rotation"], "rotation", "true", null, _s19(r), want)
+_w19(r, want) := check.why_value(r, ["rotation"], "rotation", "true", null, _s19(r), want)
 
 # refers_to: {type: aws_example_key, via: 'settings[0].key_ref'}
 # check: the node above

@@ -48,13 +48,9 @@ decision := {
 
 _judged := plan.of_types(resource_types)
 
-_outcome(r) := _s3(r)
+_status := {r.address: _s3(r) | some r in _judged}
 
-_why(r, want) := plan.reasons(_w3(r, want))
-
-_status := {r.address: _outcome(r) | some r in _judged}
-
-_reason(r, want) := _why(r, want)
+_reason(r, want) := plan.reasons(_w3(r, want))
 
 # policy: policy
 # no_statement:
@@ -63,9 +59,7 @@ _reason(r, want) := _why(r, want)
 #   actions_any: ['sqs:SendMessage']
 _s0(r) := policy.status(r, ["policy"], "none", {"actions_any": ["sqs:SendMessage"], "effect": "Allow", "principal": "public"}, "unknown")
 
-_w0(r, want) := [] if {
-	_s0(r) != want
-} else := policy.why(r, ["policy"], "policy", "none", {"actions_any": ["sqs:SendMessage"], "effect": "Allow", "principal": "public"}, ["an Allow statement for everyone without a restricting condition covering any of sqs:SendMessage", "Allow statement for everyone without a restricting condition covering any of sqs:SendMessage"], _s0(r), want)
+_w0(r, want) := policy.why(r, ["policy"], "policy", "none", {"actions_any": ["sqs:SendMessage"], "effect": "Allow", "principal": "public"}, ["an Allow statement for everyone without a restricting condition covering any of sqs:SendMessage", "Allow statement for everyone without a restricting condition covering any of sqs:SendMessage"], _s0(r), want)
 
 # policy: document
 # label: grant document
@@ -75,9 +69,7 @@ _w0(r, want) := [] if {
 #   condition: {test: Bool, key: 'aws:SecureTransport', value: false}
 _s1(r, i1) := policy.status(r, ["grant", i1, "document"], "some", {"condition": [{"key": "aws:SecureTransport", "test": "Bool", "value": "false"}], "effect": "Deny", "principal": "everyone"}, "unknown")
 
-_w1(r, i1, want) := [] if {
-	_s1(r, i1) != want
-} else := policy.why(r, ["grant", i1, "document"], "grant document", "some", {"condition": [{"key": "aws:SecureTransport", "test": "Bool", "value": "false"}], "effect": "Deny", "principal": "everyone"}, ["a Deny statement for everyone under condition Bool aws:SecureTransport \"false\"", "Deny statement for everyone under condition Bool aws:SecureTransport \"false\""], _s1(r, i1), want)
+_w1(r, i1, want) := policy.why(r, ["grant", i1, "document"], "grant document", "some", {"condition": [{"key": "aws:SecureTransport", "test": "Bool", "value": "false"}], "effect": "Deny", "principal": "everyone"}, ["a Deny statement for everyone under condition Bool aws:SecureTransport \"false\"", "Deny statement for everyone under condition Bool aws:SecureTransport \"false\""], _s1(r, i1), want)
 
 # {all_items: grant, check: the node above}
 _s2(r) := check.items(r, ["grant"], "all", [_s1(r, i1) | some i1, _ in plan.list_at(r, ["grant"])], "pass", "unknown")
