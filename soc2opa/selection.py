@@ -53,7 +53,7 @@ def sharded_args(
             cid: control_weight(_size(cached, cid), cached.types.get(cid, []), type_counts)
             for cid in chosen
         }
-        groups = split(weights, jobs, *_libraries(cached, chosen))
+        groups = split(weights, jobs, *_libraries(cached, chosen, weights))
     args = []
     for group in groups:
         modules = [cached.modules[cid] for cid in group]
@@ -75,11 +75,18 @@ def sharded_args(
 
 
 def _libraries(
-    cached: CachedBundle, chosen: list[str]
+    cached: CachedBundle, chosen: list[str], weights: Mapping[str, float]
 ) -> tuple[dict[str, list[str]], dict[str, float]]:
     """The libraries each chosen control needs beyond those every process loads, and their
-    compile weights; nothing when the index does not say (every process then loads them all)."""
-    if cached.libs is None:
+    compile weights, when compiling is most of the estimated cost (a small plan).
+
+    Nothing for a larger plan: judging it dominates, and the per-resource cost of some services'
+    controls is several times the estimate (docs/performance.md), so keeping the users of one
+    library together would also put those errors in one process. Nothing either when the index
+    does not say which libraries a control needs (every process then loads them all).
+    """
+    compiling = sum(control_weight(_size(cached, cid), (), {}) for cid in chosen)
+    if cached.libs is None or compiling < sum(weights.values()) / 2:
         return {}, {}
     common = set(cached.libs["rest"])
     needs = {
