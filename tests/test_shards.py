@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from benchmarks.synth import write_plan as write_synthetic
-from soc2opa.bundlecache import cached_bundle
+from soc2opa.bundlecache import CachedBundle, cached_bundle
 from soc2opa.engine import LocalEngine
 from soc2opa.errors import EngineError, UsageError
 from soc2opa.opaproc import run_opa_many
-from soc2opa.planfile import parse_plan
+from soc2opa.planfile import PlanFile, parse_plan
 from soc2opa.selection import _libraries, _size, selected, sharded_args
 from soc2opa.shards import (
     MIN_CONTROLS_PER_JOB,
@@ -79,15 +79,21 @@ def test_split_weighs_the_libraries_a_group_would_load() -> None:
     assert split(weights, 2, libraries, {}) == plain
 
 
-def test_library_weights_cut_what_the_processes_compile(tmp_path: Path) -> None:
+def _weighed(path: Path) -> tuple[CachedBundle, PlanFile, list[str], dict[str, float]]:
+    """The built bundle, a plan, the controls it reaches and their weights, as selection has them."""
     cached = cached_bundle(BUNDLE)
     assert cached is not None and cached.libs is not None
-    plan = parse_plan(write_synthetic(tmp_path / "p.json", 100, seed=0).read_bytes(), "p")
+    plan = parse_plan(path.read_bytes(), path.name)
     chosen = selected(cached, plan.types)
     weights = {
         c: control_weight(_size(cached, c), cached.types.get(c, []), plan.type_counts)
         for c in chosen
     }
+    return cached, plan, chosen, weights
+
+
+def test_library_weights_cut_what_the_processes_compile(tmp_path: Path) -> None:
+    cached, _, chosen, weights = _weighed(write_synthetic(tmp_path / "p.json", 100, seed=0))
     needs, costs = _libraries(cached, chosen, weights)
     assert needs and costs and set(needs) == set(chosen)
 
@@ -109,14 +115,7 @@ def test_a_plan_mostly_judged_is_split_by_weight_alone(tmp_path: Path) -> None:
     # At 100,000 resources, keeping one library's users together put 46 s and 70 s of work in
     # the two processes instead of 51 s and 58 s: their per-resource costs are underestimated
     # alike. Library weights only count where compiling is most of the cost.
-    cached = cached_bundle(BUNDLE)
-    assert cached is not None and cached.libs is not None
-    plan = parse_plan(write_synthetic(tmp_path / "p.json", 2500, seed=1).read_bytes(), "p")
-    chosen = selected(cached, plan.types)
-    weights = {
-        c: control_weight(_size(cached, c), cached.types.get(c, []), plan.type_counts)
-        for c in chosen
-    }
+    cached, plan, chosen, weights = _weighed(write_synthetic(tmp_path / "p.json", 2500, seed=1))
     assert _libraries(cached, chosen, weights) == ({}, {})
     with sharded_args(cached, plan.types, plan.type_counts, 2) as groups:
         modules = [sorted(a for a in g if "/controls/" in a) for g in groups]
