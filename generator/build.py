@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -46,6 +47,7 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
 
 
+@functools.cache
 def _env() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),

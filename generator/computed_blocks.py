@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
+from soc2opa.yamlfile import parse_yaml
 
 PLANS_DIR = "tests/plans"
 BlockPath = tuple[str, ...]
@@ -41,12 +41,12 @@ def _source_text(root: Path, fixture: dict[str, Any]) -> str:
     path = root / source
     if not source.endswith(".yaml") or not path.is_file():
         return ""
-    data = yaml.safe_load(path.read_text()) or {}
+    data = parse_yaml(path.read_text()) or {}
     texts = _strings(data)
     use = data.get("use") if isinstance(data, dict) else None
     fragment = root / "controls" / "_fragments" / f"{use}.yaml"
     if isinstance(use, str) and fragment.is_file():
-        texts += _strings(yaml.safe_load(fragment.read_text()))
+        texts += _strings(parse_yaml(fragment.read_text()))
     return "\n".join(texts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import yaml
 
 from soc2opa.catalog import Control
 from soc2opa.criteria import CRITERIA, criterion_sort_key
+from soc2opa.yamlfile import parse_yaml
 
 INDEX = "docs/controls.md"
 PAGES = "docs/controls"
@@ -33,6 +35,7 @@ def help_uri(service: str, control_id: str) -> str:
     return f"{PAGES}/{service}/{control_id}.md"
 
 
+@functools.cache
 def _env() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
@@ -92,7 +95,7 @@ def control_page(control: Control, root: Path) -> str:
     crosswalk = [
         (_CROSSWALK.get(k, k), ", ".join(v)) for k, v in d.get("crosswalk", {}).items() if v
     ]
-    raw = yaml.safe_load(control.path.read_text(encoding="utf-8"))
+    raw = parse_yaml(control.path.read_text(encoding="utf-8"))
     fragment = f"controls/_fragments/{raw['use']}.yaml" if "use" in raw else None
     return (
         _env()

@@ -20,11 +20,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from generator import computed_blocks
 from soc2opa.catalog import catalog_types
 from soc2opa.provider_schema import SCHEMA_FILE, V6_FILE
+from soc2opa.yamlfile import parse_yaml
 
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 VERSION = "5.100.0"
@@ -151,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--check", action="store_true", help="fail if the committed file is stale")
     args = parser.parse_args(argv)
-    v6 = yaml.safe_load((args.root / V6_FILE).read_text()) or {}
+    v6 = parse_yaml((args.root / V6_FILE).read_text()) or {}
     types = catalog_types(args.root / "controls") | set(v6)
     text = render(trim(full_schema(args.plugin_dir), types, args.root))
     out = args.root / SCHEMA_FILE

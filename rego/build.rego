@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "9e7fdab035eb7320"
+revision := "c19e216932e4ad6a"
 
 min_opa_version := "1.0.0"

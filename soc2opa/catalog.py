@@ -21,6 +21,7 @@ from soc2opa.fragments import FRAGMENTS, expand
 from soc2opa.operators import BOUND_OPS, VALUE_OPS, operators_json_schema
 from soc2opa.pathcheck import PathChecker, check_control
 from soc2opa.provider_schema import ProviderSchema, provider_schema
+from soc2opa.yamlfile import parse_yaml
 
 __all__ = ["BOUND_OPS", "VALUE_OPS", "Control", "catalog_types", "load_catalog"]
 
@@ -218,7 +219,7 @@ def catalog_types(root: Path) -> set[str]:
     types: set[str] = set()
     for path in sorted(p for p in root.glob("*/*.yaml") if p.parent.name != FRAGMENTS):
         try:
-            data = expand(yaml.safe_load(path.read_text(encoding="utf-8")), path, root)
+            data = expand(parse_yaml(path.read_text(encoding="utf-8")), path, root)
         except (yaml.YAMLError, CatalogError):
             continue
         if not isinstance(data, dict):
@@ -243,7 +244,7 @@ def load_catalog(root: Path, schema: ProviderSchema | None = None) -> list[Contr
     controls = []
     for path in sorted(p for p in root.glob("*/*.yaml") if p.parent.name != FRAGMENTS):
         try:
-            data = expand(yaml.safe_load(path.read_text(encoding="utf-8")), path, root)
+            data = expand(parse_yaml(path.read_text(encoding="utf-8")), path, root)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark else ""

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from soc2opa.errors import CatalogError
+from soc2opa.yamlfile import parse_yaml
 
 FRAGMENTS = "_fragments"
 _PLACEHOLDER = re.compile(r"\$\{([a-z_][a-z0-9_]*)\}")
@@ -54,7 +55,7 @@ def read_fragment(root: Path, name: Any, fail: Any) -> dict[str, Any]:
     if not path.is_file():
         fail(f"use: no fragment {FRAGMENTS}/{name}.yaml")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("template"), dict):

@@ -19,9 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from soc2opa.checks import Segment, format_path
+from soc2opa.yamlfile import parse_yaml
 
 SCHEMA_FILE = "soc2opa/schemas/aws-provider-schema.json"
 V6_FILE = "soc2opa/schemas/aws-provider-v6.yaml"
@@ -274,7 +273,7 @@ def provider_schema() -> ProviderSchema:
     """The packaged trimmed AWS provider schema and its v6 changes."""
     files = resources.files("soc2opa").joinpath("schemas")
     trimmed = json.loads(files.joinpath("aws-provider-schema.json").read_text())
-    v6 = yaml.safe_load(files.joinpath("aws-provider-v6.yaml").read_text())
+    v6 = parse_yaml(files.joinpath("aws-provider-v6.yaml").read_text())
     return schema_from(trimmed, v6)
 
 
@@ -283,7 +282,7 @@ def provider_schema_at(root: Path) -> ProviderSchema:
     trimmed, v6 = root / SCHEMA_FILE, root / V6_FILE
     if not trimmed.is_file() or not v6.is_file():
         return provider_schema()
-    return schema_from(json.loads(trimmed.read_text()), yaml.safe_load(v6.read_text()))
+    return schema_from(json.loads(trimmed.read_text()), parse_yaml(v6.read_text()))
 
 
 def staleness(schema: ProviderSchema, needed: set[str]) -> list[str]:

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-import yaml
+from soc2opa.yamlfile import parse_yaml
 
 _TOKEN = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`]*`|#[^\n]*')
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -52,9 +52,7 @@ class Module:
         if "# METADATA" not in head:
             return {}
         block = head[head.index("# METADATA") + 1 :]
-        data = yaml.safe_load(
-            "\n".join(line[2:] if line.startswith("# ") else "" for line in block)
-        )
+        data = parse_yaml("\n".join(line[2:] if line.startswith("# ") else "" for line in block))
         return data if isinstance(data, dict) else {}
 
 
