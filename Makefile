@@ -83,8 +83,9 @@ lint: setup
 	$(BIN)/ruff format --check soc2opa generator tests scripts benchmarks
 	$(BIN)/mypy soc2opa generator benchmarks
 
+# pytest spreads the tests over the machine's cores (at most 4): most of them wait on opa.
 test: setup check-generated rego-check lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --maxprocesses 4
 
 # The golden reports tests/test_report_equivalence.py compares with (see docs/rego-performance.md);
 # rewrite them after an intended change of verdicts, e.g. a new or changed control.

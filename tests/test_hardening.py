@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -344,7 +345,9 @@ def _json_answer(status: int, body: bytes) -> Callable[[BaseHTTPRequestHandler],
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
-        handler.wfile.write(body)
+        # The client may hang up first, e.g. on an answer it refuses as too large.
+        with contextlib.suppress(ConnectionError):
+            handler.wfile.write(body)
 
     return answer
 

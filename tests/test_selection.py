@@ -24,6 +24,7 @@ from soc2opa.selection import selected
 from tests.conftest import BUNDLE, ROOT, Run
 
 GROUP = 48
+PARTS = 4
 # One opa eval judges many plans, each in turn the input of the report.
 BATCH_QUERY = f"[r | some p in input.plans; r := {QUERY} with input as p]"
 
@@ -133,9 +134,12 @@ def test_synthetic_plans_selective_equals_full(opa: Path) -> None:
     assert _compare_one_by_one(opa, plans) == len(plans)
 
 
-def test_planned_examples_selective_equals_full(opa: Path) -> None:
-    plans = _example_plans()
-    assert len(plans) >= 200
+# The examples in parts, so that parallel test workers share them out.
+@pytest.mark.parametrize("part", range(PARTS))
+def test_planned_examples_selective_equals_full(opa: Path, part: int) -> None:
+    everything = _example_plans()
+    assert len(everything) >= 1000
+    plans = everything[part::PARTS]
     # In groups: one full and one selective opa run per group (what a batch of plans does).
     full = _full(opa, plans)
     engine = LocalEngine(opa, BUNDLE)
