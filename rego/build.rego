@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "c19e216932e4ad6a"
+revision := "9003540894d9fc93"
 
 min_opa_version := "1.0.0"

@@ -29,7 +29,7 @@ controls := {id: _settled(d) | some id; d := data.soc2opa.controls[id].decision}
 # A create or update without planned values (change.after null) cannot be judged by any node:
 # value checks say so themselves; a relation or a rego-file control might not, so every
 # control's verdict on such a resource is made unknown here, with the same reason.
-_no_after := {r.address | some r in plan.resources; plan.no_after(r)}
+_no_after := {r.address | some r in plan.without_after}
 
 _settled(d) := d if {
 	count(_no_after) == 0
@@ -110,10 +110,12 @@ problems contains "resource_changes is not a list" if {
 }
 
 problems contains sprintf("resource_changes[%d] is not a resource change (needs address, mode, type and change.actions)", [bad[0]]) if {
-	is_array(input.resource_changes)
+	count(_well_formed) != count(input.resource_changes)
 	bad := [i | some i, rc in input.resource_changes; not _is_change(rc)]
-	count(bad) > 0
 }
+
+# Each entry is checked once; only a plan with a bad one is searched for its position.
+_well_formed := [rc | some rc in input.resource_changes; _is_change(rc)] if is_array(input.resource_changes)
 
 _is_change(rc) if {
 	is_string(rc.address)
@@ -126,7 +128,7 @@ _is_change(rc) if {
 # address of the current object and are told apart by their deposed key.
 problems contains sprintf("two resource changes have the address %s", [_short(a)]) if {
 	is_array(input.resource_changes)
-	current := [rc.address | some rc in input.resource_changes; _is_change(rc); not rc.deposed]
+	current := [rc.address | some rc in _well_formed; not rc.deposed]
 	count({a | some a in current}) != count(current)
 	sorted := sort(current)
 	a := min({sorted[i] | some i in numbers.range(1, count(sorted) - 1); sorted[i] == sorted[i - 1]})

@@ -19,6 +19,22 @@ class _Unexpected(Exception):
     """A value only json.dumps knows how to write (or to refuse)."""
 
 
+class Fragment:
+    """A value that writes its own text: many rows alike are cheaper written by their owner.
+
+    text(nl) is the value's text where the enclosing line break and indent are nl; value() is
+    the plain data json.dumps writes instead, and the two must agree (the tests compare them).
+    """
+
+    def text(self, nl: str) -> str:
+        """The text of value() as json.dumps(..., indent=2) writes it at indent nl."""
+        raise NotImplementedError
+
+    def value(self) -> Any:
+        """The plain data this fragment stands for."""
+        raise NotImplementedError
+
+
 def _number(f: float) -> str:
     if f != f:
         return "NaN"
@@ -89,8 +105,26 @@ def _emit(o: Any, out: list[str], nl: str) -> None:
             out.append(text)
         elif t is float:
             out.append(_number(o))
+        elif isinstance(o, Fragment):
+            out.append(o.text(nl))
         else:
             raise _Unexpected
+
+
+def text_at(value: Any, nl: str) -> str:
+    """The text of value at indent nl (a line break and the spaces of the enclosing level)."""
+    text = _scalar(value)
+    if text is not None:
+        return text
+    out: list[str] = []
+    _emit(value, out, nl)
+    return "".join(out)
+
+
+def _plain(o: Any) -> Any:
+    if isinstance(o, Fragment):
+        return o.value()
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
 
 
 def dumps_indented(value: Any) -> str:
@@ -99,5 +133,5 @@ def dumps_indented(value: Any) -> str:
     try:
         _emit(value, out, "\n")
     except (_Unexpected, RecursionError):
-        return json.dumps(value, indent=2)
+        return json.dumps(value, indent=2, default=_plain)
     return "".join(out)

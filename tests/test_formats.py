@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -13,6 +14,7 @@ import pytest
 
 from soc2opa.formats import FORMATS, FormatOptions, get_format
 from soc2opa.formats.github import escape_data, escape_property
+from soc2opa.formats.json_format import report_document
 from soc2opa.formats.markdown import GITHUB_COMMENT_LIMIT
 from soc2opa.formats.sarif import fingerprint
 from soc2opa.report import Result
@@ -186,6 +188,27 @@ def test_json_many_plans_and_schema() -> None:
     for doc in both["reports"]:
         jsonschema.Draft202012Validator(REPORT_SCHEMA).validate(doc)
     assert both["summary"]["exit_code"] == 1 and both["summary"]["plans"] == 2
+
+
+def test_json_rows_written_as_json_dumps_writes_them() -> None:
+    # Controls and results are written by fast paths (json_format._Controls, _Results); the
+    # plain data says what the text must be: one plan and several (sharing controls' text),
+    # hostile strings, waivers, locations, and metadata no cache key can hold.
+    odd = sample_report()
+    odd.controls[0] = dataclasses.replace(odd.controls[0], reference=({"not": "hashable"},))  # type: ignore[arg-type]
+    odd.controls[1] = dataclasses.replace(odd.controls[1], crosswalk={"x": [{"y": 1}]})  # type: ignore[dict-item]
+    runs = (
+        [sample_report()],
+        [clean_report()],
+        [sample_report(), clean_report(), sample_report(strict=True)],
+        [odd, odd],
+    )
+    for reports in runs:
+        docs = [report_document(r, OPTIONS) for r in reports]
+        plain = docs[0] if len(docs) == 1 else json.loads(render("json", *reports))
+        if len(docs) > 1:
+            plain["reports"] = docs
+        assert render("json", *reports) == json.dumps(plain, indent=2) + "\n"
 
 
 def test_counts_agree_across_formats() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from soc2opa.jsontext import dumps_indented
+from soc2opa.jsontext import Fragment, dumps_indented, text_at
 
 SCALARS: list[Any] = [
     "", "plain", "é ü 漢", "\u2028\n\t\"\\\x00\x1f", "\ud800", 0, -1, 2**70, 0.1, -0.0, 1e16,
@@ -45,3 +45,35 @@ def test_what_it_does_not_expect_is_left_to_json(value: Any) -> None:
             dumps_indented(value)
     else:
         assert dumps_indented(value) == want
+
+
+class _Rows(Fragment):
+    """A fragment whose text is written by hand, as json_format's results are."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def value(self) -> list[Any]:
+        return self.rows
+
+    def text(self, nl: str) -> str:
+        if not self.rows:
+            return "[]"
+        inner = nl + "  "
+        return "[" + inner + ("," + inner).join(text_at(r, inner) for r in self.rows) + nl + "]"
+
+
+def test_fragments_are_written_where_they_stand() -> None:
+    rnd = random.Random(5)
+    for _ in range(300):
+        rows = [_value(rnd, 3) for _ in range(rnd.randint(0, 3))]
+        plain = {"a": [1, {"rows": rows}], "b": rows}
+        with_fragments = {"a": [1, {"rows": _Rows(rows)}], "b": _Rows(rows)}
+        assert dumps_indented(with_fragments) == json.dumps(plain, indent=2)
+
+
+def test_fragments_reach_json_when_jsontext_gives_up() -> None:
+    # A key jsontext does not write sends the document to json.dumps, fragments and all.
+    value = {"rows": _Rows([{"x": 1}]), "odd": {1: "int key"}}
+    plain = {"rows": [{"x": 1}], "odd": {1: "int key"}}
+    assert dumps_indented(value) == json.dumps(plain, indent=2)

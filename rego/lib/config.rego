@@ -10,29 +10,9 @@ package soc2opa.lib.config
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 
-_root := input.configuration.root_module if is_object(input.configuration.root_module)
-
-else := {}
-
-_module_cfg_path(key) := [seg |
-	some m in regex.find_all_string_submatch_n(`module\.([^.\[]+)`, key, -1)
-	some seg in ["module_calls", m[1], "module"]
-]
-
-_module_keys := {refs.strip_keys(plan.module_of(r)) | some r in plan.resources}
-
-# Every managed resource block, by module (without instance keys) and relative address, built
-# once per evaluation.
-_blocks[k] := {c.address: c |
-	some c in object.get(_root, array.concat(_module_cfg_path(k), ["resources"]), [])
-	c.mode == "managed"
-} if {
-	some k in _module_keys
-}
-
 # METADATA
 # description: The configuration block of a resource; undefined when the plan carries none.
-block(r) := _blocks[refs.strip_keys(plan.module_of(r))][sprintf("%s.%s", [r.type, r.name])]
+block(r) := refs.block(r)
 
 # METADATA
 # description: >-

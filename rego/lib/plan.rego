@@ -168,8 +168,16 @@ else := {}
 #   attribute is marked unknown: a quick test under which unknown_at and no_after are both false.
 known_at(r, path) if {
 	is_object(r.change.after)
-	not r.change.after_unknown[path[0]]
 	not r.soc2opa_planned_values_only
+	not _marked_unknown(r.change.after_unknown, path)
+}
+
+_marked_unknown(marks, path) if marks[path[0]] == true
+
+# A nested block's top-level mark is a list or object even when nothing in it is unknown.
+_marked_unknown(marks, path) if {
+	not is_boolean(marks[path[0]])
+	_unknown_below(marks, path)
 }
 
 # METADATA
@@ -178,10 +186,13 @@ unknown_at(r, path) if r.change.after_unknown[path[0]] == true
 
 # Most attributes have no nested unknown marks, so the walk down the path is rarely needed.
 unknown_at(r, path) if {
-	u := r.change.after_unknown[path[0]]
-	not is_boolean(u)
+	not is_boolean(r.change.after_unknown[path[0]])
+	_unknown_below(r.change.after_unknown, path)
+}
+
+_unknown_below(marks, path) if {
 	some n in numbers.range(2, count(path))
-	object.get(r.change.after_unknown, array.slice(path, 0, n), false) == true
+	object.get(marks, array.slice(path, 0, n), false) == true
 }
 
 # Without resource_changes there is no after_unknown: Terraform omits unknown keys instead.
@@ -249,9 +260,12 @@ warnings := array.concat(array.slice(_no_after_warnings, 0, 20), _more) if {
 }
 
 _no_after_warnings := [sprintf("%s: change.after is null on a create or update; its results are unknown", [r.address]) |
-	some r in resources
-	no_after(r)
+	some r in without_after
 ]
+
+# METADATA
+# description: The resources for which no_after holds, in plan order.
+without_after := [r | some r in resources; no_after(r)]
 
 # METADATA
 # description: The value at path, or default when it is absent or null.

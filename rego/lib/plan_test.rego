@@ -53,6 +53,27 @@ test_unknown_nested_and_top_level if {
 	not plan.unknown_at(db, ["storage_encrypted"])
 }
 
+# known_at is the quick test under which unknown_at and no_after are both false: a nested
+# block's mark (a list) is known where nothing under it is unknown, and not where it is.
+test_known_at_inside_a_marked_block if {
+	r := plan.by_address["aws_db_instance.db"] with input as _plan
+	db := plan.resources[r] with input as _plan
+	plan.known_at(db, ["rule", 0, "a"])
+	plan.known_at(db, ["storage_encrypted"])
+	not plan.known_at(db, ["rule", 0, "b"])
+	every path in [["rule", 0, "a"], ["rule", 0, "b"], ["rule"], ["storage_encrypted"], ["tags", "x"]] {
+		_holds_known(db, path) != _holds_unknown(db, path)
+	}
+}
+
+_holds_known(r, path) if plan.known_at(r, path)
+
+else := false
+
+_holds_unknown(r, path) if plan.unknown_at(r, path)
+
+else := false
+
 test_show_never_reveals_sensitive if {
 	db := plan.resources[plan.by_address["aws_db_instance.db"]] with input as _plan
 	plan.show(db, ["password"], null) == "(sensitive)"

@@ -53,19 +53,23 @@ _cfg_resources[k] := {c.address: c |
 	some k in _module_keys
 }
 
-_block_cfg(r) := _cfg_resources[_stripped[plan.module_of(r)]][sprintf("%s.%s", [r.type, r.name])]
+# METADATA
+# description: >-
+#   The configuration block of a resource: the resource of its module's configuration with the
+#   same type and name; undefined when the plan's configuration has none.
+block(r) := _cfg_resources[_stripped[plan.module_of(r)]][sprintf("%s.%s", [r.type, r.name])]
 
 # METADATA
 # description: The configuration expressions of a resource's block, or {} when the plan has none.
 expressions(r) := e if {
-	e := _block_cfg(r).expressions
+	e := block(r).expressions
 } else := {}
 
 # An attribute's references; each.value stands for the element of the block's for_each, so
 # `for_each = aws_s3_bucket.b` with `bucket = each.value.id` points at the matching instance.
 _references(r, path) := _with_for_each(r, object.get(expressions(r), array.concat(path, ["references"]), []))
 
-_with_for_each(r, refs) := array.concat(refs, object.get(_block_cfg(r), ["for_each_expression", "references"], [])) if {
+_with_for_each(r, refs) := array.concat(refs, object.get(block(r), ["for_each_expression", "references"], [])) if {
 	some ref in refs
 	startswith(ref, "each.value")
 } else := refs
@@ -318,8 +322,8 @@ value_known(src, path) if {
 #   True when the plan's configuration holds the resource's block and the block does not set
 #   the attribute name (so an unknown value there is one the provider computes).
 not_configured(r, name) if {
-	block := _block_cfg(r)
-	not name in object.keys(object.get(block, "expressions", {}))
+	b := block(r)
+	not name in object.keys(object.get(b, "expressions", {}))
 }
 
 # METADATA
