@@ -197,11 +197,15 @@ def test_json_rows_written_as_json_dumps_writes_them() -> None:
     odd = sample_report()
     odd.controls[0] = dataclasses.replace(odd.controls[0], reference=({"not": "hashable"},))  # type: ignore[arg-type]
     odd.controls[1] = dataclasses.replace(odd.controls[1], crosswalk={"x": [{"y": 1}]})  # type: ignore[dict-item]
+    one, true = sample_report(), sample_report()
+    one.controls[1] = dataclasses.replace(one.controls[1], crosswalk={"x": [1]})  # type: ignore[dict-item]
+    true.controls[1] = dataclasses.replace(true.controls[1], crosswalk={"x": [True]})  # type: ignore[dict-item]
     runs = (
         [sample_report()],
         [clean_report()],
         [sample_report(), clean_report(), sample_report(strict=True)],
         [odd, odd],
+        [one, true],  # equal in Python (1 == True), written differently
     )
     for reports in runs:
         docs = [report_document(r, OPTIONS) for r in reports]

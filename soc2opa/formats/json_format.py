@@ -135,16 +135,29 @@ def _control(c: Control) -> dict[str, Any]:
     }
 
 
-_CONSTANT_FIELDS = (
-    "id", "title", "description", "service", "category", "severity", "criteria",
-    "resource_types", "remediation", "remediation_terraform", "crosswalk", "help_uri", "scope",
-    "reference", "runtime_evidence",
+_TEXT_FIELDS = (
+    "id", "title", "description", "service", "category", "severity", "remediation",
+    "remediation_terraform", "help_uri", "scope", "runtime_evidence",
 )  # fmt: skip
+_LIST_FIELDS = ("criteria", "resource_types", "reference")
+
+
+def _all_text(c: Control) -> bool:
+    """Whether every field of the entry but status and counts is text or lists of text.
+
+    Only such entries are shared: == then means the same text (1 == 1.0 == True does not).
+    """
+    return (
+        all(type(getattr(c, f)) is str for f in _TEXT_FIELDS)
+        and all(type(x) is str for f in _LIST_FIELDS for x in getattr(c, f))
+        and type(c.crosswalk) is dict
+        and all(type(v) is list and all(type(x) is str for x in v) for v in c.crosswalk.values())
+    )
 
 
 def _same_entry(a: Control, b: Control) -> bool:
     """Whether the two controls' entries differ at most in status and counts."""
-    return all(getattr(a, f) == getattr(b, f) for f in _CONSTANT_FIELDS)
+    return all(getattr(a, f) == getattr(b, f) for f in (*_TEXT_FIELDS, *_LIST_FIELDS, "crosswalk"))
 
 
 class _Controls(Fragment):
@@ -162,7 +175,7 @@ class _Controls(Fragment):
         return [_control(c) for c in self.controls]
 
     def _parts(self, c: Control, k: str, row_nl: str) -> tuple[str, str]:
-        key = (c.id, k) if type(c.id) is str else None
+        key = (c.id, k) if _all_text(c) else None
         cached = self.shared.get(key) if key else None
         if cached is not None and _same_entry(cached[0], c):
             return cached[1], cached[2]
