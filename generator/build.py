@@ -6,6 +6,7 @@ import functools
 import hashlib
 import io
 import json
+import os
 import subprocess
 import tarfile
 import tempfile
@@ -459,6 +460,20 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
-    (root / BUNDLE).parent.mkdir(parents=True, exist_ok=True)
-    _build_bundle(root, opa, files, root / BUNDLE, modules)
+    bundle = root / BUNDLE
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=bundle.parent, prefix=".building-", suffix=".tar.gz")
+    os.close(fd)
+    fresh = Path(name)
+    try:
+        _build_bundle(root, opa, files, fresh, modules)
+        # Replaced whole, and only when its members change: a run reading the bundle meanwhile
+        # (another build, an eval, a test) never sees half of one.
+        if not bundle.is_file() or _bundle_members(bundle.read_bytes()) != _bundle_members(
+            fresh.read_bytes()
+        ):
+            fresh.chmod(0o644)  # mkstemp's file is private; a bundle is meant to be shared
+            os.replace(fresh, bundle)
+    finally:
+        fresh.unlink(missing_ok=True)
     return result

@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "9003540894d9fc93"
+revision := "714ff71066fc2795"
 
 min_opa_version := "1.0.0"

@@ -98,6 +98,14 @@ def test_build_check_catches_stale_output(run: Run, tmp_path: Path) -> None:
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert not (root / "rego/controls/rds/orphan.rego").exists()
     assert run("build", "--check", "--root", str(root)).returncode == 0
+    # A build that changes nothing leaves the bundle file alone (runs reading it are never
+    # given half of one), and a build's working file never stays behind.
+    bundle = root / "bundles/soc2opa.tar.gz"
+    was = bundle.stat()
+    assert run("build", "--root", str(root)).returncode == 0
+    assert (bundle.stat().st_ino, bundle.stat().st_mtime_ns) == (was.st_ino, was.st_mtime_ns)
+    assert sorted(p.name for p in bundle.parent.iterdir()) == ["soc2opa.tar.gz"]
+    assert bundle.stat().st_mode & 0o777 == 0o644
 
 
 def test_build_reports_catalog_errors_in_one_line(run: Run, tmp_path: Path) -> None:
