@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "714ff71066fc2795"
+revision := "88b0a039eb7d335b"
 
 min_opa_version := "1.0.0"

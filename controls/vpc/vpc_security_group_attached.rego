@@ -38,11 +38,7 @@ _users := [x | some x in plan.resources; not x.type in _not_users]
 
 # A cheap test on the JSON text first: a reference that may name a group, or an sg- id, must
 # appear in it as a string; only those resources' values are walked.
-_may_refer(x) if {
-	text := json.marshal(refs.expressions(x))
-	some prefix in [`"aws_security_group.`, `"module.`, `"var.`, `"each.`]
-	contains(text, prefix)
-}
+_may_refer(x) if regex.match(`"(aws_security_group|module|var|each)\.`, json.marshal(refs.expressions(x)))
 
 _used := {t.address |
 	some x in _users
@@ -57,6 +53,14 @@ _used_ids := {v |
 	walk(plan.after(x), [_, v])
 	is_string(v)
 	startswith(v, "sg-")
+}
+
+# Only a known sg- id can be named, so the plan's values are searched only for a group that has one.
+_named_by_id(r) if {
+	id := plan.value_or(r, ["id"], "")
+	is_string(id)
+	startswith(id, "sg-")
+	id in _used_ids
 }
 
 _root := input.configuration.root_module if is_object(input.configuration.root_module)
@@ -86,7 +90,7 @@ _creates(r) if "create" in r.change.actions
 result(r) := {"status": "pass", "reason": "a resource in this plan uses the group"} if {
 	r.address in _used
 } else := {"status": "pass", "reason": "a resource in this plan names the group's id"} if {
-	plan.value_or(r, ["id"], "") in _used_ids
+	_named_by_id(r)
 } else := {"status": "unknown", "reason": "the plan carries no configuration references for the group, so what uses it cannot be read"} if {
 	refs.expressions(r) == {}
 } else := {"status": "unknown", "reason": "an output exports the group, so it may be attached outside this configuration"} if {

@@ -53,6 +53,8 @@ _when_unknown(_, _, "default") := "unknown"
 # stays unknown, and so does a resource whose configuration the plan does not carry.
 _takes_default(r, path, "default") if undeclared(r, path)
 
+default _takes_default(_, _, _) := false
+
 _is_expression(e) if "constant_value" in object.keys(e)
 
 _is_expression(e) if "references" in object.keys(e)
@@ -69,6 +71,8 @@ undeclared(r, _) if {
 	not "expressions" in object.keys(config.block(r))
 }
 
+default undeclared(_, _) := false
+
 undeclared(r, path) if {
 	e := config.block(r).expressions
 	count(e) > 0
@@ -82,6 +86,8 @@ undeclared(r, path) if {
 # METADATA
 # description: Whether the resource's configuration sets the attribute or block at path.
 configured(r, path) if object.get(refs.expressions(r), path, null) != null
+
+default configured(_, _) := false
 
 # METADATA
 # description: Whether value v satisfies operator op with argument arg.

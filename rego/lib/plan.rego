@@ -172,6 +172,10 @@ known_at(r, path) if {
 	not _marked_unknown(r.change.after_unknown, path)
 }
 
+# With a default, a false answer is a result OPA keeps per arguments; an undefined one would be
+# worked out again at every call (so for the often-asked predicates here and in check and refs).
+default known_at(_, _) := false
+
 _marked_unknown(marks, path) if marks[path[0]] == true
 
 # A nested block's top-level mark is a list or object even when nothing in it is unknown.
@@ -183,6 +187,8 @@ _marked_unknown(marks, path) if {
 # METADATA
 # description: True when the value at path, or any value that contains it, is unknown until apply.
 unknown_at(r, path) if r.change.after_unknown[path[0]] == true
+
+default unknown_at(_, _) := false
 
 # Most attributes have no nested unknown marks, so the walk down the path is rarely needed.
 unknown_at(r, path) if {
@@ -214,6 +220,8 @@ sensitive_at(r, path) if {
 	_marks(marks, path)
 }
 
+default sensitive_at(_, _) := false
+
 _markings(r) := array.concat(
 	[object.get(r.change, "after_sensitive", false), object.get(r.change, "before_sensitive", false)],
 	object.get(_pv_sensitive, r.address, []),
@@ -228,6 +236,8 @@ _pv_sensitive := group([[r.address, r.sensitive_values] |
 ])
 
 _marks(true, _)
+
+default _marks(_, _) := false
 
 _marks(marks, path) if marks[path[0]] == true
 
@@ -246,6 +256,8 @@ no_after(r) if {
 	some action in r.change.actions
 	action in {"create", "update"}
 }
+
+default no_after(_) := false
 
 # METADATA
 # description: The reason given for every result of a resource without planned values.

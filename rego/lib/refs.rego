@@ -150,6 +150,8 @@ _has_hops(entries) if {
 	c[0] in {"var", "module"}
 }
 
+default _has_hops(_) := false
+
 # Whether the expression picks the instance matching the source's own key (count/for_each).
 _aligned(refs) if {
 	some ref in refs
@@ -316,6 +318,8 @@ value_known(src, path) if {
 	is_string(v)
 	v != ""
 }
+
+default value_known(_, _) := false
 
 # METADATA
 # description: >-
