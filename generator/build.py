@@ -312,7 +312,8 @@ def _bundle_members(data: bytes) -> dict[str, bytes]:
 # What soc2opa eval needs to compile only the controls a plan can reach (docs/performance.md).
 SELECTION_QUERY = (
     '{"stubs": {id: d | some id; d := data.soc2opa.controls[id].decision}, '
-    '"types": {id: t | some id; t := data.soc2opa.controls[id].resource_types}}'
+    '"types": {id: t | some id; t := data.soc2opa.controls[id].resource_types}, '
+    '"scans": [id | some id; data.soc2opa.controls[id].reads_every_resource == true]}'
 )
 _EMPTY_PLAN = '{"format_version": "1.2", "resource_changes": []}'
 
@@ -341,6 +342,8 @@ def _selection(staging: Path, opa: Path, modules: dict[str, str]) -> dict[str, A
         # A control without resource types that is not runtime-only may judge anything.
         "always": sorted(c for c in modules if not types[c] and not stubs[c].get("runtime")),
         "stubs": {cid: stubs[cid] for cid in sorted(modules)},
+        # Controls that read every resource of a plan, whatever their types (soc2opa/shards.py).
+        "scans": sorted(value["scans"]),
     }
     reads = policy_reads(staging)
     if reads is not None:

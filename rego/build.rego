@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "88b0a039eb7d335b"
+revision := "2eaaa90ef9ed4fed"
 
 min_opa_version := "1.0.0"

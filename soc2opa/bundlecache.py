@@ -35,7 +35,7 @@ INDEX = "index.json"
 # Part of a cached folder's name: a soc2opa whose index holds more extracts the bundle afresh
 # rather than reading an older index (format 2 added each control's libraries, format 3 the
 # modules without METADATA, soc2opa/leanrego.py, and their sizes in the bundle).
-INDEX_FORMAT = b"soc2opa-index-3\n"
+INDEX_FORMAT = b"soc2opa-index-4\n"
 # Cached bundles kept; older ones are removed when a new one is added.
 KEEP = 8
 MAX_BUNDLE_BYTES = 64 << 20
@@ -60,6 +60,8 @@ class CachedBundle:
     libs: dict[str, Any] | None = None
     # Each control module's size in the bundle, before the cache left out its METADATA.
     sizes: dict[str, int] | None = None
+    # The controls that read every resource of a plan, not only their types' (shards.py).
+    scans: frozenset[str] = frozenset()
 
 
 def cache_root() -> Path:
@@ -162,6 +164,7 @@ def _index(files: dict[str, bytes]) -> dict[str, Any] | None:
     reads = PolicyReads.from_manifest(selection.get("input"))
     return {
         "base": base, "modules": modules, "types": types, "always": always, "stubs": stubs,
+        "scans": _scans(selection.get("scans"), ids),
         "input": reads.to_manifest() if reads else None,
         "libs": library_needs(files, modules.values()),
         "sizes": {path: len(files[path]) for path in modules.values()},
@@ -193,6 +196,7 @@ def _load(folder: Path) -> CachedBundle | None:
             reads=PolicyReads.from_manifest(index.get("input")),
             libs=_libs(index.get("libs"), index["base"], index["modules"]),
             sizes=_sizes(index.get("sizes"), index["modules"]),
+            scans=frozenset(_scans(index.get("scans"), set(index["modules"]))),
         )
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
@@ -208,6 +212,13 @@ def _libs(entry: Any, base: list[str], modules: dict[str, str]) -> dict[str, Any
     if set(entry["controls"]) != set(modules.values()):
         return None
     return entry
+
+
+def _scans(entry: Any, ids: set[str]) -> list[str]:
+    """The index's controls that read every resource; none when absent or not understood."""
+    if isinstance(entry, list) and all(isinstance(c, str) and c in ids for c in entry):
+        return sorted(set(entry))
+    return []
 
 
 def _sizes(entry: Any, modules: dict[str, str]) -> dict[str, int] | None:

@@ -50,7 +50,9 @@ def sharded_args(
     groups = [chosen]
     if jobs > 1:
         weights = {
-            cid: control_weight(_size(cached, cid), cached.types.get(cid, []), type_counts)
+            cid: control_weight(
+                _size(cached, cid), cached.types.get(cid, []), type_counts, cid in cached.scans
+            )
             for cid in chosen
         }
         groups = split(weights, jobs, *_libraries(cached, chosen, weights))

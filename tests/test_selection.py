@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from soc2opa.batch import evaluate_all
-from soc2opa.bundlecache import cached_bundle
+from soc2opa.bundlecache import _scans, cached_bundle
 from soc2opa.engine import QUERY, LocalEngine
 from soc2opa.planfile import PlanFile, parse_plan
 from soc2opa.selection import selected
@@ -114,6 +114,20 @@ def test_index_covers_every_control(opa: Path) -> None:
     assert not any(n.startswith("controls/") for n in cached.base if n in cached.modules.values())
     # A plan without resources compiles no control at all.
     assert selected(cached, set()) == sorted(cached.always)
+    # The controls that say they read every resource of a plan, for the process split's weights.
+    declared = {
+        c for c, p in cached.modules.items()
+        if "reads_every_resource := true" in (cached.folder / p).read_text()
+    }  # fmt: skip
+    assert declared and cached.scans == declared
+
+
+def test_index_scans_entry_is_checked() -> None:
+    ids = {"a", "b"}
+    assert _scans(["b", "a", "a"], ids) == ["a", "b"]
+    assert _scans(["a", "c"], ids) == []
+    assert _scans("a", ids) == []
+    assert _scans(None, ids) == []
 
 
 def test_shared_plans_selective_equals_full(opa: Path, shared_plans: Path) -> None:

@@ -86,10 +86,25 @@ def _weighed(path: Path) -> tuple[CachedBundle, PlanFile, list[str], dict[str, f
     plan = parse_plan(path.read_bytes(), path.name)
     chosen = selected(cached, plan.types)
     weights = {
-        c: control_weight(_size(cached, c), cached.types.get(c, []), plan.type_counts)
+        c: control_weight(
+            _size(cached, c), cached.types.get(c, []), plan.type_counts, c in cached.scans
+        )
         for c in chosen
     }
     return cached, plan, chosen, weights
+
+
+def test_a_control_reading_every_resource_weighs_with_the_whole_plan() -> None:
+    small = {"aws_security_group": 30, "aws_s3_bucket": 30}
+    large = {"aws_security_group": 30, "aws_s3_bucket": 30_000}
+    own = [control_weight(0, ["aws_security_group"], c) for c in (small, large)]
+    scanning = [control_weight(0, ["aws_security_group"], c, True) for c in (small, large)]
+    assert own[0] == own[1] > 0
+    assert scanning[0] > own[0]
+    assert scanning[1] > 100 * scanning[0] / 2
+    cached = cached_bundle(BUNDLE)
+    assert cached is not None
+    assert "vpc_security_group_attached" in cached.scans
 
 
 def test_library_weights_cut_what_the_processes_compile(tmp_path: Path) -> None:

@@ -11,6 +11,12 @@ package soc2opa.controls.vpc_security_group_attached
 import data.soc2opa.lib.plan
 import data.soc2opa.lib.refs
 
+# METADATA
+# description: >-
+#   This control reads every resource of the plan, not only its own type's: soc2opa weighs it by
+#   the plan's size when it shares controls out between opa processes.
+reads_every_resource := true
+
 _not_users := {
 	"aws_security_group", "aws_default_security_group", "aws_security_group_rule",
 	"aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule",

@@ -67,6 +67,12 @@ _w0(r, want) := [result(r).reason] if {
 	_s0(r) == want
 } else := []
 
+# METADATA
+# description: >-
+#   This control reads every resource of the plan, not only its own type's: soc2opa weighs it by
+#   the plan's size when it shares controls out between opa processes.
+reads_every_resource := true
+
 _not_users := {
 	"aws_security_group", "aws_default_security_group", "aws_security_group_rule",
 	"aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule",
