@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "2eaaa90ef9ed4fed"
+revision := "95cd0dccbcc8ac13"
 
 min_opa_version := "1.0.0"

@@ -216,14 +216,14 @@ _by_reference(src, path, types) := direct if {
 
 # The common shape without the general machinery: every reference names a resource of the
 # source's own module instance directly (no module hop, key, count or for_each), and those of
-# the wanted types are single instances. Anything else takes the general path.
+# the wanted types are single instances; no references at all point at nothing. Anything else
+# takes the general path.
 _direct(src, refs, types) := {i |
 	some ref in refs
 	parts := split(ref, ".")
 	parts[0] in types
 	i := plan.by_address[_join(plan.module_of(src), concat(".", [parts[0], parts[1]]))]
 } if {
-	count(refs) > 0
 	every ref in refs {
 		_plain(src, ref, types)
 	}

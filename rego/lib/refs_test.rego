@@ -118,3 +118,10 @@ test_fast_path_agrees_with_general_resolver if {
 	root := plan.resources[plan.by_address["aws_s3_bucket_versioning.legacy"]] with input as _plan
 	refs.general(root, ["bucket"], {"aws_s3_bucket"}) == set() with input as _plan
 }
+
+test_no_references_point_at_nothing_on_either_path if {
+	src := plan.resources[plan.by_address["aws_s3_bucket_versioning.legacy"]] with input as _plan
+	refs._references(src, ["acl"]) == [] with input as _plan
+	refs._direct(src, [], {"aws_s3_bucket"}) == set() with input as _plan
+	refs.general(src, ["acl"], {"aws_s3_bucket"}) == set() with input as _plan
+}
