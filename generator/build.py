@@ -300,6 +300,13 @@ def _format_all(files: dict[str, str], opa: Path) -> dict[str, str]:
         return {rel: Path(tmp, rel).read_text() for rel in files}
 
 
+def _same_bundle(bundle: Path, fresh: Path) -> bool:
+    """Whether the bundle exists with the same members as a freshly built one."""
+    return bundle.is_file() and _bundle_members(bundle.read_bytes()) == _bundle_members(
+        fresh.read_bytes()
+    )
+
+
 def _bundle_members(data: bytes) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         return {
@@ -450,10 +457,7 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
         with tempfile.TemporaryDirectory() as tmp:
             fresh = Path(tmp, "bundle.tar.gz")
             _build_bundle(root, opa, files, fresh, modules)
-            bundle = root / BUNDLE
-            if not bundle.is_file() or _bundle_members(bundle.read_bytes()) != _bundle_members(
-                fresh.read_bytes()
-            ):
+            if not _same_bundle(root / BUNDLE, fresh):
                 result.stale.append(BUNDLE)
         return result
     for rel in sorted(existing - set(files)):
@@ -472,9 +476,7 @@ def build(root: Path, opa: Path, check: bool = False) -> BuildResult:
         _build_bundle(root, opa, files, fresh, modules)
         # Replaced whole, and only when its members change: a run reading the bundle meanwhile
         # (another build, an eval, a test) never sees half of one.
-        if not bundle.is_file() or _bundle_members(bundle.read_bytes()) != _bundle_members(
-            fresh.read_bytes()
-        ):
+        if not _same_bundle(bundle, fresh):
             fresh.chmod(0o644)  # mkstemp's file is private; a bundle is meant to be shared
             os.replace(fresh, bundle)
     finally:

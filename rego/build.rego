@@ -5,6 +5,6 @@
 # scope: package
 package soc2opa.build
 
-revision := "95cd0dccbcc8ac13"
+revision := "4889dbaa17cf102d"
 
 min_opa_version := "1.0.0"

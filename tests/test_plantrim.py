@@ -22,6 +22,7 @@ from soc2opa.engine import QUERY, LocalEngine
 from soc2opa.planfile import PlanFile, parse_plan
 from soc2opa.plantrim import SENSITIVE_VALUES, PolicyReads, markings_only
 from tests.conftest import BUNDLE, ROOT, Run
+from tests.example_plans import example_plans
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
@@ -64,14 +65,6 @@ def _assert_same(opa: Path, plans: list[PlanFile]) -> None:
         assert a == b, f"{plan.name}: the trimmed plan is judged differently"
 
 
-def _example_plans() -> list[PlanFile]:
-    out = []
-    for path in sorted((ROOT / "tests/plans").rglob("*.json")):
-        for slug, doc in sorted(json.loads(path.read_text())["examples"].items()):
-            out.append(parse_plan(json.dumps(doc).encode(), f"{path.name}:{slug}"))
-    return out
-
-
 def test_the_bundle_declares_what_its_rego_reads() -> None:
     reads = _reads()
     assert {"resource_changes", "configuration", "planned_values", "format_version"} <= reads.keys
@@ -91,7 +84,7 @@ def test_shared_plans_trimmed_are_judged_the_same(opa: Path, shared_plans: Path)
 # The examples in parts, so that parallel test workers share them out.
 @pytest.mark.parametrize("part", range(PARTS))
 def test_planned_examples_trimmed_are_judged_the_same(opa: Path, part: int) -> None:
-    plans = _example_plans()
+    plans = example_plans()
     assert len(plans) >= 1000
     _assert_same(opa, plans[part::PARTS])
 

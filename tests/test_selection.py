@@ -22,6 +22,7 @@ from soc2opa.engine import QUERY, LocalEngine
 from soc2opa.planfile import PlanFile, parse_plan
 from soc2opa.selection import selected
 from tests.conftest import BUNDLE, ROOT, Run
+from tests.example_plans import example_plans
 
 GROUP = 48
 PARTS = 4
@@ -39,14 +40,6 @@ def _combined_input(plans: list[PlanFile]) -> PlanFile:
 
 def _plan(doc: dict[str, Any], name: str) -> PlanFile:
     return parse_plan(json.dumps(doc).encode(), name)
-
-
-def _example_plans() -> list[PlanFile]:
-    out = []
-    for path in sorted((ROOT / "tests/plans").rglob("*.json")):
-        for slug, doc in sorted(json.loads(path.read_text())["examples"].items()):
-            out.append(_plan(doc, f"{path.name}:{slug}"))
-    return out
 
 
 def _synthetic_plans(types: list[str]) -> list[PlanFile]:
@@ -151,7 +144,7 @@ def test_synthetic_plans_selective_equals_full(opa: Path) -> None:
 # The examples in parts, so that parallel test workers share them out.
 @pytest.mark.parametrize("part", range(PARTS))
 def test_planned_examples_selective_equals_full(opa: Path, part: int) -> None:
-    everything = _example_plans()
+    everything = example_plans()
     assert len(everything) >= 1000
     plans = everything[part::PARTS]
     # In groups: one full and one selective opa run per group (what a batch of plans does).
