@@ -34,7 +34,8 @@ CACHE_ENV = "SOC2OPA_CACHE_DIR"
 INDEX = "index.json"
 # Part of a cached folder's name: a soc2opa whose index holds more extracts the bundle afresh
 # rather than reading an older index (format 2 added each control's libraries, format 3 the
-# modules without METADATA, soc2opa/leanrego.py, and their sizes in the bundle).
+# modules without METADATA, soc2opa/leanrego.py, and their sizes in the bundle; format 4 the
+# controls that read every resource of a plan, for the process split).
 INDEX_FORMAT = b"soc2opa-index-4\n"
 # Cached bundles kept; older ones are removed when a new one is added.
 KEEP = 8
