@@ -171,7 +171,9 @@ def markdown(results: dict[str, Any], summary: dict[str, Any], plot_name: str) -
             if results.get("partial")
             else f"; the whole run took {results['wall_seconds'] / 60:.1f} min. "
         )
-        + f"Synthetic plans: `benchmarks/synth.py`, seed {s['seed']}, fixture digest "
+        + f"Synthetic plans: `benchmarks/synth.py`, seed {s['seed']}"
+        + (f" ({s['shape']})" if s.get("shape") else "")
+        + ", fixture digest "
         f"{s['synth_digest']}. x floor = median / the floor's median in the same run.",
         "",
         "### Targets (issue 15)",

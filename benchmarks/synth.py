@@ -259,6 +259,10 @@ def _unique_names(changes: list[dict[str, Any]], tag: str) -> None:
             rc["change"]["after"] = fix(rc["change"]["after"])
 
 
+def _keep_names(changes: list[dict[str, Any]], tag: str) -> None:
+    """What --shared-names does instead of `_unique_names`: nothing."""
+
+
 def _rename(unit: dict[str, Any], suffix: str) -> None:
     """Rename a unit's resources for placement at the root, rewriting references to them."""
     names = {f"{r['type']}.{r['name']}" for r in unit["resources"] if r.get("mode") == "managed"}
@@ -354,13 +358,21 @@ def _instances(rnd: random.Random) -> tuple[dict[str, Any], list[str]]:
 
 
 def make_plan(
-    n: int, seed: int = 0, fixtures: Path = FIXTURES, account_level: float = ACCOUNT_LEVEL_FACTOR
+    n: int,
+    seed: int = 0,
+    fixtures: Path = FIXTURES,
+    account_level: float = ACCOUNT_LEVEL_FACTOR,
+    shared_names: bool = False,
 ) -> dict[str, Any]:
     """A plan of exactly `n` resource changes; the same arguments give the same plan.
 
     account_level=1.0 draws account-level settings like any other example (many trails, filters
     and alarms side by side), for tests that look for rules that break on repeated settings.
+    shared_names=True keeps the fixtures' resource names in every copy (many roles called `app`,
+    many buckets called `logs`), a shape that would make joins by name grow with the square of
+    the plan if the policy let them.
     """
+    rename = _keep_names if shared_names else _unique_names
     if n < 0:
         raise ValueError("n must be >= 0")
     rnd = random.Random(f"soc2opa-synth:{n}:{seed}")
@@ -377,7 +389,7 @@ def make_plan(
             break
         if rnd.random() < 0.1:
             _rename(unit, f"_r{serial}")
-            _unique_names(unit["changes"], f"u{serial}")
+            rename(unit["changes"], f"u{serial}")
             b.root["resources"].extend(unit["resources"])
             b.add("", unit["changes"])
             continue
@@ -396,7 +408,7 @@ def make_plan(
         }
         for k, suffix in enumerate(suffixes):
             changes = unit["changes"] if k == 0 else json.loads(text)["changes"]
-            _unique_names(changes, f"u{serial}" if k == 0 else f"u{serial}-{k}")
+            rename(changes, f"u{serial}" if k == 0 else f"u{serial}-{k}")
             b.add(f"module.{team}.module.{svc}{suffix}", changes)
     i = 0
     while len(b.changes) < n:
@@ -462,10 +474,14 @@ def make_plan(
 
 
 def plan_bytes(
-    n: int, seed: int = 0, fixtures: Path = FIXTURES, account_level: float = ACCOUNT_LEVEL_FACTOR
+    n: int,
+    seed: int = 0,
+    fixtures: Path = FIXTURES,
+    account_level: float = ACCOUNT_LEVEL_FACTOR,
+    shared_names: bool = False,
 ) -> bytes:
     """The plan as compact JSON bytes (what a file written by `write_plan` holds)."""
-    plan = make_plan(n, seed, fixtures, account_level)
+    plan = make_plan(n, seed, fixtures, account_level, shared_names)
     return json.dumps(plan, separators=(",", ":")).encode()
 
 
@@ -475,10 +491,11 @@ def write_plan(
     seed: int = 0,
     fixtures: Path = FIXTURES,
     account_level: float = ACCOUNT_LEVEL_FACTOR,
+    shared_names: bool = False,
 ) -> Path:
     """Write the plan to `path`; returns `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(plan_bytes(n, seed, fixtures, account_level))
+    path.write_bytes(plan_bytes(n, seed, fixtures, account_level, shared_names))
     return path
 
 
@@ -498,8 +515,20 @@ def main() -> None:
     ap.add_argument("resources", type=int)
     ap.add_argument("out", type=Path)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--account-level",
+        type=float,
+        default=ACCOUNT_LEVEL_FACTOR,
+        help="weight of account-wide settings (trails, metric filters, ...) against other "
+        f"examples; 1.0 draws them like any other (default {ACCOUNT_LEVEL_FACTOR})",
+    )
+    ap.add_argument(
+        "--shared-names",
+        action="store_true",
+        help="copies keep the fixtures' resource names instead of getting their own",
+    )
     args = ap.parse_args()
-    write_plan(args.out, args.resources, args.seed)
+    write_plan(args.out, args.resources, args.seed, FIXTURES, args.account_level, args.shared_names)
 
 
 if __name__ == "__main__":

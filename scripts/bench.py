@@ -37,7 +37,7 @@ from benchmarks import report  # noqa: E402
 from benchmarks.lowerbound import QUERY as LOWER_QUERY  # noqa: E402
 from benchmarks.lowerbound import write_policy  # noqa: E402
 from benchmarks.proctree import Measurement, measure  # noqa: E402
-from benchmarks.synth import fixtures_digest, write_plan  # noqa: E402
+from benchmarks.synth import ACCOUNT_LEVEL_FACTOR, fixtures_digest, write_plan  # noqa: E402
 from soc2opa.bundlecache import cached_bundle  # noqa: E402
 
 OPA = Path(os.environ.get("SOC2OPA_OPA", ROOT / ".tools/bin/opa"))
@@ -178,6 +178,22 @@ def _record(m: Measurement) -> dict[str, Any]:
     return d
 
 
+def synth_shape(args: argparse.Namespace) -> list[str]:
+    """The benchmarks.synth options for a plan shape other than the default one."""
+    out: list[str] = []
+    if args.account_level != ACCOUNT_LEVEL_FACTOR:
+        out += ["--account-level", repr(args.account_level)]
+    if args.shared_names:
+        out.append("--shared-names")
+    return out
+
+
+def shape_tag(args: argparse.Namespace) -> str:
+    """The part of a cached plan's file name that tells its shape apart."""
+    tag = "" if args.account_level == ACCOUNT_LEVEL_FACTOR else f"-a{args.account_level!r}"
+    return tag + ("-shared" if args.shared_names else "")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Generate the plans, run every case and return the raw results."""
     out: Path = args.out
@@ -190,15 +206,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # on the machines these figures come from) every start would compile its modules again.
     compileall.compile_dir(ROOT / "soc2opa", quiet=1)
 
+    shape = synth_shape(args)
+
     def synth(n: int, seed: int) -> Path:
-        path = plans_dir / f"synth-{n}-s{seed}-{digest}.json"
+        path = plans_dir / f"synth-{n}-s{seed}{shape_tag(args)}-{digest}.json"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
             # In a child process: a large plan built here would stay in this process's memory,
             # and a child's ru_maxrss counts the parent's pages it was forked with, so every
             # later measurement would report at least that (920 MB after the 100k plan).
+            command = [sys.executable, "-m", "benchmarks.synth", str(n), str(tmp)]
             subprocess.run(
-                [sys.executable, "-m", "benchmarks.synth", str(n), str(tmp), "--seed", str(seed)],
+                [*command, "--seed", str(seed), *shape],
                 check=True,
                 cwd=ROOT,
             )
@@ -385,6 +404,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=100, help="plans in the batch run (0: none)")
     ap.add_argument("--batch-size", type=int, default=100, help="resources per batch plan")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--account-level",
+        type=float,
+        default=ACCOUNT_LEVEL_FACTOR,
+        help="synthetic plans: weight of account-wide settings (benchmarks/synth.py)",
+    )
+    ap.add_argument(
+        "--shared-names",
+        action="store_true",
+        help="synthetic plans: copies keep the fixtures' resource names",
+    )
     ap.add_argument("--no-real", action="store_true", help="skip the real plans")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per command")
     ap.add_argument("--out", type=Path, default=ROOT / ".bench")
@@ -438,6 +468,7 @@ def _complete(results: dict[str, Any], args: argparse.Namespace, partial: bool) 
     results["settings"] = {
         "runs": args.runs,
         "seed": args.seed,
+        "shape": " ".join(synth_shape(args)),
         "checkov_sizes": args.checkov_sizes,
         "checkov_one_run_from": CHECKOV_ONE_RUN_FROM,
         "batch": [args.batch, args.batch_size],

@@ -63,6 +63,10 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
             str(tmp_path),
             "--plans",
             str(tmp_path / "plans"),
+            # Another plan shape, so that the options reach the generator and the report.
+            "--account-level",
+            "1.0",
+            "--shared-names",
         ],
         capture_output=True,
         text=True,
@@ -104,5 +108,11 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
     md = (tmp_path / "benchmark.md").read_text()
     assert BEGIN in md and END in md and "| synthetic 50 | 50 |" in md
     assert "| 100 resources: <= 0.3 s end to end | - | not run |" in md
+    assert "seed 0 (--account-level 1.0 --shared-names)" in md
+    [plan] = (tmp_path / "plans").glob("synth-50-*.json")
+    assert plan.name.startswith("synth-50-s0-a1.0-shared-")
+    changes = json.loads(plan.read_bytes())["resource_changes"]
+    names = [rc["change"]["after"].get("name") for rc in changes if rc["change"]["after"]]
+    assert not any(isinstance(n, str) and "-u1" in n for n in names)
     assert (tmp_path / "benchmark.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (ROOT / "docs" / "benchmark.md").read_text() == doc_before

@@ -96,3 +96,41 @@ def test_soc2opa_judges_a_synthetic_plan(tmp_path: Path) -> None:
     results = report["summary"]["results"]
     assert results["pass"] > 0 and results["fail"] > 0
     assert "synthetic-not-a-secret" not in proc.stdout.decode()
+
+
+def _names(plan: dict, key: str = "name") -> list[str]:
+    return [
+        rc["change"]["after"][key]
+        for rc in plan["resource_changes"]
+        if isinstance(rc["change"]["after"], dict)
+        and isinstance(rc["change"]["after"].get(key), str)
+        and rc["type"] == "aws_iam_role"
+    ]
+
+
+def test_copies_get_their_own_names_unless_shared() -> None:
+    own = _names(make_plan(3000, seed=0))
+    shared = _names(make_plan(3000, seed=0, shared_names=True))
+    assert len(own) == len(shared) > 20
+    assert len(set(own)) == len(own)
+    assert len(set(shared)) < len(shared) / 2
+
+
+def test_shape_options_on_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    options = ["--seed", "2", "--account-level", "1.0", "--shared-names"]
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.synth", "1500", str(out), *options],
+        check=True,
+        cwd=ROOT,
+    )
+    assert out.read_bytes() == plan_bytes(1500, 2, account_level=1.0, shared_names=True)
+    trails = [
+        rc
+        for rc in json.loads(out.read_bytes())["resource_changes"]
+        if rc["type"] == "aws_cloudtrail"
+    ]
+    default = [
+        rc for rc in make_plan(1500, seed=2)["resource_changes"] if rc["type"] == "aws_cloudtrail"
+    ]
+    assert len(trails) > 10 * max(1, len(default))
