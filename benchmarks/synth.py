@@ -509,15 +509,21 @@ def fixtures_digest(fixtures: Path = FIXTURES) -> str:
     return h.hexdigest()[:16]
 
 
-def main() -> None:
-    """Command line: write one synthetic plan."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("resources", type=int)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--seed", type=int, default=0)
+def _weight(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"give a positive number, not {text!r}")
+    return value
+
+
+def add_shape_options(ap: argparse.ArgumentParser) -> None:
+    """The plan-shape options (--account-level, --shared-names), for this and scripts/bench.py."""
     ap.add_argument(
         "--account-level",
-        type=float,
+        type=_weight,
         default=ACCOUNT_LEVEL_FACTOR,
         help="weight of account-wide settings (trails, metric filters, ...) against other "
         f"examples; 1.0 draws them like any other (default {ACCOUNT_LEVEL_FACTOR})",
@@ -527,6 +533,15 @@ def main() -> None:
         action="store_true",
         help="copies keep the fixtures' resource names instead of getting their own",
     )
+
+
+def main() -> None:
+    """Command line: write one synthetic plan."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("resources", type=int)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--seed", type=int, default=0)
+    add_shape_options(ap)
     args = ap.parse_args()
     write_plan(args.out, args.resources, args.seed, FIXTURES, args.account_level, args.shared_names)
 

@@ -37,7 +37,12 @@ from benchmarks import report  # noqa: E402
 from benchmarks.lowerbound import QUERY as LOWER_QUERY  # noqa: E402
 from benchmarks.lowerbound import write_policy  # noqa: E402
 from benchmarks.proctree import Measurement, measure  # noqa: E402
-from benchmarks.synth import ACCOUNT_LEVEL_FACTOR, fixtures_digest, write_plan  # noqa: E402
+from benchmarks.synth import (  # noqa: E402
+    ACCOUNT_LEVEL_FACTOR,
+    add_shape_options,
+    fixtures_digest,
+    write_plan,
+)
 from soc2opa.bundlecache import cached_bundle  # noqa: E402
 
 OPA = Path(os.environ.get("SOC2OPA_OPA", ROOT / ".tools/bin/opa"))
@@ -206,10 +211,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # on the machines these figures come from) every start would compile its modules again.
     compileall.compile_dir(ROOT / "soc2opa", quiet=1)
 
-    shape = synth_shape(args)
+    shape, tag = synth_shape(args), shape_tag(args)
 
     def synth(n: int, seed: int) -> Path:
-        path = plans_dir / f"synth-{n}-s{seed}{shape_tag(args)}-{digest}.json"
+        path = plans_dir / f"synth-{n}-s{seed}{tag}-{digest}.json"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
             # In a child process: a large plan built here would stay in this process's memory,
@@ -404,17 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=100, help="plans in the batch run (0: none)")
     ap.add_argument("--batch-size", type=int, default=100, help="resources per batch plan")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument(
-        "--account-level",
-        type=float,
-        default=ACCOUNT_LEVEL_FACTOR,
-        help="synthetic plans: weight of account-wide settings (benchmarks/synth.py)",
-    )
-    ap.add_argument(
-        "--shared-names",
-        action="store_true",
-        help="synthetic plans: copies keep the fixtures' resource names",
-    )
+    add_shape_options(ap)
     ap.add_argument("--no-real", action="store_true", help="skip the real plans")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per command")
     ap.add_argument("--out", type=Path, default=ROOT / ".bench")

@@ -134,3 +134,18 @@ def test_shape_options_on_the_command_line(tmp_path: Path) -> None:
         rc for rc in make_plan(1500, seed=2)["resource_changes"] if rc["type"] == "aws_cloudtrail"
     ]
     assert len(trails) > 10 * max(1, len(default))
+
+
+@pytest.mark.parametrize("bad", ["-1", "0", "nan", "many"])
+def test_a_bad_account_level_is_one_usage_error(tmp_path: Path, bad: str) -> None:
+    out = tmp_path / "plan.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.synth", "10", str(out), f"--account-level={bad}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert f"--account-level: give a positive number, not '{bad}'" in proc.stderr
+    assert not out.exists()
